@@ -1,0 +1,12 @@
+# The agency client: one statically linked binary (static-pie, glibc) and nothing else.
+# Build from the repository root after `make docker-image` compiled it:
+#   docker build -f docker/client.Dockerfile -t client:latest .
+#
+# At run time the client reads /config.yaml (mounted read-only by the compose file),
+# and in agency mode its bets from /agency.csv (CLI_DATA_FILE). It resolves the
+# server's name through Docker's embedded DNS (checked with a static glibc binary).
+FROM scratch
+COPY target/x86_64-unknown-linux-gnu/release/client /client
+WORKDIR /
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/client"]

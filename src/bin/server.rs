@@ -1,0 +1,52 @@
+//! The central: `server` serves; `server healthcheck` tells whether one is accepting (exit 0/1).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tp0::config::{process_env, ServerConfig};
+use tp0::logging;
+use tp0::supervision::Supervisor;
+
+fn main() -> ExitCode {
+    let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
+        Ok(config) => config,
+        Err(err) => {
+            logging::init(log::LevelFilter::Info, false);
+            log::error!("action: config | result: fail | error: {}", logging::field(&err.to_string()));
+            return ExitCode::from(1);
+        }
+    };
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+        return match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
+    logging::init(config.logging_level, config.syslog);
+    log::debug!(
+        "action: config | result: success | port: {} | listen_backlog: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?}",
+        config.port,
+        config.listen_backlog,
+        config.logging_level,
+        config.agencies,
+        config.bets_file.display(),
+        config.sync
+    );
+    let supervisor = match Supervisor::new(config) {
+        Ok(supervisor) => supervisor,
+        Err(err) => {
+            log::error!("action: start_server | result: fail | error: {}", logging::field(&err.to_string()));
+            return ExitCode::from(1);
+        }
+    };
+    match supervisor.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            log::error!("action: server | result: fail | error: {}", logging::field(&err.to_string()));
+            ExitCode::from(1)
+        }
+    }
+}

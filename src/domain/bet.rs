@@ -1,0 +1,209 @@
+//! A bet and its validation.
+
+use std::fmt;
+
+use crate::protocol::RawBet;
+
+/// Longest name accepted, in bytes (it travels with a one-byte length).
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest document accepted, in digits.
+pub const MAX_DOCUMENT_DIGITS: usize = 10;
+
+/// A bet whose fields are all valid; it borrows the bytes it was validated from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bet<'a> {
+    /// Nombre: non-empty UTF-8.
+    pub first_name: &'a str,
+    /// Apellido: non-empty UTF-8.
+    pub last_name: &'a str,
+    /// Documento: 1 to 10 ASCII digits, kept as written.
+    pub document: &'a str,
+    /// Nacimiento: a real calendar date written `YYYY-MM-DD`.
+    pub birthdate: &'a str,
+    /// Número: 0 to 9999.
+    pub number: u16,
+    /// The number as written (canonical decimal), so storing it formats nothing.
+    pub number_text: &'a str,
+}
+
+/// Which field of a bet was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Nombre.
+    FirstName,
+    /// Apellido.
+    LastName,
+    /// Documento.
+    Document,
+    /// Nacimiento.
+    Birthdate,
+    /// Número.
+    Number,
+}
+
+/// Why a bet was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BetError {
+    /// The field at fault.
+    pub field: Field,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for BetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.field {
+            Field::FirstName => "nombre",
+            Field::LastName => "apellido",
+            Field::Document => "documento",
+            Field::Birthdate => "nacimiento",
+            Field::Number => "numero",
+        };
+        write!(f, "{name}: {}", self.reason)
+    }
+}
+
+impl std::error::Error for BetError {}
+
+impl<'a> Bet<'a> {
+    /// Validates every field of a raw bet.
+    ///
+    /// # Errors
+    /// The first field that is invalid, with the reason.
+    pub fn validate(raw: &RawBet<'a>) -> Result<Bet<'a>, BetError> {
+        let (number, number_text) = number(raw.number)?;
+        Ok(Bet {
+            first_name: name(raw.first_name, Field::FirstName)?,
+            last_name: name(raw.last_name, Field::LastName)?,
+            document: document(raw.document)?,
+            birthdate: birthdate(raw.birthdate)?,
+            number,
+            number_text,
+        })
+    }
+
+    /// The bet as raw fields again, for encoding.
+    pub fn raw(&self) -> RawBet<'a> {
+        RawBet {
+            first_name: self.first_name.as_bytes(),
+            last_name: self.last_name.as_bytes(),
+            document: self.document.as_bytes(),
+            birthdate: self.birthdate.as_bytes(),
+            number: self.number_text.as_bytes(),
+        }
+    }
+}
+
+fn fail<T>(field: Field, reason: &'static str) -> Result<T, BetError> {
+    Err(BetError { field, reason })
+}
+
+fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
+    if bytes.is_empty() {
+        return fail(field, "empty");
+    }
+    if bytes.len() > MAX_NAME_LEN {
+        return fail(field, "longer than 255 bytes");
+    }
+    let text = std::str::from_utf8(bytes).or_else(|_| fail(field, "not UTF-8"))?;
+    if text.trim().is_empty() {
+        return fail(field, "blank");
+    }
+    if text.contains('\0') {
+        return fail(field, "contains NUL");
+    }
+    Ok(text)
+}
+
+fn digits(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit)
+}
+
+fn document(bytes: &[u8]) -> Result<&str, BetError> {
+    if !digits(bytes) || bytes.len() > MAX_DOCUMENT_DIGITS {
+        return fail(Field::Document, "not 1 to 10 digits");
+    }
+    // Digits are ASCII, so this cannot fail.
+    std::str::from_utf8(bytes).or_else(|_| fail(Field::Document, "not UTF-8"))
+}
+
+fn number(bytes: &[u8]) -> Result<(u16, &str), BetError> {
+    if !digits(bytes) || bytes.len() > 4 {
+        return fail(Field::Number, "not a number from 0 to 9999");
+    }
+    if bytes.len() > 1 && bytes[0] == b'0' {
+        return fail(Field::Number, "leading zero");
+    }
+    let value = bytes.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let text = std::str::from_utf8(bytes).or_else(|_| fail(Field::Number, "not UTF-8"))?;
+    Ok((value, text))
+}
+
+fn birthdate(bytes: &[u8]) -> Result<&str, BetError> {
+    let bad = || fail(Field::Birthdate, "not a valid YYYY-MM-DD date");
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return bad();
+    }
+    let part = |range: std::ops::Range<usize>| -> Option<u32> {
+        let s = &bytes[range];
+        digits(s).then(|| s.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let (Some(year), Some(month), Some(day)) = (part(0..4), part(5..7), part(8..10)) else {
+        return bad();
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return bad(),
+    };
+    if year < 1900 || day == 0 || day > days {
+        return bad();
+    }
+    std::str::from_utf8(bytes).or_else(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw<'a>(first: &'a [u8], doc: &'a [u8], date: &'a [u8], number: &'a [u8]) -> RawBet<'a> {
+        RawBet { first_name: first, last_name: b"Lorca", document: doc, birthdate: date, number }
+    }
+
+    #[test]
+    fn the_statement_example_is_valid() {
+        let bet = Bet::validate(&raw(b"Santiago Lionel", b"30904465", b"1999-03-17", b"7574")).unwrap();
+        assert_eq!(bet.number, 7574);
+        assert_eq!(bet.document, "30904465");
+        assert_eq!(Bet::validate(&bet.raw()).unwrap(), bet);
+    }
+
+    #[test]
+    fn names_keep_accents_commas_quotes_and_line_breaks() {
+        let name = "José \"Pepe\", de la\nO'Higgins".as_bytes();
+        assert!(Bet::validate(&raw(name, b"1", b"2000-02-29", b"0")).is_ok());
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: [(RawBet<'_>, Field); 11] = [
+            (raw(b"", b"1", b"2000-01-01", b"1"), Field::FirstName),
+            (raw(b"  ", b"1", b"2000-01-01", b"1"), Field::FirstName),
+            (raw(b"\xC3", b"1", b"2000-01-01", b"1"), Field::FirstName),
+            (raw(b"A", b"12a", b"2000-01-01", b"1"), Field::Document),
+            (raw(b"A", b"12345678901", b"2000-01-01", b"1"), Field::Document),
+            (raw(b"A", b"1", b"1999-02-29", b"1"), Field::Birthdate),
+            (raw(b"A", b"1", b"1999-13-01", b"1"), Field::Birthdate),
+            (raw(b"A", b"1", b"99-01-01", b"1"), Field::Birthdate),
+            (raw(b"A", b"1", b"2000-01-01", b"10000"), Field::Number),
+            (raw(b"A", b"1", b"2000-01-01", b"-1"), Field::Number),
+            (raw(b"A", b"1", b"2000-01-01", b"0123"), Field::Number),
+        ];
+        for (bet, field) in cases {
+            assert_eq!(Bet::validate(&bet).unwrap_err().field, field, "{bet:?}");
+        }
+    }
+}

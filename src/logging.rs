@@ -1,0 +1,213 @@
+//! Logging in the course's format, safe for many processes sharing one stdout.
+//!
+//! Each line is `YYYY-MM-DD HH:MM:SS LEVEL    message` (UTC), formatted whole in memory and
+//! written with a single `write(2)` of at most [`MAX_LINE`] bytes: below `PIPE_BUF`, so lines from
+//! the parent, the coordinator and every session child never interleave on a pipe. Syslog is an
+//! optional second sink that fails soft: one warning on stdout, then stdout alone.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// Longest line written, newline included; longer messages are cut (below `PIPE_BUF`).
+pub const MAX_LINE: usize = 4000;
+
+type SyslogWriter = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;
+
+struct CourseLogger {
+    syslog: Option<Mutex<SyslogWriter>>,
+}
+
+/// Installs the logger at `level`; with `syslog` it also sends every line to the local syslog.
+///
+/// Calling it again only changes the level (the `log` facade takes one logger per process).
+pub fn init(level: LevelFilter, syslog: bool) {
+    let sink = if syslog {
+        let formatter = syslog::Formatter3164 {
+            facility: syslog::Facility::LOG_USER,
+            hostname: None,
+            process: "tp0".into(),
+            pid: std::process::id(),
+        };
+        match syslog::unix(formatter) {
+            Ok(writer) => Some(Mutex::new(writer)),
+            Err(err) => {
+                write_line(&format_line(
+                    Level::Warn,
+                    format_args!(
+                        "action: syslog | result: fail | error: {}",
+                        field(&err.to_string())
+                    ),
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let logger = Box::new(CourseLogger { syslog: sink });
+    // A second init keeps the first logger; only the level below changes.
+    let _ = log::set_boxed_logger(logger);
+    log::set_max_level(level);
+}
+
+/// Parses a level name as the course writes it (`DEBUG`, `INFO`, `WARNING`, …).
+pub fn parse_level(name: &str) -> Option<LevelFilter> {
+    Some(match name.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => LevelFilter::Trace,
+        "DEBUG" => LevelFilter::Debug,
+        "INFO" => LevelFilter::Info,
+        "WARN" | "WARNING" => LevelFilter::Warn,
+        "ERROR" | "CRITICAL" | "FATAL" => LevelFilter::Error,
+        "OFF" => LevelFilter::Off,
+        _ => return None,
+    })
+}
+
+/// A value safe to put in an `action:` line: no `|` and no line breaks.
+pub fn field(value: &str) -> Cow<'_, str> {
+    if value.contains(['|', '\n', '\r']) {
+        Cow::Owned(
+            value
+                .chars()
+                .map(|c| match c {
+                    '|' => '/',
+                    '\n' | '\r' => ' ',
+                    c => c,
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+impl Log for CourseLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = format_line(record.level(), *record.args());
+        write_line(&line);
+        if let Some(sink) = &self.syslog {
+            if let Ok(mut writer) = sink.lock() {
+                let message = line.get(20..).unwrap_or(&line).trim_end();
+                let _ = match record.level() {
+                    Level::Error => writer.err(message),
+                    Level::Warn => writer.warning(message),
+                    Level::Info => writer.info(message),
+                    Level::Debug | Level::Trace => writer.debug(message),
+                };
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn format_line(level: Level, message: fmt::Arguments<'_>) -> String {
+    let mut line = String::with_capacity(128);
+    let name = match level {
+        Level::Warn => "WARNING",
+        other => other.as_str(),
+    };
+    let _ = write!(line, "{} {name:<8} {message}", timestamp(SystemTime::now()));
+    if line.len() >= MAX_LINE {
+        let mut end = MAX_LINE - 1;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+    }
+    line.push('\n');
+    line
+}
+
+fn write_line(line: &str) {
+    let bytes = line.as_bytes();
+    let mut written = 0;
+    while written < bytes.len() {
+        // SAFETY: the pointer and length describe the live `bytes` slice.
+        let n = unsafe {
+            libc::write(
+                libc::STDOUT_FILENO,
+                bytes[written..].as_ptr().cast(),
+                bytes.len() - written,
+            )
+        };
+        if n > 0 {
+            written += n as usize;
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        } else {
+            // stdout is gone; there is nowhere left to report that.
+            return;
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+fn timestamp(now: SystemTime) -> String {
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        let at = |secs| timestamp(UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(at(0), "1970-01-01 00:00:00");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(at(1_724_278_275), "2024-08-21 22:11:15");
+    }
+
+    #[test]
+    fn lines_follow_the_course_format_and_stay_below_pipe_buf() {
+        let line = format_line(Level::Info, format_args!("action: x | result: success"));
+        assert_eq!(&line[19..], " INFO     action: x | result: success\n");
+        let long = "é".repeat(5000);
+        let line = format_line(Level::Warn, format_args!("{long}"));
+        assert!(line.len() <= MAX_LINE && line.ends_with('\n'));
+        assert!(line.contains(" WARNING  "));
+    }
+
+    #[test]
+    fn fields_lose_pipes_and_line_breaks() {
+        assert_eq!(field("a|b\nc"), "a/b c");
+        assert!(matches!(field("plain"), Cow::Borrowed(_)));
+        assert_eq!(parse_level("warning"), Some(LevelFilter::Warn));
+        assert_eq!(parse_level("loud"), None);
+    }
+}

@@ -1,0 +1,262 @@
+//! The coordinator's view of storage: positions, the END journal and the draw.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use coordinator::{AgencyId, Ledger};
+use fs2::FileExt as _;
+
+use super::scan::{scan_bets, ScanSummary};
+use super::{ends_path, CommitState, StorageError};
+use crate::domain::has_won;
+
+/// Reads the bets file incrementally: each call catches up from where the last one stopped, so
+/// the whole file is read once per coordinator run, keeping only counts and winners.
+pub struct BetsLedger<'s> {
+    path: PathBuf,
+    file: File,
+    commit: &'s CommitState,
+    scanned: u64,
+    bets: u64,
+    counts: HashMap<AgencyId, u64>,
+    winners: BTreeMap<AgencyId, Vec<String>>,
+    ends_path: PathBuf,
+    ends: File,
+    ended: BTreeSet<AgencyId>,
+}
+
+impl<'s> BetsLedger<'s> {
+    /// Opens the bets file and its END journal, repairs a torn last row, and reads what is stored.
+    ///
+    /// # Errors
+    /// I/O failures, or rows that are not bets before the last row (corruption a crash cannot
+    /// explain).
+    pub fn open(path: &Path, commit: &'s CommitState) -> Result<Self, StorageError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(StorageError::io("open", path))?;
+        let ends_path = ends_path(path);
+        let ends = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&ends_path)
+            .map_err(StorageError::io("open", &ends_path))?;
+        let mut ledger = BetsLedger {
+            path: path.to_path_buf(),
+            file,
+            commit,
+            scanned: 0,
+            bets: 0,
+            counts: HashMap::new(),
+            winners: BTreeMap::new(),
+            ended: BTreeSet::new(),
+            ends_path,
+            ends,
+        };
+        ledger.recover()?;
+        ledger.ended = ledger.read_ends()?;
+        Ok(ledger)
+    }
+
+    /// Bets read so far.
+    pub fn bets(&self) -> u64 {
+        self.bets
+    }
+
+    /// Scans the whole file under the exclusive lock and cuts off a torn last row.
+    fn recover(&mut self) -> Result<(), StorageError> {
+        let started = Instant::now();
+        self.file
+            .lock_exclusive()
+            .map_err(StorageError::io("lock", &self.path))?;
+        let result = self.recover_locked();
+        let _ = fs2::FileExt::unlock(&self.file);
+        let len = result?;
+        log::info!(
+            "action: recover_bets | result: success | file: {} | bets: {} | bytes: {len} | ms: {}",
+            self.path.display(),
+            self.bets,
+            started.elapsed().as_millis()
+        );
+        Ok(())
+    }
+
+    fn recover_locked(&mut self) -> Result<u64, StorageError> {
+        let len = self
+            .file
+            .metadata()
+            .map_err(StorageError::io("stat", &self.path))?
+            .len();
+        // Every row we write ends in '\n': bytes after the last one are a torn row.
+        let complete = self.end_of_last_line(len)?;
+        let summary = self.scan(0, complete)?;
+        let good = match summary.fault {
+            None => summary.end,
+            Some(fault) if fault.is_last => {
+                log::warn!(
+                    "action: repair_bets | result: in_progress | file: {} | offset: {} | reason: {}",
+                    self.path.display(),
+                    fault.offset,
+                    fault.reason
+                );
+                fault.offset
+            }
+            Some(fault) => {
+                return Err(StorageError::Corrupt {
+                    path: self.path.clone(),
+                    offset: fault.offset,
+                    reason: fault.reason,
+                })
+            }
+        };
+        if good < len {
+            self.file
+                .set_len(good)
+                .map_err(StorageError::io("truncate the torn tail of", &self.path))?;
+            log::warn!(
+                "action: repair_bets | result: success | file: {} | removed_bytes: {}",
+                self.path.display(),
+                len - good
+            );
+        }
+        // Whatever a previous run left in the page cache is made durable before anyone relies on it.
+        self.file
+            .sync_data()
+            .map_err(StorageError::io("fdatasync", &self.path))?;
+        self.commit.reset(good);
+        Ok(good)
+    }
+
+    fn end_of_last_line(&self, len: u64) -> Result<u64, StorageError> {
+        let mut end = len;
+        let mut chunk = [0u8; 4096];
+        while end > 0 {
+            let start = end.saturating_sub(chunk.len() as u64);
+            let buf = &mut chunk[..(end - start) as usize];
+            self.file
+                .read_exact_at(buf, start)
+                .map_err(StorageError::io("read", &self.path))?;
+            if let Some(at) = buf.iter().rposition(|&b| b == b'\n') {
+                return Ok(start + at as u64 + 1);
+            }
+            end = start;
+        }
+        Ok(0)
+    }
+
+    fn scan(&mut self, from: u64, to: u64) -> Result<ScanSummary, StorageError> {
+        let (counts, winners, bets) = (&mut self.counts, &mut self.winners, &mut self.bets);
+        let summary = scan_bets(&self.file, from, to, |bet| {
+            *bets += 1;
+            *counts.entry(bet.agency).or_insert(0) += 1;
+            if has_won(bet.number) {
+                let document = String::from_utf8_lossy(bet.document).into_owned();
+                winners.entry(bet.agency).or_default().push(document);
+            }
+        })
+        .map_err(StorageError::io("read", &self.path))?;
+        self.scanned = summary.end;
+        Ok(summary)
+    }
+
+    /// Reads what writers committed since the last call, under the shared lock.
+    fn catch_up(&mut self) -> Result<(), StorageError> {
+        self.file
+            .lock_shared()
+            .map_err(StorageError::io("lock", &self.path))?;
+        let to = self.commit.committed();
+        let result = self.scan(self.scanned, to);
+        let _ = fs2::FileExt::unlock(&self.file);
+        match result?.fault {
+            None => Ok(()),
+            Some(fault) => Err(StorageError::Corrupt {
+                path: self.path.clone(),
+                offset: fault.offset,
+                reason: fault.reason,
+            }),
+        }
+    }
+
+    fn read_ends(&mut self) -> Result<BTreeSet<AgencyId>, StorageError> {
+        let mut text = String::new();
+        (&self.ends)
+            .read_to_string(&mut text)
+            .map_err(StorageError::io("read", &self.ends_path))?;
+        let mut ended = BTreeSet::new();
+        // Only whole lines count: a torn last line is an END that was never acknowledged.
+        let whole = text.rfind('\n').map_or("", |at| &text[..at]);
+        for line in whole.lines() {
+            let parsed = line
+                .split_once(',')
+                .and_then(|(a, t)| Some((a.parse::<u32>().ok()?, t.parse::<u64>().ok()?)));
+            match parsed {
+                Some((agency, total)) => {
+                    let stored = self.counts.get(&agency).copied().unwrap_or(0);
+                    if stored != total {
+                        log::warn!(
+                            "action: recover_ends | result: fail | agency: {agency} | ended_with: {total} | stored: {stored}"
+                        );
+                    }
+                    ended.insert(agency);
+                }
+                None => log::warn!(
+                    "action: recover_ends | result: fail | file: {} | line: {}",
+                    self.ends_path.display(),
+                    line.replace('|', "/")
+                ),
+            }
+        }
+        if whole.len() + usize::from(!whole.is_empty()) < text.len() {
+            let keep = if whole.is_empty() { 0 } else { whole.len() as u64 + 1 };
+            self.ends
+                .set_len(keep)
+                .map_err(StorageError::io("truncate the torn tail of", &self.ends_path))?;
+        }
+        Ok(ended)
+    }
+}
+
+impl Ledger for BetsLedger<'_> {
+    type Error = StorageError;
+
+    fn position(&mut self, agency: AgencyId) -> Result<u64, StorageError> {
+        self.catch_up()?;
+        Ok(self.counts.get(&agency).copied().unwrap_or(0))
+    }
+
+    fn ended(&self) -> BTreeSet<AgencyId> {
+        self.ended.clone()
+    }
+
+    fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
+        let line = format!("{agency},{total}\n");
+        self.ends
+            .write_all(line.as_bytes())
+            .and_then(|()| self.ends.sync_data())
+            .map_err(StorageError::io("append to", &self.ends_path))?;
+        self.ended.insert(agency);
+        Ok(())
+    }
+
+    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, StorageError> {
+        let started = Instant::now();
+        self.catch_up()?;
+        log::debug!(
+            "action: draw_scan | result: success | bets: {} | ms: {}",
+            self.bets,
+            started.elapsed().as_millis()
+        );
+        Ok(self.winners.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+use super::*;
+use crate::domain::Bet;
+use crate::protocol::RawBet;
+use crate::storage::{append_row, BetsFile, SyncMode};
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tp0-ledger-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn bets(&self) -> PathBuf {
+        self.0.join("bets.csv")
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rows(agency: u32, bets: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, doc, number) in bets {
+        let raw = RawBet {
+            first_name: name.as_bytes(),
+            last_name: b"Perez",
+            document: doc.as_bytes(),
+            birthdate: b"1990-01-31",
+            number: number.as_bytes(),
+        };
+        append_row(&mut out, agency, &Bet::validate(&raw).unwrap());
+    }
+    out
+}
+
+#[test]
+fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
+    let dir = TempDir::new("roundtrip");
+    let commit = CommitState::new().unwrap();
+    let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Durable).unwrap();
+    let a = rows(1, &[("Ana, \"la\"\nmaría", "1", "7574"), ("Bo", "2", "1")]);
+    let b = rows(2, &[("Cé", "3", "7574")]);
+    file.append(&a).unwrap();
+    file.append(&b).unwrap();
+    assert_eq!(commit.synced(), (a.len() + b.len()) as u64, "durable mode syncs");
+    assert_eq!(ledger.position(1).unwrap(), 2);
+    assert_eq!(ledger.position(2).unwrap(), 1);
+    assert_eq!(ledger.position(3).unwrap(), 0);
+    let winners = ledger.draw().unwrap();
+    assert_eq!(winners[&1], vec!["1".to_string()]);
+    assert_eq!(winners[&2], vec!["3".to_string()]);
+    let on_disk = std::fs::read(dir.bets()).unwrap();
+    assert_eq!(on_disk, [a.as_slice(), b.as_slice()].concat());
+    // The csv crate (like Python's csv module) reads the quoted name back unchanged.
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(&on_disk[..]);
+    let first = reader.records().next().unwrap().unwrap();
+    assert_eq!(&first[1], "Ana, \"la\"\nmaría");
+}
+
+#[test]
+fn a_torn_last_row_is_cut_at_startup_and_positions_are_exact() {
+    let dir = TempDir::new("torn");
+    let whole = rows(1, &[("Ana", "1", "7574"), ("Bo", "2", "1")]);
+    let torn = rows(1, &[("Ana \"x\nquoted", "3", "7574")]);
+    for cut in 1..torn.len() {
+        let mut bytes = whole.clone();
+        bytes.extend_from_slice(&torn[..cut]);
+        std::fs::write(dir.bets(), &bytes).unwrap();
+        let commit = CommitState::new().unwrap();
+        let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+        assert_eq!(ledger.position(1).unwrap(), 2, "cut at {cut}");
+        assert_eq!(std::fs::read(dir.bets()).unwrap(), whole, "cut at {cut}");
+        assert_eq!(commit.committed(), whole.len() as u64);
+    }
+}
+
+#[test]
+fn garbage_before_the_last_row_is_reported_not_repaired() {
+    let dir = TempDir::new("corrupt");
+    let mut bytes = rows(1, &[("Ana", "1", "1")]);
+    let bad_at = bytes.len() as u64;
+    bytes.extend_from_slice(b"not,a,bet\r\n");
+    bytes.extend_from_slice(&rows(1, &[("Bo", "2", "2")]));
+    std::fs::write(dir.bets(), &bytes).unwrap();
+    let commit = CommitState::new().unwrap();
+    let err = BetsLedger::open(&dir.bets(), &commit).err().unwrap();
+    assert!(matches!(err, StorageError::Corrupt { offset, .. } if offset == bad_at), "{err}");
+    assert_eq!(std::fs::read(dir.bets()).unwrap(), bytes, "nothing is cut");
+}
+
+#[test]
+fn bytes_a_dead_writer_left_past_the_commit_mark_are_cut_by_the_next_writer() {
+    let dir = TempDir::new("deadwriter");
+    let commit = CommitState::new().unwrap();
+    let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Relaxed).unwrap();
+    let good = rows(1, &[("Ana", "1", "1")]);
+    file.append(&good).unwrap();
+    // A writer died mid-write: bytes on disk, commit mark not moved.
+    let mut raw = OpenOptions::new().append(true).open(dir.bets()).unwrap();
+    raw.write_all(b"1,Half,wri").unwrap();
+    assert_eq!(ledger.position(1).unwrap(), 1, "readers stop at the commit mark");
+    let next = rows(2, &[("Bo", "2", "7574")]);
+    file.append(&next).unwrap();
+    assert_eq!(std::fs::read(dir.bets()).unwrap(), [good.as_slice(), next.as_slice()].concat());
+    assert_eq!(ledger.position(2).unwrap(), 1);
+}
+
+#[test]
+fn ends_survive_a_reopen_and_a_torn_end_line_is_dropped() {
+    let dir = TempDir::new("ends");
+    let commit = CommitState::new().unwrap();
+    {
+        let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+        ledger.record_end(1, 0).unwrap();
+        ledger.record_end(3, 0).unwrap();
+    }
+    let mut journal = OpenOptions::new().append(true).open(ends_path(&dir.bets())).unwrap();
+    journal.write_all(b"2,1").unwrap();
+    let ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    assert_eq!(ledger.ended(), [1, 3].into_iter().collect());
+    assert_eq!(std::fs::read_to_string(ends_path(&dir.bets())).unwrap(), "1,0\n3,0\n");
+}

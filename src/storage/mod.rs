@@ -1,0 +1,102 @@
+//! The bets file and everything that touches it.
+//!
+//! The file is exactly the course's `bets.csv`: rows `agency,first_name,last_name,document,
+//! birthdate,number` ending in `\r\n`, quoted only where Python's `csv.QUOTE_MINIMAL` would, so the
+//! course's `load_bets` reads it. Beside it live two small files: `<bets>.ends`, the durable journal
+//! of END notices, and `<bets>.lock`, the lock that serialises `fdatasync` for group commit.
+//!
+//! Who writes and who reads:
+//! - session children append through [`BetsFile`], each batch in one `write` under an exclusive
+//!   `fs2` lock, on a descriptor each child opens itself after `fork` (flock belongs to the open
+//!   file description, so an inherited descriptor would not exclude a sibling);
+//! - the coordinator reads through [`BetsLedger`] under a shared lock, incrementally, and repairs a
+//!   torn tail at startup.
+//!
+//! [`CommitState`] is a page of shared memory that all of them see: how far the file holds whole
+//! batches (`committed`) and how far it is known durable (`synced`). A writer that dies mid-`write`
+//! leaves bytes past `committed`; readers never look past it and the next writer cuts them off.
+
+mod file;
+mod ledger;
+mod row;
+mod scan;
+mod shared;
+
+pub use file::{BetsFile, SyncMode};
+pub use ledger::BetsLedger;
+pub use row::append_row;
+pub use scan::{scan_bets, ScannedBet};
+pub use shared::CommitState;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A storage failure, with what was being done and to which file.
+#[derive(Debug)]
+pub enum StorageError {
+    /// An I/O call failed.
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// The file holds something that is not a bet row, before its last row.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the bad row.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {
+        let path = path.to_path_buf();
+        move |source| StorageError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "{action} {}: {source}", path.display()),
+            StorageError::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(f, "{} is corrupt at byte {offset}: {reason}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+/// The END journal beside a bets file.
+pub fn ends_path(bets: &Path) -> PathBuf {
+    sibling(bets, ".ends")
+}
+
+/// The group-commit lock file beside a bets file.
+pub fn lock_path(bets: &Path) -> PathBuf {
+    sibling(bets, ".lock")
+}
+
+fn sibling(bets: &Path, suffix: &str) -> PathBuf {
+    let mut name = bets.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}

@@ -1,0 +1,144 @@
+//! The parent's table of children: who is running, and what their exits mean.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// What a child process does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// Serves one connection.
+    Session {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// The barrier and the draw.
+    Coordinator,
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `exit(0)`.
+    Normal,
+    /// `exit(n)`, n ≠ 0: it failed, and said so.
+    Failed(i32),
+    /// Killed by a signal: it crashed or was killed.
+    Killed(Signal),
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Normal => f.write_str("exit 0"),
+            Exit::Failed(code) => write!(f, "exit {code}"),
+            Exit::Killed(signal) => write!(f, "signal {signal}"),
+        }
+    }
+}
+
+/// A reaped child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaped {
+    /// Its pid.
+    pub pid: Pid,
+    /// What it was.
+    pub role: Role,
+    /// How it ended.
+    pub exit: Exit,
+}
+
+struct Entry {
+    role: Role,
+    started: Instant,
+}
+
+/// Every live child, with a named slot for the coordinator.
+#[derive(Default)]
+pub struct Children {
+    entries: HashMap<Pid, Entry>,
+    coordinator: Option<Pid>,
+}
+
+impl Children {
+    /// Records a child after `fork` succeeded.
+    pub fn add(&mut self, pid: Pid, role: Role) {
+        if role == Role::Coordinator {
+            self.coordinator = Some(pid);
+        }
+        self.entries.insert(
+            pid,
+            Entry {
+                role,
+                started: Instant::now(),
+            },
+        );
+    }
+
+    /// Live session children.
+    pub fn sessions(&self) -> usize {
+        self.entries.len() - usize::from(self.coordinator.is_some())
+    }
+
+    /// Live children of any role.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no child is alive.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The coordinator's pid, while it lives.
+    pub fn coordinator(&self) -> Option<Pid> {
+        self.coordinator
+    }
+
+    /// Collects every child that has exited, without blocking.
+    pub fn reap(&mut self) -> Vec<Reaped> {
+        let mut reaped = Vec::new();
+        loop {
+            let exit = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, 0)) => (pid, Exit::Normal),
+                Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Failed(code)),
+                Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, Exit::Killed(signal)),
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            };
+            let (pid, exit) = exit;
+            // As PID 1 in a container we may also reap orphans we never forked; they have no entry.
+            if let Some(entry) = self.entries.remove(&pid) {
+                if self.coordinator == Some(pid) {
+                    self.coordinator = None;
+                }
+                log::debug!(
+                    "action: reap_child | result: success | pid: {pid} | {} | lived_ms: {}",
+                    exit,
+                    entry.started.elapsed().as_millis()
+                );
+                reaped.push(Reaped {
+                    pid,
+                    role: entry.role,
+                    exit,
+                });
+            }
+        }
+        reaped
+    }
+
+    /// Sends `signal` to every live child (sessions, and the coordinator when `coordinator_too`).
+    pub fn signal_all(&self, signal: Signal, coordinator_too: bool) {
+        for pid in self.entries.keys() {
+            if coordinator_too || self.coordinator != Some(*pid) {
+                let _ = kill(*pid, signal);
+            }
+        }
+    }
+}

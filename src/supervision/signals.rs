@@ -1,0 +1,82 @@
+//! Signals for a single-threaded process: handlers only set flags and write to a self-pipe.
+
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+use signal_hook::SigId;
+
+/// The parent's signal state: a stop flag, a child-exit flag and a pipe that wakes `poll`.
+pub struct Signals {
+    stop: Arc<AtomicBool>,
+    child_exited: Arc<AtomicBool>,
+    wake: UnixStream,
+    ids: Vec<SigId>,
+}
+
+impl Signals {
+    /// Registers SIGTERM and SIGINT (stop) and SIGCHLD (reap), each also waking the pipe.
+    ///
+    /// # Errors
+    /// Registration or pipe creation failed.
+    pub fn install() -> std::io::Result<Signals> {
+        let (wake, notify) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        notify.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let child_exited = Arc::new(AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for signal in [SIGTERM, SIGINT] {
+            ids.push(signal_hook::flag::register(signal, Arc::clone(&stop))?);
+            ids.push(signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?);
+        }
+        ids.push(signal_hook::flag::register(SIGCHLD, Arc::clone(&child_exited))?);
+        ids.push(signal_hook::low_level::pipe::register(SIGCHLD, notify)?);
+        Ok(Signals {
+            stop,
+            child_exited,
+            wake,
+            ids,
+        })
+    }
+
+    /// Whether SIGTERM or SIGINT arrived.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether SIGCHLD arrived since the last call.
+    pub fn take_child_exited(&self) -> bool {
+        self.child_exited.swap(false, Ordering::Relaxed)
+    }
+
+    /// The descriptor `poll` watches.
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// Empties the wake pipe.
+    pub fn drain(&self) {
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
+    }
+
+    /// In a forked child: removes the parent's handlers (they would write into the parent's
+    /// pipe) and returns a fresh stop flag for SIGTERM/SIGINT.
+    ///
+    /// # Errors
+    /// Registration of the child's own handlers failed.
+    pub fn forget_in_child(self) -> std::io::Result<Arc<AtomicBool>> {
+        for id in &self.ids {
+            signal_hook::low_level::unregister(*id);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [SIGTERM, SIGINT] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))?;
+        }
+        Ok(stop)
+    }
+}
