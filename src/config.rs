@@ -49,7 +49,7 @@ pub fn process_env(key: &str) -> Option<String> {
 /// The server's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// TCP port, on all interfaces.
+    /// TCP port, on all interfaces; 0 picks a free one (logged at startup).
     pub port: u16,
     /// The name clients dial (`SERVER_IP`); kept for the course's config, not bound.
     pub ip: String,
@@ -111,15 +111,17 @@ impl ServerConfig {
         let get = |key: &str| -> Option<String> {
             env(key).or_else(|| {
                 let ini = ini.as_ref()?;
-                let section = ini.section(Some("DEFAULT")).or_else(|| ini.section(None::<String>))?;
+                let section = ini
+                    .section(Some("DEFAULT"))
+                    .or_else(|| ini.section(None::<String>))?;
                 section.get(key).map(str::to_string)
             })
         };
         let mut config = ServerConfig::default();
         if let Some(v) = get("SERVER_PORT") {
-            config.port = parse_num(&v)
-                .filter(|p| *p > 0)
-                .ok_or_else(|| invalid("SERVER_PORT", &v, "a port from 1 to 65535"))?;
+            config.port = parse_num(&v).ok_or_else(|| {
+                invalid("SERVER_PORT", &v, "a port from 0 (any free port) to 65535")
+            })?;
         }
         if let Some(v) = get("SERVER_IP") {
             config.ip = v.trim().to_string();
@@ -281,7 +283,8 @@ impl ClientConfig {
             config.loop_period_text = v.trim().to_string();
         }
         if let Some(v) = get("log.level") {
-            config.log_level = parse_level(&v).ok_or_else(|| invalid("log.level", &v, "a log level"))?;
+            config.log_level =
+                parse_level(&v).ok_or_else(|| invalid("log.level", &v, "a log level"))?;
             config.log_level_text = v.trim().to_string();
         }
         if let Some(v) = get("batch.maxAmount") {
@@ -356,7 +359,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let value: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -377,7 +382,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     fn temp(name: &str, text: &str) -> PathBuf {
@@ -398,12 +408,16 @@ mod tests {
 
     #[test]
     fn server_reads_ini_and_env_wins() {
-        let path = temp("server.ini", "[DEFAULT]\nSERVER_PORT = 4000\nAGENCIES = 3\nLOGGING_LEVEL = INFO\n");
+        let path = temp(
+            "server.ini",
+            "[DEFAULT]\nSERVER_PORT = 4000\nAGENCIES = 3\nLOGGING_LEVEL = INFO\n",
+        );
         let config = ServerConfig::load(&path, &env_of(&[("AGENCIES", "7")])).unwrap();
         assert_eq!(config.port, 4000);
         assert_eq!(config.agencies, 7);
         assert_eq!(config.logging_level, LevelFilter::Info);
-        let missing = ServerConfig::load(Path::new("/nonexistent/config.ini"), &env_of(&[])).unwrap();
+        let missing =
+            ServerConfig::load(Path::new("/nonexistent/config.ini"), &env_of(&[])).unwrap();
         assert_eq!(missing, ServerConfig::default());
     }
 
@@ -411,7 +425,7 @@ mod tests {
     fn server_errors_name_the_key() {
         let none = Path::new("/nonexistent/config.ini");
         for (key, value) in [
-            ("SERVER_PORT", "0"),
+            ("SERVER_PORT", "70000"),
             ("SERVER_PORT", "http"),
             ("AGENCIES", "0"),
             ("SYNC", "maybe"),
@@ -430,7 +444,11 @@ mod tests {
             "client.yaml",
             "server:\n  address: \"server:12345\"\nloop:\n  amount: 5\n  period: \"100ms\"\nlog:\n  level: \"DEBUG\"\nbatch:\n  maxAmount: 90\n",
         );
-        let config = ClientConfig::load(&path, &env_of(&[("CLI_ID", "4"), ("CLI_BATCH_MAXAMOUNT", "50")])).unwrap();
+        let config = ClientConfig::load(
+            &path,
+            &env_of(&[("CLI_ID", "4"), ("CLI_BATCH_MAXAMOUNT", "50")]),
+        )
+        .unwrap();
         assert_eq!(config.id, 4);
         assert_eq!(config.batch_max_amount, 50);
         assert_eq!(config.loop_period, Duration::from_millis(100));
@@ -493,7 +511,11 @@ impl Secrets {
         };
         // Compare every byte so the time taken does not tell how much of a guess was right.
         expected.len() == secret.len()
-            && expected.iter().zip(secret).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            && expected
+                .iter()
+                .zip(secret)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 }
 

@@ -126,7 +126,9 @@ impl Connection {
     /// # Errors
     /// The buffered bytes are not a valid frame; the connection should be closed.
     pub fn next_frame(&mut self) -> Result<Option<Message<'_>>, CodecError> {
-        let Connection { buf, start, end, .. } = self;
+        let Connection {
+            buf, start, end, ..
+        } = self;
         match protocol::decode(&buf[*start..*end])? {
             Decoded::Incomplete => Ok(None),
             Decoded::Frame(message, used) => {

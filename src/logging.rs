@@ -144,7 +144,8 @@ fn write_line(line: &str) {
         };
         if n > 0 {
             written += n as usize;
-        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
             continue;
         } else {
             // stdout is gone; there is nowhere left to report that.

@@ -100,7 +100,7 @@ impl fmt::Display for Stop {
 
 /// Serves `stream` until it closes; never panics on anything the peer sends.
 pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> SessionEnd {
-    let ip = peer.ip().to_string();
+    let ip = peer.ip().to_canonical().to_string();
     let _ = stream.set_nodelay(true);
     if let Err(err) = stream.set_read_timeout(Some(TICK)) {
         log::error!("action: session | result: fail | ip: {ip} | error: {err}");
@@ -155,7 +155,10 @@ impl Session<'_, '_> {
         match self.wait_for_input() {
             Ok(true) => {}
             Ok(false) => {
-                log::debug!("action: session | result: success | ip: {} | detail: closed without data", self.ip);
+                log::debug!(
+                    "action: session | result: success | ip: {} | detail: closed without data",
+                    self.ip
+                );
                 return SessionEnd::Done;
             }
             Err(stop) => return self.finish(stop),
@@ -218,12 +221,19 @@ impl Session<'_, '_> {
             }
         };
         if let Err(err) = self.conn.send_bytes(&line) {
-            log::error!("action: receive_message | result: fail | ip: {} | error: {err}", self.ip);
+            log::error!(
+                "action: receive_message | result: fail | ip: {} | error: {err}",
+                self.ip
+            );
             return SessionEnd::Done;
         }
         let text = String::from_utf8_lossy(&line);
         let msg = text.trim_end_matches(['\n', '\r']);
-        log::info!("action: receive_message | result: success | ip: {} | msg: {}", self.ip, field(msg));
+        log::info!(
+            "action: receive_message | result: success | ip: {} | msg: {}",
+            self.ip,
+            field(msg)
+        );
         SessionEnd::Done
     }
 
@@ -236,11 +246,25 @@ impl Session<'_, '_> {
         };
         let text = stop.to_string();
         if failed {
-            log::error!("action: session | result: fail | ip: {} | agency: {} | error: {}", self.ip, self.progress.agency, field(&text));
+            log::error!(
+                "action: session | result: fail | ip: {} | agency: {} | error: {}",
+                self.ip,
+                self.progress.agency,
+                field(&text)
+            );
         } else if matches!(stop, Stop::Shutdown) {
-            log::info!("action: shutdown | result: in_progress | resource: session | ip: {} | agency: {}", self.ip, self.progress.agency);
+            log::info!(
+                "action: shutdown | result: in_progress | resource: session | ip: {} | agency: {}",
+                self.ip,
+                self.progress.agency
+            );
         } else {
-            log::warn!("action: session | result: fail | ip: {} | agency: {} | error: {}", self.ip, self.progress.agency, field(&text));
+            log::warn!(
+                "action: session | result: fail | ip: {} | agency: {} | error: {}",
+                self.ip,
+                self.progress.agency,
+                field(&text)
+            );
         }
         if let Some(code) = code {
             let _ = self.conn.send(&Message::Error { code, text: &text });
@@ -292,13 +316,22 @@ impl Session<'_, '_> {
                             Ok(bet) => append_row(&mut self.rows, self.progress.agency, &bet),
                             Err(err) => {
                                 self.rows.truncate(before);
-                                log::error!("action: apuesta_recibida | result: fail | cantidad: {count}");
-                                return Err(Stop::Refuse(ErrorCode::InvalidBet, format!("bet {index}: {err}")));
+                                log::error!(
+                                    "action: apuesta_recibida | result: fail | cantidad: {count}"
+                                );
+                                return Err(Stop::Refuse(
+                                    ErrorCode::InvalidBet,
+                                    format!("bet {index}: {err}"),
+                                ));
                             }
                         }
                     }
                     self.progress.position += count as u64;
-                    self.pending.push(PendingBatch { count, position: self.progress.position, single: None });
+                    self.pending.push(PendingBatch {
+                        count,
+                        position: self.progress.position,
+                        single: None,
+                    });
                 }
                 Message::Bet { start, bet: raw } => {
                     self.progress.check_batch(start, 1)?;
@@ -309,7 +342,11 @@ impl Session<'_, '_> {
                     append_row(&mut self.rows, self.progress.agency, &bet);
                     self.progress.position += 1;
                     let single = Some((bet.document.to_string(), bet.number));
-                    self.pending.push(PendingBatch { count: 1, position: self.progress.position, single });
+                    self.pending.push(PendingBatch {
+                        count: 1,
+                        position: self.progress.position,
+                        single,
+                    });
                 }
                 Message::Hello { agency, secret } => {
                     let secret = secret.to_vec();
@@ -324,8 +361,14 @@ impl Session<'_, '_> {
                     self.store_group()?;
                     self.winners()?;
                 }
-                Message::Welcome { .. } | Message::Ack { .. } | Message::WinnerList { .. } | Message::Error { .. } => {
-                    return Err(Stop::Refuse(ErrorCode::Malformed, "a server message sent by a client".into()));
+                Message::Welcome { .. }
+                | Message::Ack { .. }
+                | Message::WinnerList { .. }
+                | Message::Error { .. } => {
+                    return Err(Stop::Refuse(
+                        ErrorCode::Malformed,
+                        "a server message sent by a client".into(),
+                    ));
                 }
             }
             if self.rows.len() >= GROUP_BYTES {
@@ -333,7 +376,6 @@ impl Session<'_, '_> {
             }
         }
     }
-
 }
 
 /// Which agency the session holds and where its stream stands.
@@ -355,12 +397,18 @@ impl Progress {
             return refuse(ErrorCode::BadAgency, "HELLO must come first".into());
         }
         if self.ended {
-            return refuse(ErrorCode::AlreadyEnded, format!("agency {} already sent END", self.agency));
+            return refuse(
+                ErrorCode::AlreadyEnded,
+                format!("agency {} already sent END", self.agency),
+            );
         }
         if start != self.position {
             return refuse(
                 ErrorCode::PositionMismatch,
-                format!("batch starts at {start}, stored bets end at {}", self.position),
+                format!(
+                    "batch starts at {start}, stored bets end at {}",
+                    self.position
+                ),
             );
         }
         Ok(())
@@ -375,11 +423,18 @@ impl Session<'_, '_> {
         }
         let file = match &mut self.file {
             Some(file) => file,
-            None => self.file.insert(BetsFile::open(&self.ctx.config.bets_file, self.ctx.commit, self.ctx.config.sync)?),
+            None => self.file.insert(BetsFile::open(
+                &self.ctx.config.bets_file,
+                self.ctx.commit,
+                self.ctx.config.sync,
+            )?),
         };
         if let Err(err) = file.append(&self.rows) {
             for batch in self.pending.drain(..) {
-                log::error!("action: apuesta_recibida | result: fail | cantidad: {}", batch.count);
+                log::error!(
+                    "action: apuesta_recibida | result: fail | cantidad: {}",
+                    batch.count
+                );
             }
             self.rows.clear();
             return Err(err.into());
@@ -387,13 +442,21 @@ impl Session<'_, '_> {
         self.rows.clear();
         let mut acks = Vec::with_capacity(self.pending.len() * 12);
         for batch in self.pending.drain(..) {
-            protocol::encode(&Message::Ack { position: batch.position }, &mut acks)
-                .map_err(|err| Stop::Gone(err.to_string()))?;
+            protocol::encode(
+                &Message::Ack {
+                    position: batch.position,
+                },
+                &mut acks,
+            )
+            .map_err(|err| Stop::Gone(err.to_string()))?;
             match batch.single {
                 Some((document, number)) => {
                     log::info!("action: apuesta_almacenada | result: success | dni: {document} | numero: {number}")
                 }
-                None => log::info!("action: apuesta_recibida | result: success | cantidad: {}", batch.count),
+                None => log::info!(
+                    "action: apuesta_recibida | result: success | cantidad: {}",
+                    batch.count
+                ),
             }
         }
         self.conn.send_bytes(&acks)?;
@@ -402,7 +465,10 @@ impl Session<'_, '_> {
 
     fn hello(&mut self, agency: u32, secret: &[u8]) -> Result<(), Stop> {
         if self.progress.claimed {
-            return Err(Stop::Refuse(ErrorCode::Malformed, "HELLO sent twice".into()));
+            return Err(Stop::Refuse(
+                ErrorCode::Malformed,
+                "HELLO sent twice".into(),
+            ));
         }
         if agency == 0 || agency > self.ctx.config.agencies {
             return Err(Stop::Refuse(
@@ -412,12 +478,25 @@ impl Session<'_, '_> {
         }
         if let Some(secrets) = self.ctx.secrets {
             if !secrets.accepts(agency, secret) {
-                log::warn!("action: authenticate | result: fail | ip: {} | agency: {agency}", self.ip);
-                return Err(Stop::Refuse(ErrorCode::Unauthorized, format!("wrong secret for agency {agency}")));
+                log::warn!(
+                    "action: authenticate | result: fail | ip: {} | agency: {agency}",
+                    self.ip
+                );
+                return Err(Stop::Refuse(
+                    ErrorCode::Unauthorized,
+                    format!("wrong secret for agency {agency}"),
+                ));
             }
         }
         let session = std::process::id();
-        let reply = self.ask(|reply| Request::Claim { agency, session, reply }, Some(COORDINATOR_TIMEOUT))?;
+        let reply = self.ask(
+            |reply| Request::Claim {
+                agency,
+                session,
+                reply,
+            },
+            Some(COORDINATOR_TIMEOUT),
+        )?;
         match reply {
             ClaimReply::Granted { position, ended } => {
                 self.progress.agency = agency;
@@ -431,17 +510,31 @@ impl Session<'_, '_> {
                 self.conn.send(&Message::Welcome { position, ended })?;
                 Ok(())
             }
-            ClaimReply::Busy => Err(Stop::Refuse(ErrorCode::AgencyBusy, format!("agency {agency} is connected elsewhere"))),
+            ClaimReply::Busy => Err(Stop::Refuse(
+                ErrorCode::AgencyBusy,
+                format!("agency {agency} is connected elsewhere"),
+            )),
             ClaimReply::Failed(err) => Err(Stop::Fail(ErrorCode::Unavailable, err)),
         }
     }
 
     fn end(&mut self, total: u64) -> Result<(), Stop> {
         if !self.progress.claimed {
-            return Err(Stop::Refuse(ErrorCode::BadAgency, "HELLO must come first".into()));
+            return Err(Stop::Refuse(
+                ErrorCode::BadAgency,
+                "HELLO must come first".into(),
+            ));
         }
         let (agency, session) = (self.progress.agency, std::process::id());
-        let reply = self.ask(|reply| Request::End { agency, session, total, reply }, Some(COORDINATOR_TIMEOUT))?;
+        let reply = self.ask(
+            |reply| Request::End {
+                agency,
+                session,
+                total,
+                reply,
+            },
+            Some(COORDINATOR_TIMEOUT),
+        )?;
         match reply {
             EndReply::Recorded { position } => {
                 self.progress.ended = true;
@@ -452,24 +545,34 @@ impl Session<'_, '_> {
                 ErrorCode::CountMismatch,
                 format!("END says {total} bets, {stored} are stored"),
             )),
-            EndReply::NotHolder => Err(Stop::Fail(ErrorCode::Unavailable, "the coordinator lost this claim".into())),
+            EndReply::NotHolder => Err(Stop::Fail(
+                ErrorCode::Unavailable,
+                "the coordinator lost this claim".into(),
+            )),
             EndReply::Failed(err) => Err(Stop::Fail(ErrorCode::Unavailable, err)),
         }
     }
 
     fn winners(&mut self) -> Result<(), Stop> {
         if !self.progress.claimed {
-            return Err(Stop::Refuse(ErrorCode::BadAgency, "HELLO must come first".into()));
+            return Err(Stop::Refuse(
+                ErrorCode::BadAgency,
+                "HELLO must come first".into(),
+            ));
         }
         if !self.progress.ended {
-            return Err(Stop::Refuse(ErrorCode::NotEnded, "send END before asking for winners".into()));
+            return Err(Stop::Refuse(
+                ErrorCode::NotEnded,
+                "send END before asking for winners".into(),
+            ));
         }
         let agency = self.progress.agency;
         // Waiting for the other agencies is not idleness: no timeout here, only SIGTERM.
         match self.ask(|reply| Request::Winners { agency, reply }, None)? {
             WinnersReply::Winners(documents) => {
                 let mut out = Vec::new();
-                protocol::encode_winners(&documents, &mut out).map_err(|err| Stop::Fail(ErrorCode::Unavailable, err.to_string()))?;
+                protocol::encode_winners(&documents, &mut out)
+                    .map_err(|err| Stop::Fail(ErrorCode::Unavailable, err.to_string()))?;
                 self.conn.send_bytes(&out)?;
                 log::info!(
                     "action: enviar_ganadores | result: success | agency: {agency} | cant_ganadores: {}",
@@ -477,7 +580,10 @@ impl Session<'_, '_> {
                 );
                 Ok(())
             }
-            WinnersReply::NotEnded => Err(Stop::Refuse(ErrorCode::NotEnded, "send END before asking for winners".into())),
+            WinnersReply::NotEnded => Err(Stop::Refuse(
+                ErrorCode::NotEnded,
+                "send END before asking for winners".into(),
+            )),
             WinnersReply::Failed(err) => Err(Stop::Fail(ErrorCode::Unavailable, err)),
         }
     }
@@ -488,9 +594,13 @@ impl Session<'_, '_> {
         request: impl FnOnce(IpcSender<T>) -> Request,
         timeout: Option<Duration>,
     ) -> Result<T, Stop> {
-        let unavailable = |why: String| Stop::Fail(ErrorCode::Unavailable, format!("coordinator: {why}"));
+        let unavailable =
+            |why: String| Stop::Fail(ErrorCode::Unavailable, format!("coordinator: {why}"));
         let (reply, answer) = ipc::channel::<T>().map_err(|err| unavailable(err.to_string()))?;
-        self.ctx.coordinator.send(request(reply)).map_err(|err| unavailable(format!("{err:?}")))?;
+        self.ctx
+            .coordinator
+            .send(request(reply))
+            .map_err(|err| unavailable(format!("{err:?}")))?;
         let started = Instant::now();
         loop {
             if self.ctx.stop.load(Ordering::Relaxed) {
@@ -499,7 +609,8 @@ impl Session<'_, '_> {
             match answer.try_recv_timeout(TICK) {
                 Ok(value) => return Ok(value),
                 Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::IpcError(ipc::IpcError::Io(err))) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(TryRecvError::IpcError(ipc::IpcError::Io(err)))
+                    if err.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(TryRecvError::IpcError(err)) => return Err(unavailable(format!("{err:?}"))),
             }
             if timeout.is_some_and(|limit| started.elapsed() >= limit) {

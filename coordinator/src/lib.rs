@@ -212,7 +212,9 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 ClaimReply::Granted { position, ended }
             }
             Err(err) => {
-                log::error!("action: claim_agency | result: fail | agency: {agency} | error: {err}");
+                log::error!(
+                    "action: claim_agency | result: fail | agency: {agency} | error: {err}"
+                );
                 ClaimReply::Failed(err.to_string())
             }
         }
@@ -362,27 +364,51 @@ mod tests {
 
     fn ledger() -> MemoryLedger {
         let mut ledger = MemoryLedger::default();
-        ledger.bets.insert(1, vec![("111".into(), 7574), ("112".into(), 1)]);
-        ledger.bets.insert(2, vec![("221".into(), 7574), ("222".into(), 7574)]);
+        ledger
+            .bets
+            .insert(1, vec![("111".into(), 7574), ("112".into(), 1)]);
+        ledger
+            .bets
+            .insert(2, vec![("221".into(), 7574), ("222".into(), 7574)]);
         ledger
     }
 
     fn claim(c: &mut Coordinator<MemoryLedger, Alive>, agency: u32, session: u32) -> ClaimReply {
         let (tx, rx) = ipc::channel().unwrap();
-        c.serve(Request::Claim { agency, session, reply: tx });
+        c.serve(Request::Claim {
+            agency,
+            session,
+            reply: tx,
+        });
         rx.recv().unwrap()
     }
 
-    fn end(c: &mut Coordinator<MemoryLedger, Alive>, agency: u32, session: u32, total: u64) -> EndReply {
+    fn end(
+        c: &mut Coordinator<MemoryLedger, Alive>,
+        agency: u32,
+        session: u32,
+        total: u64,
+    ) -> EndReply {
         let (tx, rx) = ipc::channel().unwrap();
-        c.serve(Request::End { agency, session, total, reply: tx });
+        c.serve(Request::End {
+            agency,
+            session,
+            total,
+            reply: tx,
+        });
         rx.recv().unwrap()
     }
 
     #[test]
     fn second_live_claim_is_busy_and_dead_holder_is_replaced() {
         let mut c = Coordinator::new(ledger(), Alive(vec![10]), 2);
-        assert_eq!(claim(&mut c, 1, 10), ClaimReply::Granted { position: 2, ended: false });
+        assert_eq!(
+            claim(&mut c, 1, 10),
+            ClaimReply::Granted {
+                position: 2,
+                ended: false
+            }
+        );
         assert_eq!(claim(&mut c, 1, 11), ClaimReply::Busy);
         // Session 12 claims agency 2 whose earlier holder (13) is dead.
         assert!(matches!(claim(&mut c, 2, 13), ClaimReply::Granted { .. }));
@@ -398,16 +424,28 @@ mod tests {
         claim(&mut c, 2, 2);
         assert_eq!(end(&mut c, 1, 1, 2), EndReply::Recorded { position: 2 });
         let (tx1, rx1) = ipc::channel().unwrap();
-        c.serve(Request::Winners { agency: 1, reply: tx1 });
+        c.serve(Request::Winners {
+            agency: 1,
+            reply: tx1,
+        });
         // Parked: nothing before the draw.
         assert!(matches!(rx1.try_recv(), Err(TryRecvError::Empty)));
         assert!(!c.has_drawn());
         assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
         assert!(c.has_drawn());
-        assert_eq!(rx1.recv().unwrap(), WinnersReply::Winners(vec!["111".into()]));
+        assert_eq!(
+            rx1.recv().unwrap(),
+            WinnersReply::Winners(vec!["111".into()])
+        );
         let (tx2, rx2) = ipc::channel().unwrap();
-        c.serve(Request::Winners { agency: 2, reply: tx2 });
-        assert_eq!(rx2.recv().unwrap(), WinnersReply::Winners(vec!["221".into(), "222".into()]));
+        c.serve(Request::Winners {
+            agency: 2,
+            reply: tx2,
+        });
+        assert_eq!(
+            rx2.recv().unwrap(),
+            WinnersReply::Winners(vec!["221".into(), "222".into()])
+        );
         assert_eq!(c.ledger.draws, 1, "the draw happens once");
     }
 
@@ -421,7 +459,10 @@ mod tests {
         assert!(matches!(end(&mut c, 1, 1, 2), EndReply::Failed(_)));
         assert!(c.ended.is_empty(), "a failed END is not counted");
         let (tx, rx) = ipc::channel().unwrap();
-        c.serve(Request::Winners { agency: 1, reply: tx });
+        c.serve(Request::Winners {
+            agency: 1,
+            reply: tx,
+        });
         assert_eq!(rx.recv().unwrap(), WinnersReply::NotEnded);
     }
 
@@ -432,6 +473,12 @@ mod tests {
         let mut c = Coordinator::new(l, Alive(vec![]), 2);
         assert!(c.has_drawn());
         claim(&mut c, 2, 5);
-        assert_eq!(claim(&mut c, 2, 5), ClaimReply::Granted { position: 2, ended: true });
+        assert_eq!(
+            claim(&mut c, 2, 5),
+            ClaimReply::Granted {
+                position: 2,
+                ended: true
+            }
+        );
     }
 }

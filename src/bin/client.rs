@@ -13,7 +13,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => {
             logging::init(log::LevelFilter::Info, false);
-            log::error!("action: config | result: fail | error: {}", logging::field(&err.to_string()));
+            log::error!(
+                "action: config | result: fail | error: {}",
+                logging::field(&err.to_string())
+            );
             return ExitCode::from(1);
         }
     };

@@ -9,8 +9,22 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const FIRST: &[&str] = &["Santiago Lionel", "Agustín Emanuel", "Tiago Nicolás", "Camila Rocío", "Diego", "María José", "Lucía", "Joaquín", "Valentina", "Mateo"];
-const LAST: &[&str] = &["Lorca", "Zambrano", "Rivera", "Varela", "Mamani", "Rotman", "Basile", "Peña", "Gómez", "O'Brien"];
+const FIRST: &[&str] = &[
+    "Santiago Lionel",
+    "Agustín Emanuel",
+    "Tiago Nicolás",
+    "Camila Rocío",
+    "Diego",
+    "María José",
+    "Lucía",
+    "Joaquín",
+    "Valentina",
+    "Mateo",
+];
+const LAST: &[&str] = &[
+    "Lorca", "Zambrano", "Rivera", "Varela", "Mamani", "Rotman", "Basile", "Peña", "Gómez",
+    "O'Brien",
+];
 
 struct Rng(u64);
 
@@ -55,13 +69,21 @@ fn main() -> ExitCode {
             let mut w = BufWriter::with_capacity(256 * 1024, file);
             let mut winners = 0u64;
             for _ in 0..per_agency {
-                let number = if rng.below(2000) == 0 { 7574 } else { rng.below(10_000) };
+                let number = if rng.below(2000) == 0 {
+                    7574
+                } else {
+                    rng.below(10_000)
+                };
                 winners += u64::from(number == 7574);
                 let first = FIRST[rng.below(FIRST.len() as u64) as usize];
                 let last = LAST[rng.below(LAST.len() as u64) as usize];
                 let document = 20_000_000 + rng.below(25_000_000);
-                let (year, month, day) = (1940 + rng.below(66), 1 + rng.below(12), 1 + rng.below(28));
-                write!(w, "{first},{last},{document},{year}-{month:02}-{day:02},{number}\r\n")?;
+                let (year, month, day) =
+                    (1940 + rng.below(66), 1 + rng.below(12), 1 + rng.below(28));
+                write!(
+                    w,
+                    "{first},{last},{document},{year}-{month:02}-{day:02},{number}\r\n"
+                )?;
             }
             w.flush()?;
             Ok(winners)

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => {
             logging::init(log::LevelFilter::Info, false);
-            log::error!("action: config | result: fail | error: {}", logging::field(&err.to_string()));
+            log::error!(
+                "action: config | result: fail | error: {}",
+                logging::field(&err.to_string())
+            );
             return ExitCode::from(1);
         }
     };
@@ -38,14 +41,20 @@ fn main() -> ExitCode {
     let supervisor = match Supervisor::new(config) {
         Ok(supervisor) => supervisor,
         Err(err) => {
-            log::error!("action: start_server | result: fail | error: {}", logging::field(&err.to_string()));
+            log::error!(
+                "action: start_server | result: fail | error: {}",
+                logging::field(&err.to_string())
+            );
             return ExitCode::from(1);
         }
     };
     match supervisor.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            log::error!("action: server | result: fail | error: {}", logging::field(&err.to_string()));
+            log::error!(
+                "action: server | result: fail | error: {}",
+                logging::field(&err.to_string())
+            );
             ExitCode::from(1)
         }
     }

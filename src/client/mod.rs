@@ -69,19 +69,31 @@ pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
     let id = config.id;
     let outcome = match config.mode {
         Mode::Echo => echo_loop(config, stop),
-        Mode::Bet => with_retries(config, stop, |deadline| send_one_bet(config, stop, deadline)),
-        Mode::Agency => with_retries(config, stop, |deadline| upload(config, stop, deadline)).map(|winners| {
-            log::info!("action: consulta_ganadores | result: success | cant_ganadores: {}", winners.len());
+        Mode::Bet => with_retries(config, stop, |deadline| {
+            send_one_bet(config, stop, deadline)
         }),
+        Mode::Agency => {
+            with_retries(config, stop, |deadline| upload(config, stop, deadline)).map(|winners| {
+                log::info!(
+                    "action: consulta_ganadores | result: success | cant_ganadores: {}",
+                    winners.len()
+                );
+            })
+        }
     };
     match outcome {
         Ok(()) => 0,
         Err(ClientError::Stopped) => {
-            log::info!("action: shutdown | result: success | client_id: {id} | closed: socket data_file");
+            log::info!(
+                "action: shutdown | result: success | client_id: {id} | closed: socket data_file"
+            );
             0
         }
         Err(err) => {
-            log::error!("action: client | result: fail | client_id: {id} | error: {}", field(&err.to_string()));
+            log::error!(
+                "action: client | result: fail | client_id: {id} | error: {}",
+                field(&err.to_string())
+            );
             1
         }
     }
@@ -102,7 +114,9 @@ fn with_retries<T>(
             Err(ClientError::Retry(why)) => {
                 tries += 1;
                 if tries > 1 && Instant::now() >= deadline {
-                    return Err(ClientError::Fatal(format!("gave up after {tries} attempts: {why}")));
+                    return Err(ClientError::Fatal(format!(
+                        "gave up after {tries} attempts: {why}"
+                    )));
                 }
                 log::warn!(
                     "action: reconnect | result: in_progress | client_id: {} | attempt: {tries} | reason: {}",
@@ -133,7 +147,11 @@ fn sleep(total: Duration, stop: &AtomicBool) -> Result<(), ClientError> {
 }
 
 /// Connects, retrying until `deadline` (the name is resolved again on each try).
-fn connect(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> Result<TcpStream, ClientError> {
+fn connect(
+    config: &ClientConfig,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<TcpStream, ClientError> {
     let mut backoff = Duration::from_millis(50);
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -164,9 +182,16 @@ fn connect(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> Resul
             Err(err) => err.to_string(),
         };
         if Instant::now() >= deadline {
-            return Err(ClientError::Retry(format!("connect to {}: {error}", config.server_address)));
+            return Err(ClientError::Retry(format!(
+                "connect to {}: {error}",
+                config.server_address
+            )));
         }
-        log::debug!("action: connect | result: fail | address: {} | error: {}", config.server_address, field(&error));
+        log::debug!(
+            "action: connect | result: fail | address: {} | error: {}",
+            config.server_address,
+            field(&error)
+        );
         sleep(backoff, stop)?;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
@@ -190,7 +215,9 @@ fn next_frame<T>(
 ) -> Result<T, ClientError> {
     loop {
         // Decode first so a frame already buffered is not delayed by a read.
-        let decoded = conn.next_frame().map_err(|err| ClientError::Retry(format!("bad frame from server: {err}")))?;
+        let decoded = conn
+            .next_frame()
+            .map_err(|err| ClientError::Retry(format!("bad frame from server: {err}")))?;
         if let Some(message) = decoded {
             return take(message);
         }
@@ -204,7 +231,11 @@ fn next_frame<T>(
 }
 
 /// `HELLO` and its `WELCOME`: where this agency's upload stands.
-fn greet(conn: &mut Connection, config: &ClientConfig, stop: &AtomicBool) -> Result<(u64, bool), ClientError> {
+fn greet(
+    conn: &mut Connection,
+    config: &ClientConfig,
+    stop: &AtomicBool,
+) -> Result<(u64, bool), ClientError> {
     let secret = read_secret(config)?;
     conn.send(&Message::Hello {
         agency: config.id,
@@ -213,14 +244,28 @@ fn greet(conn: &mut Connection, config: &ClientConfig, stop: &AtomicBool) -> Res
     next_frame(conn, stop, |message| match message {
         Message::Welcome { position, ended } => Ok((position, ended)),
         Message::Error { code, text } => Err(refused(code, text)),
-        other => Err(ClientError::Retry(format!("unexpected reply to HELLO: {other:?}"))),
+        other => Err(ClientError::Retry(format!(
+            "unexpected reply to HELLO: {other:?}"
+        ))),
     })
 }
 
 /// Exercise 5: one bet from the environment, stored exactly once even across restarts.
-fn send_one_bet(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> Result<(), ClientError> {
-    let var = |name: &str| std::env::var(name).map_err(|_| ClientError::Fatal(format!("{name} is not set")));
-    let fields = [var("NOMBRE")?, var("APELLIDO")?, var("DOCUMENTO")?, var("NACIMIENTO")?, var("NUMERO")?];
+fn send_one_bet(
+    config: &ClientConfig,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<(), ClientError> {
+    let var = |name: &str| {
+        std::env::var(name).map_err(|_| ClientError::Fatal(format!("{name} is not set")))
+    };
+    let fields = [
+        var("NOMBRE")?,
+        var("APELLIDO")?,
+        var("DOCUMENTO")?,
+        var("NACIMIENTO")?,
+        var("NUMERO")?,
+    ];
     let raw = RawBet {
         first_name: fields[0].as_bytes(),
         last_name: fields[1].as_bytes(),
@@ -228,18 +273,22 @@ fn send_one_bet(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> 
         birthdate: fields[3].as_bytes(),
         number: fields[4].as_bytes(),
     };
-    let bet = Bet::validate(&raw).map_err(|err| ClientError::Fatal(format!("invalid bet: {err}")))?;
+    let bet =
+        Bet::validate(&raw).map_err(|err| ClientError::Fatal(format!("invalid bet: {err}")))?;
     let mut conn = Connection::new(connect(config, stop, deadline)?);
     let (position, _) = greet(&mut conn, config, stop)?;
     // The agency's first bet is this one: if it is stored already, a previous run sent it.
     if position == 0 {
         let mut out = Vec::new();
-        protocol::encode_bet(0, &bet.raw(), &mut out).map_err(|err| ClientError::Fatal(err.to_string()))?;
+        protocol::encode_bet(0, &bet.raw(), &mut out)
+            .map_err(|err| ClientError::Fatal(err.to_string()))?;
         conn.send_bytes(&out)?;
         next_frame(&mut conn, stop, |message| match message {
             Message::Ack { .. } => Ok(()),
             Message::Error { code, text } => Err(refused(code, text)),
-            other => Err(ClientError::Retry(format!("unexpected reply to BET: {other:?}"))),
+            other => Err(ClientError::Retry(format!(
+                "unexpected reply to BET: {other:?}"
+            ))),
         })?;
     }
     log::info!(
@@ -273,9 +322,14 @@ fn echo_loop(config: &ClientConfig, stop: &AtomicBool) -> Result<(), ClientError
         let reply = String::from_utf8_lossy(&reply);
         let reply = reply.trim_end_matches(['\n', '\r']);
         if reply != message {
-            return Err(ClientError::Fatal(format!("echo mismatch: sent {message:?}, got {reply:?}")));
+            return Err(ClientError::Fatal(format!(
+                "echo mismatch: sent {message:?}, got {reply:?}"
+            )));
         }
-        log::info!("action: receive_message | result: success | client_id: {id} | msg: {}", field(reply));
+        log::info!(
+            "action: receive_message | result: success | client_id: {id} | msg: {}",
+            field(reply)
+        );
         if i < config.loop_amount {
             sleep(config.loop_period, stop)?;
         }
@@ -293,11 +347,18 @@ enum Sent {
 }
 
 /// Exercises 6–8: upload from the server's position, END, then the winners.
-fn upload(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> Result<Vec<String>, ClientError> {
+fn upload(
+    config: &ClientConfig,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<Vec<String>, ClientError> {
     let stream = connect(config, stop, deadline)?;
     let mut conn = Connection::new(stream.try_clone()?);
     let (position, ended) = greet(&mut conn, config, stop)?;
-    log::debug!("action: hello | result: success | client_id: {} | position: {position} | ended: {ended}", config.id);
+    log::debug!(
+        "action: hello | result: success | client_id: {} | position: {position} | ended: {ended}",
+        config.id
+    );
     if !ended {
         let source = BetSource::open(&config.data_file, position).map_err(ClientError::Fatal)?;
         let (sent_tx, sent_rx) = mpsc::sync_channel::<Sent>(config.window);
@@ -322,7 +383,13 @@ fn upload(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> Result
             }
             result
         })
-        .map_err(|err| sender_error.lock().ok().and_then(|mut slot| slot.take()).unwrap_or(err))?;
+        .map_err(|err| {
+            sender_error
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take())
+                .unwrap_or(err)
+        })?;
     }
     conn.send(&Message::Winners)?;
     let mut winners = Vec::new();
@@ -333,7 +400,9 @@ fn upload(config: &ClientConfig, stop: &AtomicBool, deadline: Instant) -> Result
                 Ok(winners.len() >= total as usize)
             }
             Message::Error { code, text } => Err(refused(code, text)),
-            other => Err(ClientError::Retry(format!("unexpected reply to WINNERS: {other:?}"))),
+            other => Err(ClientError::Retry(format!(
+                "unexpected reply to WINNERS: {other:?}"
+            ))),
         })?;
         if done {
             return Ok(winners);
@@ -356,9 +425,16 @@ fn send_all(
         let count = batch.len();
         *position += count as u64;
         // Record first: the acknowledgement may arrive before `write_all` returns.
-        sent.send(Sent::Batch { count, end: *position })
-            .map_err(|_| ClientError::Retry("reader stopped".into()))?;
-        writer.write_all(batch.frame().map_err(|err| ClientError::Fatal(err.to_string()))?)?;
+        sent.send(Sent::Batch {
+            count,
+            end: *position,
+        })
+        .map_err(|_| ClientError::Retry("reader stopped".into()))?;
+        writer.write_all(
+            batch
+                .frame()
+                .map_err(|err| ClientError::Fatal(err.to_string()))?,
+        )?;
         batch.reset(*position);
         Ok(())
     };
@@ -370,7 +446,10 @@ fn send_all(
             break;
         };
         let raw = bet.raw();
-        if !batch.push(&raw).map_err(|err| ClientError::Fatal(err.to_string()))? {
+        if !batch
+            .push(&raw)
+            .map_err(|err| ClientError::Fatal(err.to_string()))?
+        {
             flush(&mut batch, &mut position)?;
             batch
                 .push(&raw)
@@ -383,13 +462,18 @@ fn send_all(
     sent.send(Sent::End { total: position })
         .map_err(|_| ClientError::Retry("reader stopped".into()))?;
     let mut out = Vec::new();
-    protocol::encode(&Message::End { total: position }, &mut out).map_err(|err| ClientError::Fatal(err.to_string()))?;
+    protocol::encode(&Message::End { total: position }, &mut out)
+        .map_err(|err| ClientError::Fatal(err.to_string()))?;
     writer.write_all(&out)?;
     Ok(())
 }
 
 /// The reader: matches each acknowledgement to what was sent, in order, until END is acknowledged.
-fn read_acks(conn: &mut Connection, sent: &Receiver<Sent>, stop: &AtomicBool) -> Result<(), ClientError> {
+fn read_acks(
+    conn: &mut Connection,
+    sent: &Receiver<Sent>,
+    stop: &AtomicBool,
+) -> Result<(), ClientError> {
     loop {
         let position = next_frame(conn, stop, |message| match message {
             Message::Ack { position } => Ok(position),
@@ -402,7 +486,9 @@ fn read_acks(conn: &mut Connection, sent: &Receiver<Sent>, stop: &AtomicBool) ->
                 Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => {}
                 Err(RecvTimeoutError::Timeout) => return Err(ClientError::Stopped),
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(ClientError::Retry("acknowledgement for nothing sent".into()))
+                    return Err(ClientError::Retry(
+                        "acknowledgement for nothing sent".into(),
+                    ))
                 }
             }
         };

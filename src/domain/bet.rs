@@ -170,12 +170,24 @@ mod tests {
     use super::*;
 
     fn raw<'a>(first: &'a [u8], doc: &'a [u8], date: &'a [u8], number: &'a [u8]) -> RawBet<'a> {
-        RawBet { first_name: first, last_name: b"Lorca", document: doc, birthdate: date, number }
+        RawBet {
+            first_name: first,
+            last_name: b"Lorca",
+            document: doc,
+            birthdate: date,
+            number,
+        }
     }
 
     #[test]
     fn the_statement_example_is_valid() {
-        let bet = Bet::validate(&raw(b"Santiago Lionel", b"30904465", b"1999-03-17", b"7574")).unwrap();
+        let bet = Bet::validate(&raw(
+            b"Santiago Lionel",
+            b"30904465",
+            b"1999-03-17",
+            b"7574",
+        ))
+        .unwrap();
         assert_eq!(bet.number, 7574);
         assert_eq!(bet.document, "30904465");
         assert_eq!(Bet::validate(&bet.raw()).unwrap(), bet);
@@ -194,7 +206,10 @@ mod tests {
             (raw(b"  ", b"1", b"2000-01-01", b"1"), Field::FirstName),
             (raw(b"\xC3", b"1", b"2000-01-01", b"1"), Field::FirstName),
             (raw(b"A", b"12a", b"2000-01-01", b"1"), Field::Document),
-            (raw(b"A", b"12345678901", b"2000-01-01", b"1"), Field::Document),
+            (
+                raw(b"A", b"12345678901", b"2000-01-01", b"1"),
+                Field::Document,
+            ),
             (raw(b"A", b"1", b"1999-02-29", b"1"), Field::Birthdate),
             (raw(b"A", b"1", b"1999-13-01", b"1"), Field::Birthdate),
             (raw(b"A", b"1", b"99-01-01", b"1"), Field::Birthdate),

@@ -30,7 +30,8 @@ impl BatchBuilder {
     /// Empties the batch; the next bets start at agency position `start`.
     pub fn reset(&mut self, start: u64) {
         self.frame.clear();
-        self.frame.extend_from_slice(&[MAGIC, Kind::Bets as u8, 0, 0]);
+        self.frame
+            .extend_from_slice(&[MAGIC, Kind::Bets as u8, 0, 0]);
         self.frame.extend_from_slice(&start.to_be_bytes());
         self.frame.extend_from_slice(&[0, 0]);
         self.count = 0;

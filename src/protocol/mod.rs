@@ -421,7 +421,9 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, CodecError> {
             start: c.u64(kind)?,
             bet: read_bet(&mut c)?,
         },
-        Kind::End => Message::End { total: c.u64(kind)? },
+        Kind::End => Message::End {
+            total: c.u64(kind)?,
+        },
         Kind::Winners => Message::Winners,
         Kind::Welcome => Message::Welcome {
             position: c.u64(kind)?,
@@ -589,7 +591,13 @@ fn put_field(out: &mut Vec<u8>, field: &[u8]) -> Result<(), CodecError> {
 }
 
 fn put_bet(out: &mut Vec<u8>, bet: &RawBet<'_>) -> Result<(), CodecError> {
-    for field in [bet.first_name, bet.last_name, bet.document, bet.birthdate, bet.number] {
+    for field in [
+        bet.first_name,
+        bet.last_name,
+        bet.document,
+        bet.birthdate,
+        bet.number,
+    ] {
         put_field(out, field)?;
     }
     Ok(())

@@ -23,19 +23,38 @@ fn one(buf: &[u8]) -> Message<'_> {
 #[test]
 fn hello_has_exact_bytes_and_round_trips() {
     let mut out = Vec::new();
-    encode(&Message::Hello { agency: 3, secret: b"s3" }, &mut out).unwrap();
+    encode(
+        &Message::Hello {
+            agency: 3,
+            secret: b"s3",
+        },
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out, [0xFF, 0x01, 0, 7, 0, 0, 0, 3, 2, b's', b'3']);
-    assert_eq!(one(&out), Message::Hello { agency: 3, secret: b"s3" });
+    assert_eq!(
+        one(&out),
+        Message::Hello {
+            agency: 3,
+            secret: b"s3"
+        }
+    );
 }
 
 #[test]
 fn ack_welcome_end_winners_query_round_trip() {
     for message in [
         Message::Ack { position: 1 << 40 },
-        Message::Welcome { position: 7, ended: true },
+        Message::Welcome {
+            position: 7,
+            ended: true,
+        },
         Message::End { total: 78_697 },
         Message::Winners,
-        Message::Error { code: ErrorCode::AgencyBusy, text: "agencia 1 ocupada" },
+        Message::Error {
+            code: ErrorCode::AgencyBusy,
+            text: "agencia 1 ocupada",
+        },
     ] {
         let mut out = Vec::new();
         encode(&message, &mut out).unwrap();
@@ -50,7 +69,10 @@ fn ack_welcome_end_winners_query_round_trip() {
 fn batch_builder_frames_decode_to_the_same_bets() {
     let mut builder = BatchBuilder::new(10);
     builder.reset(41);
-    let bets = [bet("Santiago Lionel", "30904465", "7574"), bet("Tiago Nicolás", "1", "0")];
+    let bets = [
+        bet("Santiago Lionel", "30904465", "7574"),
+        bet("Tiago Nicolás", "1", "0"),
+    ];
     for b in &bets {
         assert!(builder.push(b).unwrap());
     }
@@ -87,22 +109,34 @@ fn batch_builder_never_exceeds_8_kib_nor_its_count() {
     for _ in 0..3 {
         assert!(small.push(&bet("A", "1", "1")).unwrap());
     }
-    assert!(!small.push(&bet("A", "1", "1")).unwrap(), "the count limit holds");
+    assert!(
+        !small.push(&bet("A", "1", "1")).unwrap(),
+        "the count limit holds"
+    );
     let huge = "y".repeat(300);
-    let bad = RawBet { first_name: huge.as_bytes(), ..big };
-    assert!(matches!(BatchBuilder::new(1).push(&bad), Err(CodecError::Oversized(_))));
+    let bad = RawBet {
+        first_name: huge.as_bytes(),
+        ..big
+    };
+    assert!(matches!(
+        BatchBuilder::new(1).push(&bad),
+        Err(CodecError::Oversized(_))
+    ));
 }
 
 #[test]
 fn winners_split_across_frames_and_reassemble() {
-    let docs: Vec<String> = (0..2000).map(|i| format!("{:08}", 30_000_000 + i)).collect();
+    let docs: Vec<String> = (0..2000)
+        .map(|i| format!("{:08}", 30_000_000 + i))
+        .collect();
     let mut out = Vec::new();
     encode_winners(&docs, &mut out).unwrap();
     let mut got = Vec::new();
     let mut rest = &out[..];
     let mut frames = 0;
     while !rest.is_empty() {
-        let Ok(Decoded::Frame(Message::WinnerList { total, documents }, used)) = decode(rest) else {
+        let Ok(Decoded::Frame(Message::WinnerList { total, documents }, used)) = decode(rest)
+        else {
             panic!("bad winners frame");
         };
         assert!(used <= MAX_FRAME_LEN);
@@ -121,7 +155,14 @@ fn winners_split_across_frames_and_reassemble() {
 #[test]
 fn every_prefix_of_a_frame_is_incomplete() {
     let mut out = Vec::new();
-    encode(&Message::Hello { agency: 1, secret: b"" }, &mut out).unwrap();
+    encode(
+        &Message::Hello {
+            agency: 1,
+            secret: b"",
+        },
+        &mut out,
+    )
+    .unwrap();
     for cut in 0..out.len() {
         assert_eq!(decode(&out[..cut]), Ok(Decoded::Incomplete), "prefix {cut}");
     }
@@ -131,17 +172,33 @@ fn every_prefix_of_a_frame_is_incomplete() {
 fn header_faults_are_caught_before_the_payload_arrives() {
     assert_eq!(decode(b"hello\n"), Err(CodecError::BadMagic(b'h')));
     assert_eq!(decode(&[0xFF, 0x77]), Ok(Decoded::Incomplete));
-    assert_eq!(decode(&[0xFF, 0x77, 0, 0]), Err(CodecError::UnknownKind(0x77)));
-    assert_eq!(decode(&[0xFF, 0x02, 0x20, 0x00]), Err(CodecError::TooLong(8192)));
-    assert_eq!(decode(&[0xFF, 0x02, 0x1F, 0xFC]), Ok(Decoded::Incomplete), "8188 is allowed");
+    assert_eq!(
+        decode(&[0xFF, 0x77, 0, 0]),
+        Err(CodecError::UnknownKind(0x77))
+    );
+    assert_eq!(
+        decode(&[0xFF, 0x02, 0x20, 0x00]),
+        Err(CodecError::TooLong(8192))
+    );
+    assert_eq!(
+        decode(&[0xFF, 0x02, 0x1F, 0xFC]),
+        Ok(Decoded::Incomplete),
+        "8188 is allowed"
+    );
 }
 
 #[test]
 fn layout_faults_are_rejected() {
     // END with 7 bytes instead of 8.
-    assert_eq!(decode(&[0xFF, 0x04, 0, 7, 0, 0, 0, 0, 0, 0, 1]), Err(CodecError::Truncated(Kind::End)));
+    assert_eq!(
+        decode(&[0xFF, 0x04, 0, 7, 0, 0, 0, 0, 0, 0, 1]),
+        Err(CodecError::Truncated(Kind::End))
+    );
     // WINNERS query with a stray byte.
-    assert_eq!(decode(&[0xFF, 0x05, 0, 1, 9]), Err(CodecError::TrailingBytes(Kind::Winners, 1)));
+    assert_eq!(
+        decode(&[0xFF, 0x05, 0, 1, 9]),
+        Err(CodecError::TrailingBytes(Kind::Winners, 1))
+    );
     // BETS announcing 2 bets but carrying 1.
     let mut builder = BatchBuilder::new(5);
     builder.push(&bet("A", "1", "2")).unwrap();
@@ -150,18 +207,34 @@ fn layout_faults_are_rejected() {
     assert_eq!(decode(&frame), Err(CodecError::Truncated(Kind::Bets)));
     // BETS announcing 0 bets but carrying 1: leftover bytes.
     frame[13] = 0;
-    assert!(matches!(decode(&frame), Err(CodecError::TrailingBytes(Kind::Bets, _))));
+    assert!(matches!(
+        decode(&frame),
+        Err(CodecError::TrailingBytes(Kind::Bets, _))
+    ));
     // A field length pointing past the payload.
-    assert_eq!(decode(&[0xFF, 0x01, 0, 5, 0, 0, 0, 1, 9]), Err(CodecError::Truncated(Kind::Hello)));
+    assert_eq!(
+        decode(&[0xFF, 0x01, 0, 5, 0, 0, 0, 1, 9]),
+        Err(CodecError::Truncated(Kind::Hello))
+    );
     // Error text that is not UTF-8.
-    assert_eq!(decode(&[0xFF, 0x8F, 0, 3, 1, 1, 0xC3]), Err(CodecError::InvalidUtf8(Kind::Error)));
+    assert_eq!(
+        decode(&[0xFF, 0x8F, 0, 3, 1, 1, 0xC3]),
+        Err(CodecError::InvalidUtf8(Kind::Error))
+    );
 }
 
 #[test]
 fn error_text_is_cut_at_a_char_boundary() {
     let text = "ñ".repeat(200);
     let mut out = Vec::new();
-    encode(&Message::Error { code: ErrorCode::InvalidBet, text: &text }, &mut out).unwrap();
+    encode(
+        &Message::Error {
+            code: ErrorCode::InvalidBet,
+            text: &text,
+        },
+        &mut out,
+    )
+    .unwrap();
     match one(&out) {
         Message::Error { code, text } => {
             assert_eq!(code, ErrorCode::InvalidBet);
@@ -197,14 +270,22 @@ fn decoding_random_and_mutated_bytes_never_panics_and_round_trips() {
     let mut seed_frames = Vec::new();
     let mut builder = BatchBuilder::new(50);
     for i in 0..20 {
-        builder.push(&bet("Ana María", &format!("{}", 1000 + i), "7574")).unwrap();
+        builder
+            .push(&bet("Ana María", &format!("{}", 1000 + i), "7574"))
+            .unwrap();
     }
     seed_frames.push(builder.frame().unwrap().to_vec());
     for message in [
-        Message::Hello { agency: 2, secret: b"abc" },
+        Message::Hello {
+            agency: 2,
+            secret: b"abc",
+        },
         Message::End { total: 5 },
         Message::Winners,
-        Message::Error { code: ErrorCode::Malformed, text: "x" },
+        Message::Error {
+            code: ErrorCode::Malformed,
+            text: "x",
+        },
     ] {
         let mut out = Vec::new();
         encode(&message, &mut out).unwrap();

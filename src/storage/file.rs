@@ -42,7 +42,11 @@ impl<'s> BetsFile<'s> {
     ///
     /// # Errors
     /// Either file cannot be opened.
-    pub fn open(path: &Path, commit: &'s CommitState, mode: SyncMode) -> Result<Self, StorageError> {
+    pub fn open(
+        path: &Path,
+        commit: &'s CommitState,
+        mode: SyncMode,
+    ) -> Result<Self, StorageError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)

@@ -215,10 +215,15 @@ impl<'s> BetsLedger<'s> {
             }
         }
         if whole.len() + usize::from(!whole.is_empty()) < text.len() {
-            let keep = if whole.is_empty() { 0 } else { whole.len() as u64 + 1 };
-            self.ends
-                .set_len(keep)
-                .map_err(StorageError::io("truncate the torn tail of", &self.ends_path))?;
+            let keep = if whole.is_empty() {
+                0
+            } else {
+                whole.len() as u64 + 1
+            };
+            self.ends.set_len(keep).map_err(StorageError::io(
+                "truncate the torn tail of",
+                &self.ends_path,
+            ))?;
         }
         Ok(ended)
     }

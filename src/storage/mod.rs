@@ -78,7 +78,11 @@ impl fmt::Display for StorageError {
                 path,
                 offset,
                 reason,
-            } => write!(f, "{} is corrupt at byte {offset}: {reason}", path.display()),
+            } => write!(
+                f,
+                "{} is corrupt at byte {offset}: {reason}",
+                path.display()
+            ),
         }
     }
 }

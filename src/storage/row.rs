@@ -7,7 +7,13 @@ use crate::domain::Bet;
 /// quotes are doubled.
 pub fn append_row(out: &mut Vec<u8>, agency: u32, bet: &Bet<'_>) {
     push_u32(out, agency);
-    for field in [bet.first_name, bet.last_name, bet.document, bet.birthdate, bet.number_text] {
+    for field in [
+        bet.first_name,
+        bet.last_name,
+        bet.document,
+        bet.birthdate,
+        bet.number_text,
+    ] {
         out.push(b',');
         push_field(out, field.as_bytes());
     }
@@ -15,7 +21,10 @@ pub fn append_row(out: &mut Vec<u8>, agency: u32, bet: &Bet<'_>) {
 }
 
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    if !field.iter().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+    if !field
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
         out.extend_from_slice(field);
         return;
     }

@@ -46,11 +46,7 @@ pub fn scan_bets(
     to: u64,
     mut visit: impl FnMut(ScannedBet<'_>),
 ) -> io::Result<ScanSummary> {
-    let source = RangeReader {
-        file,
-        at: from,
-        to,
-    };
+    let source = RangeReader { file, at: from, to };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -79,7 +75,13 @@ pub fn scan_bets(
         match parse(&record) {
             Ok(bet) => visit(bet),
             Err(reason) => {
-                return Ok(fault(end, offset, reason.to_string(), &mut reader, &mut record));
+                return Ok(fault(
+                    end,
+                    offset,
+                    reason.to_string(),
+                    &mut reader,
+                    &mut record,
+                ));
             }
         }
         end = from + reader.position().byte();

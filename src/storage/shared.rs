@@ -44,9 +44,7 @@ impl CommitState {
                 MapFlags::MAP_SHARED,
             )?
         };
-        Ok(CommitState {
-            marks: ptr.cast(),
-        })
+        Ok(CommitState { marks: ptr.cast() })
     }
 
     fn marks(&self) -> &Marks {

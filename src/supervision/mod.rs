@@ -145,6 +145,9 @@ impl Supervisor {
     /// # Errors
     /// A failure of the loop itself (`poll`), after which children are still signalled and reaped.
     pub fn run(mut self) -> Result<(), ServerError> {
+        if let Some(addr) = self.local_addr() {
+            log::info!("action: listen | result: success | port: {}", addr.port());
+        }
         self.start_coordinator();
         log::info!("action: accept_connections | result: in_progress");
         loop {
@@ -172,7 +175,10 @@ impl Supervisor {
                             self.children.len()
                         );
                         self.children.signal_all(Signal::SIGKILL, true);
-                        self.state = State::Draining { deadline, killed: true };
+                        self.state = State::Draining {
+                            deadline,
+                            killed: true,
+                        };
                     }
                 }
             }
@@ -216,7 +222,10 @@ impl Supervisor {
                     return;
                 }
             };
-            log::info!("action: accept_connections | result: success | ip: {}", peer.ip());
+            log::info!(
+                "action: accept_connections | result: success | ip: {}",
+                peer.ip().to_canonical()
+            );
             if self.children.sessions() >= self.config.max_sessions {
                 refuse_busy(stream, peer, self.config.max_sessions);
                 continue;
@@ -227,7 +236,10 @@ impl Supervisor {
 
     fn start_session(&mut self, stream: TcpStream, peer: SocketAddr) {
         if let Err(err) = stream.set_nonblocking(false) {
-            log::error!("action: start_session | result: fail | ip: {} | error: {err}", peer.ip());
+            log::error!(
+                "action: start_session | result: fail | ip: {} | error: {err}",
+                peer.ip().to_canonical()
+            );
             return;
         }
         // SAFETY: the parent is single-threaded (no thread exists that could hold a lock across
@@ -239,8 +251,15 @@ impl Supervisor {
                 // `stream` drops here: the parent's copy of the socket closes, the child's stays.
             }
             Err(err) => {
-                log::error!("action: start_session | result: fail | ip: {} | error: fork: {err}", peer.ip());
-                refuse(stream, ErrorCode::ServerBusy, "the server cannot start a session now");
+                log::error!(
+                    "action: start_session | result: fail | ip: {} | error: fork: {err}",
+                    peer.ip().to_canonical()
+                );
+                refuse(
+                    stream,
+                    ErrorCode::ServerBusy,
+                    "the server cannot start a session now",
+                );
             }
         }
     }
@@ -292,7 +311,9 @@ impl Supervisor {
                 let requests = self.requests_rx.take();
                 let stop = self.become_child();
                 let code = match (requests, stop) {
-                    (Some(requests), Some(stop)) => run_coordinator(&self.config, &self.commit, &requests, &stop),
+                    (Some(requests), Some(stop)) => {
+                        run_coordinator(&self.config, &self.commit, &requests, &stop)
+                    }
                     _ => 1,
                 };
                 std::process::exit(code)
@@ -301,12 +322,17 @@ impl Supervisor {
                 log::info!("action: start_coordinator | result: success | pid: {child}");
                 self.children.add(child, Role::Coordinator);
             }
-            Err(err) => log::error!("action: start_coordinator | result: fail | error: fork: {err}"),
+            Err(err) => {
+                log::error!("action: start_coordinator | result: fail | error: fork: {err}")
+            }
         }
     }
 
     fn restart_coordinator(&mut self) {
-        if self.coordinator_started.is_some_and(|at| at.elapsed() < RESTART_BACKOFF) {
+        if self
+            .coordinator_started
+            .is_some_and(|at| at.elapsed() < RESTART_BACKOFF)
+        {
             return;
         }
         self.start_coordinator();
@@ -318,12 +344,12 @@ impl Supervisor {
             match (&role, exit) {
                 (Role::Session { peer }, Exit::Normal) if draining => log::info!(
                     "action: shutdown | result: success | resource: session | pid: {pid} | ip: {}",
-                    peer.ip()
+                    peer.ip().to_canonical()
                 ),
                 (Role::Session { .. }, Exit::Normal) => {}
                 (Role::Session { peer }, exit) => log::error!(
                     "action: session_exit | result: fail | pid: {pid} | ip: {} | exit: {exit}",
-                    peer.ip()
+                    peer.ip().to_canonical()
                 ),
                 (Role::Coordinator, Exit::Normal) if draining => {
                     log::info!("action: shutdown | result: success | resource: coordinator | pid: {pid}")
@@ -397,26 +423,46 @@ fn run_coordinator(
 /// Binds `[::]:port` (dual-stack, so IPv4 clients too) or, without IPv6, `0.0.0.0:port`, with
 /// SO_REUSEADDR and the configured backlog, non-blocking for the accept loop.
 fn bind(port: u16, backlog: i32) -> Result<TcpListener, ServerError> {
-    let fd = bind_v6(port, backlog).or_else(|_| bind_v4(port, backlog)).map_err(setup("bind"))?;
+    let fd = bind_v6(port, backlog)
+        .or_else(|_| bind_v4(port, backlog))
+        .map_err(setup("bind"))?;
     let listener = TcpListener::from(fd);
     listener.set_nonblocking(true).map_err(setup("bind"))?;
     Ok(listener)
 }
 
 fn bind_v6(port: u16, backlog: i32) -> nix::Result<OwnedFd> {
-    let fd = socket::socket(AddressFamily::Inet6, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let fd = socket::socket(
+        AddressFamily::Inet6,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     socket::setsockopt(&fd, sockopt::Ipv6V6Only, &false)?;
-    let addr = SockaddrIn6::from(std::net::SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, port, 0, 0));
+    let addr = SockaddrIn6::from(std::net::SocketAddrV6::new(
+        std::net::Ipv6Addr::UNSPECIFIED,
+        port,
+        0,
+        0,
+    ));
     socket::bind(fd.as_raw_fd(), &addr)?;
     socket::listen(&fd, Backlog::new(backlog).unwrap_or(Backlog::MAXCONN))?;
     Ok(fd)
 }
 
 fn bind_v4(port: u16, backlog: i32) -> nix::Result<OwnedFd> {
-    let fd = socket::socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let fd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    let addr = socket::SockaddrIn::from(std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port));
+    let addr = socket::SockaddrIn::from(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::UNSPECIFIED,
+        port,
+    ));
     socket::bind(fd.as_raw_fd(), &addr)?;
     socket::listen(&fd, Backlog::new(backlog).unwrap_or(Backlog::MAXCONN))?;
     Ok(fd)
@@ -425,9 +471,13 @@ fn bind_v4(port: u16, backlog: i32) -> nix::Result<OwnedFd> {
 fn refuse_busy(stream: TcpStream, peer: SocketAddr, limit: usize) {
     log::warn!(
         "action: start_session | result: fail | ip: {} | error: {limit} sessions already running",
-        peer.ip()
+        peer.ip().to_canonical()
     );
-    refuse(stream, ErrorCode::ServerBusy, "too many connections, retry later");
+    refuse(
+        stream,
+        ErrorCode::ServerBusy,
+        "too many connections, retry later",
+    );
 }
 
 /// Best-effort error frame from the parent; it must never block, so the socket is non-blocking.

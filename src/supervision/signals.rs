@@ -31,9 +31,15 @@ impl Signals {
         let mut ids = Vec::new();
         for signal in [SIGTERM, SIGINT] {
             ids.push(signal_hook::flag::register(signal, Arc::clone(&stop))?);
-            ids.push(signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?);
+            ids.push(signal_hook::low_level::pipe::register(
+                signal,
+                notify.try_clone()?,
+            )?);
         }
-        ids.push(signal_hook::flag::register(SIGCHLD, Arc::clone(&child_exited))?);
+        ids.push(signal_hook::flag::register(
+            SIGCHLD,
+            Arc::clone(&child_exited),
+        )?);
         ids.push(signal_hook::low_level::pipe::register(SIGCHLD, notify)?);
         Ok(Signals {
             stop,

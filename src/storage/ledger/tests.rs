@@ -46,7 +46,11 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let b = rows(2, &[("Cé", "3", "7574")]);
     file.append(&a).unwrap();
     file.append(&b).unwrap();
-    assert_eq!(commit.synced(), (a.len() + b.len()) as u64, "durable mode syncs");
+    assert_eq!(
+        commit.synced(),
+        (a.len() + b.len()) as u64,
+        "durable mode syncs"
+    );
     assert_eq!(ledger.position(1).unwrap(), 2);
     assert_eq!(ledger.position(2).unwrap(), 1);
     assert_eq!(ledger.position(3).unwrap(), 0);
@@ -56,7 +60,9 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let on_disk = std::fs::read(dir.bets()).unwrap();
     assert_eq!(on_disk, [a.as_slice(), b.as_slice()].concat());
     // The csv crate (like Python's csv module) reads the quoted name back unchanged.
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(&on_disk[..]);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&on_disk[..]);
     let first = reader.records().next().unwrap().unwrap();
     assert_eq!(&first[1], "Ana, \"la\"\nmaría");
 }
@@ -88,7 +94,10 @@ fn garbage_before_the_last_row_is_reported_not_repaired() {
     std::fs::write(dir.bets(), &bytes).unwrap();
     let commit = CommitState::new().unwrap();
     let err = BetsLedger::open(&dir.bets(), &commit).err().unwrap();
-    assert!(matches!(err, StorageError::Corrupt { offset, .. } if offset == bad_at), "{err}");
+    assert!(
+        matches!(err, StorageError::Corrupt { offset, .. } if offset == bad_at),
+        "{err}"
+    );
     assert_eq!(std::fs::read(dir.bets()).unwrap(), bytes, "nothing is cut");
 }
 
@@ -103,10 +112,17 @@ fn bytes_a_dead_writer_left_past_the_commit_mark_are_cut_by_the_next_writer() {
     // A writer died mid-write: bytes on disk, commit mark not moved.
     let mut raw = OpenOptions::new().append(true).open(dir.bets()).unwrap();
     raw.write_all(b"1,Half,wri").unwrap();
-    assert_eq!(ledger.position(1).unwrap(), 1, "readers stop at the commit mark");
+    assert_eq!(
+        ledger.position(1).unwrap(),
+        1,
+        "readers stop at the commit mark"
+    );
     let next = rows(2, &[("Bo", "2", "7574")]);
     file.append(&next).unwrap();
-    assert_eq!(std::fs::read(dir.bets()).unwrap(), [good.as_slice(), next.as_slice()].concat());
+    assert_eq!(
+        std::fs::read(dir.bets()).unwrap(),
+        [good.as_slice(), next.as_slice()].concat()
+    );
     assert_eq!(ledger.position(2).unwrap(), 1);
 }
 
@@ -119,9 +135,15 @@ fn ends_survive_a_reopen_and_a_torn_end_line_is_dropped() {
         ledger.record_end(1, 0).unwrap();
         ledger.record_end(3, 0).unwrap();
     }
-    let mut journal = OpenOptions::new().append(true).open(ends_path(&dir.bets())).unwrap();
+    let mut journal = OpenOptions::new()
+        .append(true)
+        .open(ends_path(&dir.bets()))
+        .unwrap();
     journal.write_all(b"2,1").unwrap();
     let ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
     assert_eq!(ledger.ended(), [1, 3].into_iter().collect());
-    assert_eq!(std::fs::read_to_string(ends_path(&dir.bets())).unwrap(), "1,0\n3,0\n");
+    assert_eq!(
+        std::fs::read_to_string(ends_path(&dir.bets())).unwrap(),
+        "1,0\n3,0\n"
+    );
 }

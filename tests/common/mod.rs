@@ -1,0 +1,453 @@
+//! Harness for tests that run the real `server` and `client` binaries on 127.0.0.1.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tp0::protocol::{self, Decoded, ErrorCode, Message};
+
+pub const SERVER: &str = env!("CARGO_BIN_EXE_server");
+pub const CLIENT: &str = env!("CARGO_BIN_EXE_client");
+pub const GENDATA: &str = env!("CARGO_BIN_EXE_gendata");
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("tp0-it-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::env::var_os("TP0_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 (bound and released; the server rebinds it with SO_REUSEADDR).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `server` process with its log in `dir/server.log`.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server in `dir` (bets file `dir/bets.csv`) for `agencies`, with extra env.
+    pub fn start(dir: &Path, agencies: u32, env: &[(&str, &str)]) -> Server {
+        Server::start_on(dir, 0, agencies, env)
+    }
+
+    pub fn start_on(dir: &Path, port: u16, agencies: u32, env: &[(&str, &str)]) -> Server {
+        let log = dir.join("server.log");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut command = Command::new(SERVER);
+        command
+            .current_dir(dir)
+            .env("SERVER_PORT", port.to_string())
+            .env("AGENCIES", agencies.to_string())
+            .env("BETS_FILE", dir.join("bets.csv"))
+            .env("LOGGING_LEVEL", "INFO")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let skip = std::fs::read_to_string(&log).map_or(0, |text| text.len());
+        let child = command.spawn().unwrap();
+        let mut server = Server {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            log,
+        };
+        server.port = server.wait_listening(skip);
+        server
+    }
+
+    /// Waits for this run's `action: listen` line (after byte `skip` of the log) and returns its port.
+    fn wait_listening(&self, skip: usize) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let logs = self.logs();
+            if let Some(port) = logs
+                .get(skip..)
+                .and_then(|new| logged_value(new, "action: listen | result: success", "port"))
+            {
+                return port.parse().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("server did not start: {}", self.logs());
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn count_in_log(&self, needle: &str) -> usize {
+        self.logs()
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// SIGTERM and wait (bounded) for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(15))
+            .expect("server did not exit after SIGTERM")
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// SIGKILL the whole tree: the parent, the coordinator and every session child.
+    pub fn kill_tree(&mut self) {
+        let pids = descendants(self.pid());
+        self.signal(libc::SIGKILL);
+        for &pid in &pids {
+            // SAFETY: kill(2) on pids we just listed as our descendants.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.child.wait();
+        // Orphans are reaped by whoever adopts them; wait until none of them runs any more.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pids.iter().any(|pid| is_running(*pid)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.kill_tree();
+        }
+    }
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn is_running(pid: i32) -> bool {
+    processes()
+        .iter()
+        .any(|(p, _, state)| *p == pid && *state != 'Z')
+}
+
+/// `(pid, ppid, state)` of every process.
+pub fn processes() -> Vec<(i32, i32, char)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name may hold spaces: parse after its closing parenthesis.
+        let Some(rest) = stat.rfind(')').map(|at| &stat[at + 2..]) else {
+            continue;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, state));
+    }
+    out
+}
+
+/// Children of `pid` (any state).
+pub fn children_of(pid: i32) -> Vec<(i32, char)> {
+    processes()
+        .into_iter()
+        .filter(|(_, ppid, _)| *ppid == pid)
+        .map(|(p, _, s)| (p, s))
+        .collect()
+}
+
+/// Every process below `pid`.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let all = processes();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            all.iter()
+                .filter(|(_, ppid, _)| *ppid == parent)
+                .map(|(p, _, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Runs a client to completion (bounded) and returns its exit status and output.
+pub fn run_client(
+    address: &str,
+    id: u32,
+    data: &Path,
+    env: &[(&str, &str)],
+) -> (ExitStatus, String) {
+    let child = spawn_client(address, id, data, env);
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status, text)
+}
+
+pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(CLIENT);
+    command
+        .current_dir(std::env::temp_dir())
+        .env("CLI_ID", id.to_string())
+        .env("CLI_SERVER_ADDRESS", address)
+        .env("CLI_DATA_FILE", data)
+        .env("CLI_LOG_LEVEL", "INFO")
+        .env("CLI_RETRY_TIMEOUT", "20s")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+/// The number after `key: ` in the first line containing `action`.
+pub fn logged_value(log: &str, action: &str, key: &str) -> Option<String> {
+    let line = log.lines().find(|line| line.contains(action))?;
+    let at = line.find(&format!("{key}: "))? + key.len() + 2;
+    Some(line[at..].split(" |").next()?.trim().to_string())
+}
+
+/// The course dataset when it is beside the project, else a generated one.
+pub struct Dataset {
+    pub dir: PathBuf,
+    pub agencies: u32,
+    pub winners: Vec<usize>,
+    pub rows: usize,
+    _scratch: Option<Scratch>,
+}
+
+pub fn dataset() -> Dataset {
+    let course = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dataset");
+    if (1..=5).all(|n| course.join(format!("agency-{n}.csv")).exists()) {
+        return Dataset {
+            dir: course,
+            agencies: 5,
+            winners: vec![2, 3, 3, 2, 0],
+            rows: 78_697,
+            _scratch: None,
+        };
+    }
+    generated(5, 15_000, "dataset")
+}
+
+/// A generated dataset, with the winners `gendata` reports.
+pub fn generated(agencies: u32, per_agency: u64, tag: &str) -> Dataset {
+    let scratch = Scratch::new(&format!("data-{tag}"));
+    let out = Command::new(GENDATA)
+        .arg(&scratch.0)
+        .arg(agencies.to_string())
+        .arg(per_agency.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let winners = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            line.split(": ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    Dataset {
+        dir: scratch.0.clone(),
+        agencies,
+        winners,
+        rows: (u64::from(agencies) * per_agency) as usize,
+        _scratch: Some(scratch),
+    }
+}
+
+impl Dataset {
+    pub fn file(&self, agency: u32) -> PathBuf {
+        self.dir.join(format!("agency-{agency}.csv"))
+    }
+}
+
+/// Asserts the bets file holds each agency's file exactly once, in order, byte for byte.
+pub fn assert_stored_exactly_once(bets: &Path, data: &Dataset) {
+    let stored = std::fs::read(bets).unwrap();
+    let mut per_agency: Vec<Vec<u8>> = vec![Vec::new(); data.agencies as usize + 1];
+    for line in stored.split_inclusive(|&b| b == b'\n') {
+        let comma = line.iter().position(|&b| b == b',').unwrap();
+        let agency: usize = std::str::from_utf8(&line[..comma])
+            .unwrap()
+            .parse()
+            .unwrap();
+        per_agency[agency].extend_from_slice(&line[comma + 1..]);
+    }
+    for agency in 1..=data.agencies {
+        let source = std::fs::read(data.file(agency)).unwrap();
+        assert!(
+            per_agency[agency as usize] == source,
+            "agency {agency}: stored rows differ from its file ({} vs {} bytes)",
+            per_agency[agency as usize].len(),
+            source.len()
+        );
+    }
+}
+
+/// A raw protocol connection for hostile and edge-case tests.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, message: &Message<'_>) {
+        let mut out = Vec::new();
+        protocol::encode(message, &mut out).unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes);
+    }
+
+    /// Reads the next frame as an owned summary: (kind byte, error code if ERROR, position if ACK/WELCOME).
+    pub fn recv(&mut self) -> Option<Reply> {
+        loop {
+            match protocol::decode(&self.buf) {
+                Ok(Decoded::Frame(message, used)) => {
+                    let reply = Reply::from(&message);
+                    self.buf.drain(..used);
+                    return Some(reply);
+                }
+                Ok(Decoded::Incomplete) => {}
+                Err(err) => panic!("server sent a bad frame: {err}"),
+            }
+            let mut chunk = [0u8; 16384];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// True when the server closed the connection (EOF) after everything it sent.
+    pub fn closed(&mut self) -> bool {
+        let mut chunk = [0u8; 64];
+        matches!(self.stream.read(&mut chunk), Ok(0))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Welcome { position: u64, ended: bool },
+    Ack(u64),
+    Winners { total: u32, documents: Vec<String> },
+    Error(ErrorCode, String),
+    Other,
+}
+
+impl From<&Message<'_>> for Reply {
+    fn from(message: &Message<'_>) -> Reply {
+        match message {
+            Message::Welcome { position, ended } => Reply::Welcome {
+                position: *position,
+                ended: *ended,
+            },
+            Message::Ack { position } => Reply::Ack(*position),
+            Message::WinnerList { total, documents } => Reply::Winners {
+                total: *total,
+                documents: documents.iter().map(str::to_owned).collect(),
+            },
+            Message::Error { code, text } => Reply::Error(*code, text.to_string()),
+            _ => Reply::Other,
+        }
+    }
+}
+
+/// A `BETS` frame of valid bets with documents `first_doc..`.
+pub fn batch(start: u64, count: u16, first_doc: u64, number: &str) -> Vec<u8> {
+    let mut builder = protocol::BatchBuilder::new(count);
+    builder.reset(start);
+    let docs: Vec<String> = (0..u64::from(count))
+        .map(|i| (first_doc + i).to_string())
+        .collect();
+    for doc in &docs {
+        let bet = protocol::RawBet {
+            first_name: b"Ana",
+            last_name: b"Test",
+            document: doc.as_bytes(),
+            birthdate: b"2000-01-01",
+            number: number.as_bytes(),
+        };
+        assert!(builder.push(&bet).unwrap());
+    }
+    builder.frame().unwrap().to_vec()
+}

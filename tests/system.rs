@@ -1,0 +1,315 @@
+//! The whole system as processes: real `server`, real `client`s, on 127.0.0.1.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tp0::protocol::Message;
+
+#[test]
+fn five_agencies_upload_the_dataset_and_each_gets_only_its_winners() {
+    let scratch = Scratch::new("dataset");
+    let data = dataset();
+    let mut server = Server::start(&scratch.0, data.agencies, &[]);
+    let clients: Vec<_> = (1..=data.agencies)
+        .map(|id| spawn_client(&server.address(), id, &data.file(id), &[]))
+        .collect();
+    for (index, child) in clients.into_iter().enumerate() {
+        let output = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "client {} failed:\n{log}",
+            index + 1
+        );
+        let winners: usize = logged_value(&log, "consulta_ganadores", "cant_ganadores")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(winners, data.winners[index], "client {}", index + 1);
+        assert!(!log.contains("result: fail"), "{log}");
+    }
+    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
+    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert_eq!(server.count_in_log("result: fail"), 0, "{}", server.logs());
+    assert!(server.terminate().success());
+    // Python's csv module (the course's load_bets) reads every row back, winners included.
+    let script = "import csv,sys\nrows=list(csv.reader(open(sys.argv[1], newline='')))\nassert all(len(r)==6 for r in rows)\nprint(len(rows), sum(1 for r in rows if int(r[5])==7574))";
+    if let Ok(out) = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(scratch.path("bets.csv"))
+        .output()
+    {
+        let expected = format!("{} {}", data.rows, data.winners.iter().sum::<usize>());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
+    }
+}
+
+#[test]
+fn a_text_line_is_echoed_and_logged_on_the_same_port() {
+    let scratch = Scratch::new("echo");
+    let mut server = Server::start(&scratch.0, 1, &[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all("hola mundo | ñandú\n".as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "hola mundo | ñandú\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.count_in_log(
+        "action: receive_message | result: success | ip: 127.0.0.1 | msg: hola mundo / ñandú",
+    ) == 0
+    {
+        assert!(Instant::now() < deadline, "{}", server.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The echo client mode (exercises 1-4) against it.
+    let (status, log) = run_client(
+        &server.address(),
+        7,
+        &scratch.path("none"),
+        &[
+            ("CLI_MODE", "echo"),
+            ("CLI_LOOP_AMOUNT", "3"),
+            ("CLI_LOOP_PERIOD", "10ms"),
+        ],
+    );
+    assert!(status.success(), "{log}");
+    assert!(log.contains(
+        "action: receive_message | result: success | client_id: 7 | msg: [CLIENT 7] Message N°3"
+    ));
+    assert!(log.contains("action: loop_finished | result: success | client_id: 7"));
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn exercise_5_stores_one_bet_from_the_environment_exactly_once() {
+    let scratch = Scratch::new("onebet");
+    let mut server = Server::start(&scratch.0, 5, &[]);
+    let env = [
+        ("CLI_MODE", "bet"),
+        ("NOMBRE", "Santiago Lionel"),
+        ("APELLIDO", "Lorca"),
+        ("DOCUMENTO", "30904465"),
+        ("NACIMIENTO", "1999-03-17"),
+        ("NUMERO", "7574"),
+    ];
+    for _ in 0..2 {
+        let (status, log) = run_client(&server.address(), 3, &scratch.path("none"), &env);
+        assert!(status.success(), "{log}");
+        assert!(log
+            .contains("action: apuesta_enviada | result: success | dni: 30904465 | numero: 7574"));
+    }
+    assert_eq!(
+        std::fs::read_to_string(scratch.path("bets.csv")).unwrap(),
+        "3,Santiago Lionel,Lorca,30904465,1999-03-17,7574\r\n"
+    );
+    assert_eq!(
+        server.count_in_log(
+            "action: apuesta_almacenada | result: success | dni: 30904465 | numero: 7574"
+        ),
+        1
+    );
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn sigterm_mid_upload_stops_every_process_cleanly_and_logs_each_resource() {
+    let scratch = Scratch::new("sigterm");
+    let data = generated(3, 150_000, "sigterm");
+    let mut server = Server::start(&scratch.0, 3, &[]);
+    let clients: Vec<_> = (1..=3)
+        .map(|id| {
+            spawn_client(
+                &server.address(),
+                id,
+                &data.file(id),
+                &[("CLI_RETRY_TIMEOUT", "1s")],
+            )
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.count_in_log("apuesta_recibida | result: success") < 3 && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let tree = descendants(server.pid());
+    assert!(tree.len() >= 2, "coordinator and sessions are running");
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "server exit: {status:?}\n{}",
+        server.logs()
+    );
+    assert!(
+        tree.iter().all(|pid| !is_running(*pid)),
+        "no child outlives the server"
+    );
+    let logs = server.logs();
+    for resource in [
+        "resource: listener",
+        "resource: coordinator",
+        "resource: server",
+    ] {
+        assert!(
+            logs.contains(&format!("action: shutdown | result: success | {resource}")),
+            "{resource}:\n{logs}"
+        );
+    }
+    for child in clients {
+        let _ = child.wait_with_output().unwrap();
+    }
+    // What was acknowledged is whole rows only.
+    let stored = std::fs::read(scratch.path("bets.csv")).unwrap();
+    assert!(stored.is_empty() || stored.ends_with(b"\r\n"));
+}
+
+#[test]
+fn a_client_stopped_by_sigterm_exits_0_and_says_so() {
+    let scratch = Scratch::new("clientterm");
+    let server = Server::start(&scratch.0, 2, &[]);
+    // Agency 1 uploads and waits for a draw that agency 2 never allows.
+    let data = generated(1, 10, "clientterm");
+    let child = spawn_client(&server.address(), 1, &data.file(1), &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.count_in_log("end_agency | result: success") == 0 {
+        assert!(Instant::now() < deadline, "{}", server.logs());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("action: shutdown | result: success | client_id: 1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn thousands_of_connections_leave_no_zombie() {
+    let scratch = Scratch::new("zombies");
+    let mut server = Server::start(&scratch.0, 1, &[]);
+    for i in 0..1500 {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        if i % 2 == 0 {
+            stream.write_all(b"ping\n").unwrap();
+            let mut reply = Vec::new();
+            stream.read_to_end(&mut reply).unwrap();
+            assert_eq!(reply, b"ping\n");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let children = children_of(server.pid());
+        let zombies = children.iter().filter(|(_, state)| *state == 'Z').count();
+        if children.len() == 1 && zombies == 0 {
+            break; // only the coordinator
+        }
+        assert!(Instant::now() < deadline, "children left: {children:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn an_invalid_config_value_is_one_error_line_naming_the_key() {
+    let scratch = Scratch::new("badconfig");
+    std::fs::write(
+        scratch.path("config.ini"),
+        "[DEFAULT]\nSERVER_PORT = 12345\nAGENCIES = cinco\n",
+    )
+    .unwrap();
+    let out = Command::new(SERVER)
+        .current_dir(&scratch.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("action: config | result: fail") && text.contains("AGENCIES"),
+        "{text}"
+    );
+    let out = Command::new(CLIENT)
+        .current_dir(&scratch.0)
+        .env("CLI_LOOP_PERIOD", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("loop.period"));
+}
+
+#[test]
+fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
+    let scratch = Scratch::new("barrier");
+    let server = Server::start(&scratch.0, 2, &[]);
+    let mut first = Raw::connect(server.port);
+    first.send(&Message::Hello {
+        agency: 1,
+        secret: b"",
+    });
+    assert_eq!(
+        first.recv(),
+        Some(Reply::Welcome {
+            position: 0,
+            ended: false
+        })
+    );
+    first.send_raw(&batch(0, 3, 100, "7574"));
+    assert_eq!(first.recv(), Some(Reply::Ack(3)));
+    first.send(&Message::End { total: 3 });
+    assert_eq!(first.recv(), Some(Reply::Ack(3)));
+    first.send(&Message::Winners);
+    first
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut probe = [0u8; 1];
+    assert!(
+        first.stream.read(&mut probe).is_err(),
+        "nothing before agency 2 ends"
+    );
+    first
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut second = Raw::connect(server.port);
+    second.send(&Message::Hello {
+        agency: 2,
+        secret: b"",
+    });
+    assert_eq!(
+        second.recv(),
+        Some(Reply::Welcome {
+            position: 0,
+            ended: false
+        })
+    );
+    second.send_raw(&batch(0, 2, 200, "1"));
+    assert_eq!(second.recv(), Some(Reply::Ack(2)));
+    second.send(&Message::End { total: 2 });
+    assert_eq!(second.recv(), Some(Reply::Ack(2)));
+    assert_eq!(
+        first.recv(),
+        Some(Reply::Winners {
+            total: 3,
+            documents: vec!["100".into(), "101".into(), "102".into()]
+        })
+    );
+    second.send(&Message::Winners);
+    assert_eq!(
+        second.recv(),
+        Some(Reply::Winners {
+            total: 0,
+            documents: vec![]
+        })
+    );
+    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+}
