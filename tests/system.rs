@@ -19,7 +19,7 @@ fn five_agencies_upload_the_dataset_and_each_gets_only_its_winners() {
         .map(|id| spawn_client(&server.address(), id, &data.file(id), &[]))
         .collect();
     for (index, child) in clients.into_iter().enumerate() {
-        let output = child.wait_with_output().unwrap();
+        let output = child.wait_with_output();
         let log = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
@@ -161,7 +161,7 @@ fn sigterm_mid_upload_stops_every_process_cleanly_and_logs_each_resource() {
         );
     }
     for child in clients {
-        let _ = child.wait_with_output().unwrap();
+        let _ = child.wait_with_output();
     }
     // What was acknowledged is whole rows only.
     let stored = std::fs::read(scratch.path("bets.csv")).unwrap();
@@ -183,7 +183,7 @@ fn a_client_stopped_by_sigterm_exits_0_and_says_so() {
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let output = child.wait_with_output().unwrap();
+    let output = child.wait_with_output();
     let log = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{log}");
     assert!(

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use tp0::protocol::{self, Decoded, ErrorCode, Message};
@@ -229,20 +229,58 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     found
 }
 
-/// Runs a client to completion (bounded) and returns its exit status and output.
+/// Runs a client to completion and returns its exit status and output.
 pub fn run_client(
     address: &str,
     id: u32,
     data: &Path,
     env: &[(&str, &str)],
 ) -> (ExitStatus, String) {
-    let child = spawn_client(address, id, data, env);
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    (output.status, text)
+    let output = spawn_client(address, id, data, env).wait_with_output();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
-pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -> Child {
+/// A running client whose output goes to a file, so an unread pipe can never block it.
+pub struct ClientProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+/// What a finished client printed.
+pub struct ClientOutput {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+}
+
+impl ClientProcess {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()
+    }
+
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait()
+    }
+
+    pub fn wait_with_output(mut self) -> ClientOutput {
+        let status = self.child.wait().unwrap();
+        let stdout = std::fs::read(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        ClientOutput { status, stdout }
+    }
+}
+
+pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -> ClientProcess {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let log = std::env::temp_dir().join(format!("tp0-it-client-{}-{n}.log", std::process::id()));
+    let out = std::fs::File::create(&log).unwrap();
     let mut command = Command::new(CLIENT);
     command
         .current_dir(std::env::temp_dir())
@@ -251,12 +289,15 @@ pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -
         .env("CLI_DATA_FILE", data)
         .env("CLI_LOG_LEVEL", "INFO")
         .env("CLI_RETRY_TIMEOUT", "20s")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
     for (key, value) in env {
         command.env(key, value);
     }
-    command.spawn().unwrap()
+    ClientProcess {
+        child: command.spawn().unwrap(),
+        log,
+    }
 }
 
 /// The number after `key: ` in the first line containing `action`.
