@@ -212,3 +212,17 @@ mod tests {
         assert_eq!(parse_level("loud"), None);
     }
 }
+
+/// Logs this process's peak resident set (DEBUG), for the benchmark: `role` names the process.
+pub fn log_peak_memory(role: &str) {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a live rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+        log::debug!(
+            "action: peak_memory | result: success | role: {role} | pid: {} | max_rss_kb: {}",
+            std::process::id(),
+            usage.ru_maxrss
+        );
+    }
+}

@@ -42,5 +42,7 @@ fn main() -> ExitCode {
         config.log_level_text,
         config.batch_max_amount
     );
-    ExitCode::from(u8::try_from(tp0::client::run(&config, &stop)).unwrap_or(1))
+    let code = tp0::client::run(&config, &stop);
+    logging::log_peak_memory("client");
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -166,6 +166,7 @@ impl Supervisor {
                 }
                 State::Draining { deadline, killed } => {
                     if self.children.is_empty() {
+                        crate::logging::log_peak_memory("server");
                         log::info!("action: shutdown | result: success | resource: server");
                         return Ok(());
                     }
@@ -280,6 +281,7 @@ impl Supervisor {
             }
             None => 1,
         };
+        crate::logging::log_peak_memory("session");
         std::process::exit(code)
     }
 
@@ -316,6 +318,7 @@ impl Supervisor {
                     }
                     _ => 1,
                 };
+                crate::logging::log_peak_memory("coordinator");
                 std::process::exit(code)
             }
             Ok(ForkResult::Parent { child }) => {
