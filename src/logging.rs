@@ -181,6 +181,20 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Logs this process's peak resident set (DEBUG), for the benchmark: `role` names the process.
+pub fn log_peak_memory(role: &str) {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a live rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+        log::debug!(
+            "action: peak_memory | result: success | role: {role} | pid: {} | max_rss_kb: {}",
+            std::process::id(),
+            usage.ru_maxrss
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,19 +224,5 @@ mod tests {
         assert!(matches!(field("plain"), Cow::Borrowed(_)));
         assert_eq!(parse_level("warning"), Some(LevelFilter::Warn));
         assert_eq!(parse_level("loud"), None);
-    }
-}
-
-/// Logs this process's peak resident set (DEBUG), for the benchmark: `role` names the process.
-pub fn log_peak_memory(role: &str) {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to a live rusage.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
-        log::debug!(
-            "action: peak_memory | result: success | role: {role} | pid: {} | max_rss_kb: {}",
-            std::process::id(),
-            usage.ru_maxrss
-        );
     }
 }

@@ -267,7 +267,12 @@ impl Session<'_, '_> {
             );
         }
         if let Some(code) = code {
-            let _ = self.conn.send(&Message::Error { code, text: &text });
+            // The code travels in its own byte; the text is only the detail.
+            let detail = match &stop {
+                Stop::Refuse(_, detail) | Stop::Fail(_, detail) => detail.as_str(),
+                Stop::Shutdown | Stop::Gone(_) => text.as_str(),
+            };
+            let _ = self.conn.send(&Message::Error { code, text: detail });
         }
         if failed {
             SessionEnd::Failed

@@ -105,14 +105,34 @@ fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
     if bytes.len() > MAX_NAME_LEN {
         return fail(field, "longer than 255 bytes");
     }
+    // One pass: most names are ASCII, and for them this is all the checking needed.
+    let (mut ascii_only, mut blank) = (true, true);
+    for &byte in bytes {
+        if byte == 0 {
+            return fail(field, "contains NUL");
+        }
+        ascii_only &= byte.is_ascii();
+        blank &= byte.is_ascii_whitespace();
+    }
+    if ascii_only {
+        return if blank {
+            fail(field, "blank")
+        } else {
+            Ok(ascii(bytes))
+        };
+    }
     let text = std::str::from_utf8(bytes).or_else(|_| fail(field, "not UTF-8"))?;
-    if text.trim().is_empty() {
+    if text.chars().all(char::is_whitespace) {
         return fail(field, "blank");
     }
-    if text.contains('\0') {
-        return fail(field, "contains NUL");
-    }
     Ok(text)
+}
+
+/// Bytes already checked to be ASCII, as text.
+fn ascii(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: every caller checked that `bytes` is ASCII, and ASCII is valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
 fn digits(bytes: &[u8]) -> bool {
@@ -123,8 +143,7 @@ fn document(bytes: &[u8]) -> Result<&str, BetError> {
     if !digits(bytes) || bytes.len() > MAX_DOCUMENT_DIGITS {
         return fail(Field::Document, "not 1 to 10 digits");
     }
-    // Digits are ASCII, so this cannot fail.
-    std::str::from_utf8(bytes).or_else(|_| fail(Field::Document, "not UTF-8"))
+    Ok(ascii(bytes))
 }
 
 fn number(bytes: &[u8]) -> Result<(u16, &str), BetError> {
@@ -135,8 +154,7 @@ fn number(bytes: &[u8]) -> Result<(u16, &str), BetError> {
         return fail(Field::Number, "leading zero");
     }
     let value = bytes.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    let text = std::str::from_utf8(bytes).or_else(|_| fail(Field::Number, "not UTF-8"))?;
-    Ok((value, text))
+    Ok((value, ascii(bytes)))
 }
 
 fn birthdate(bytes: &[u8]) -> Result<&str, BetError> {
@@ -162,7 +180,8 @@ fn birthdate(bytes: &[u8]) -> Result<&str, BetError> {
     if year < 1900 || day == 0 || day > days {
         return bad();
     }
-    std::str::from_utf8(bytes).or_else(|_| bad())
+    // Digits and dashes only, checked above.
+    Ok(ascii(bytes))
 }
 
 #[cfg(test)]

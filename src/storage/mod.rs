@@ -19,6 +19,7 @@
 mod file;
 mod ledger;
 mod row;
+pub mod rows;
 mod scan;
 mod shared;
 

@@ -1,0 +1,332 @@
+//! Rows of the course's CSV dialect (Python's `csv` with `QUOTE_MINIMAL`), split without copying.
+//!
+//! Used for both files of the system: the bets file the coordinator scans and the agency files the
+//! client uploads. Rows without a quote (nearly all of them) are split in one pass over their
+//! bytes; a row with a quote goes through a small state machine (doubled quotes, commas and line
+//! breaks inside quotes).
+
+use std::io::{self, Read};
+
+/// Fields a row may have before the rest are only counted.
+pub const MAX_FIELDS: usize = 8;
+
+/// Where one row's fields lie in a buffer.
+pub struct Row {
+    /// `(start, end)` of the first [`MAX_FIELDS`] fields, quotes included.
+    fields: [(usize, usize); MAX_FIELDS],
+    /// How many fields the row has.
+    pub count: usize,
+    /// Index just past the row's `\n`.
+    pub end: usize,
+    /// Whether any field is quoted.
+    pub quoted: bool,
+}
+
+impl Row {
+    fn empty() -> Row {
+        Row {
+            fields: [(0, 0); MAX_FIELDS],
+            count: 0,
+            end: 0,
+            quoted: false,
+        }
+    }
+
+    /// Field `index` (quotes included) as it lies in `buf`; empty past the last field.
+    pub fn field<'a>(&self, buf: &'a [u8], index: usize) -> &'a [u8] {
+        match self.fields.get(index) {
+            Some(&(start, end)) if index < self.count => &buf[start..end],
+            _ => &[],
+        }
+    }
+
+    /// Records the field `[start, end)`; fields past the sixth are only counted.
+    fn close(&mut self, start: usize, end: usize) {
+        if self.count < MAX_FIELDS {
+            self.fields[self.count] = (start, end);
+        }
+        self.count += 1;
+    }
+}
+
+/// Splits the row that starts at `start`; `None` when `buf` ends before the row does.
+pub fn split_row(buf: &[u8], start: usize) -> Option<Row> {
+    let mut row = Row::empty();
+    let mut field_start = start;
+    let mut i = start;
+    // Fast path: no quote before the end of the line.
+    while i < buf.len() {
+        match buf[i] {
+            b',' => {
+                row.close(field_start, i);
+                field_start = i + 1;
+            }
+            b'\n' => {
+                row.close(field_start, i);
+                row.end = i + 1;
+                return Some(row);
+            }
+            b'"' => return split_quoted_row(buf, start),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The general case: quoted fields may hold commas, doubled quotes and line breaks.
+fn split_quoted_row(buf: &[u8], start: usize) -> Option<Row> {
+    let mut row = Row::empty();
+    row.quoted = true;
+    let mut field_start = start;
+    let mut in_quotes = false;
+    let mut i = start;
+    while i < buf.len() {
+        let byte = buf[i];
+        if in_quotes {
+            if byte == b'"' {
+                // A quote inside quotes is either doubled (a literal quote) or the closing one;
+                // telling which needs the next byte.
+                let next = *buf.get(i + 1)?;
+                if next == b'"' {
+                    i += 2;
+                    continue;
+                }
+                in_quotes = false;
+            }
+            i += 1;
+            continue;
+        }
+        match byte {
+            b'"' if i == field_start => in_quotes = true,
+            b',' | b'\n' => {
+                row.close(field_start, i);
+                field_start = i + 1;
+                if byte == b'\n' {
+                    row.end = i + 1;
+                    return Some(row);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Appends a field's content to `out`: quotes removed and doubled quotes made single.
+pub fn unescape_into(field: &[u8], out: &mut Vec<u8>) {
+    let Some(inner) = field
+        .strip_prefix(b"\"")
+        .and_then(|f| f.strip_suffix(b"\""))
+    else {
+        out.extend_from_slice(field);
+        return;
+    };
+    let mut quote = false;
+    for &byte in inner {
+        if byte == b'"' && quote {
+            quote = false;
+            continue;
+        }
+        quote = byte == b'"';
+        out.push(byte);
+    }
+}
+
+/// Reads rows from any `Read`, reusing one buffer; quoted fields are unescaped.
+pub struct RowReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    row: Row,
+    scratch: Vec<u8>,
+    unescaped: [(usize, usize); MAX_FIELDS],
+    rows: u64,
+}
+
+/// The fields of the row last read.
+pub struct Fields<'a> {
+    buf: &'a [u8],
+    row: &'a Row,
+    scratch: &'a [u8],
+    unescaped: &'a [(usize, usize); MAX_FIELDS],
+}
+
+impl<'a> Fields<'a> {
+    /// How many fields the row has.
+    pub fn len(&self) -> usize {
+        self.row.count
+    }
+
+    /// Whether the row has no fields (it never does: an empty line is one empty field).
+    pub fn is_empty(&self) -> bool {
+        self.row.count == 0
+    }
+
+    /// Field `index`, unescaped, without a trailing `\r` on the last one.
+    pub fn get(&self, index: usize) -> &'a [u8] {
+        let field = if self.row.quoted {
+            let (start, end) = self.unescaped.get(index).copied().unwrap_or((0, 0));
+            &self.scratch[start..end]
+        } else {
+            self.row.field(self.buf, index)
+        };
+        if index + 1 == self.row.count {
+            field.strip_suffix(b"\r").unwrap_or(field)
+        } else {
+            field
+        }
+    }
+}
+
+impl<R: Read> RowReader<R> {
+    /// A reader over `inner`.
+    pub fn new(inner: R) -> Self {
+        RowReader {
+            inner,
+            buf: Vec::with_capacity(64 * 1024),
+            pos: 0,
+            eof: false,
+            row: Row::empty(),
+            scratch: Vec::new(),
+            unescaped: [(0, 0); MAX_FIELDS],
+            rows: 0,
+        }
+    }
+
+    /// Rows read so far (the number of the row last returned, from 1).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The next row; `None` at the end. A last row without a line end still counts.
+    ///
+    /// # Errors
+    /// Read errors, and a row longer than 1 MiB (an unbalanced quote).
+    pub fn next_row(&mut self) -> io::Result<Option<Fields<'_>>> {
+        loop {
+            if let Some(row) = split_row(&self.buf, self.pos) {
+                self.row = row;
+                self.pos = self.row.end;
+                break;
+            }
+            if self.eof {
+                if self.pos == self.buf.len() {
+                    return Ok(None);
+                }
+                // A last row without its line end.
+                self.buf.push(b'\n');
+                continue;
+            }
+            if self.buf.len() - self.pos > 1 << 20 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a row longer than 1 MiB",
+                ));
+            }
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+            let filled = self.buf.len();
+            self.buf.resize(filled + 64 * 1024, 0);
+            let n = loop {
+                match self.inner.read(&mut self.buf[filled..]) {
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(err) => {
+                    self.buf.truncate(filled);
+                    return Err(err);
+                }
+            };
+            self.buf.truncate(filled + n);
+            self.eof = n == 0;
+        }
+        self.rows += 1;
+        if self.row.quoted {
+            self.scratch.clear();
+            for index in 0..self.row.count.min(MAX_FIELDS) {
+                let start = self.scratch.len();
+                unescape_into(self.row.field(&self.buf, index), &mut self.scratch);
+                self.unescaped[index] = (start, self.scratch.len());
+            }
+        }
+        Ok(Some(Fields {
+            buf: &self.buf,
+            row: &self.row,
+            scratch: &self.scratch,
+            unescaped: &self.unescaped,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(buf: &[u8]) -> Vec<Vec<u8>> {
+        let row = split_row(buf, 0).unwrap();
+        (0..row.count.min(MAX_FIELDS))
+            .map(|i| buf[row.fields[i].0..row.fields[i].1].to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn plain_and_quoted_rows_split_like_csv() {
+        assert_eq!(
+            fields(b"1,a,b,3,d,7574\r\n"),
+            [&b"1"[..], b"a", b"b", b"3", b"d", b"7574\r"]
+        );
+        let quoted = b"2,\"A, \"\"b\"\"\nc\",x,9,d,1\r\n";
+        assert_eq!(fields(quoted)[1], b"\"A, \"\"b\"\"\nc\"");
+        assert_eq!(fields(quoted)[5], b"1\r");
+        assert_eq!(split_row(quoted, 0).unwrap().end, quoted.len());
+    }
+
+    #[test]
+    fn a_row_cut_short_needs_more_bytes() {
+        let row = b"2,\"A\"\"b\",x,9,d,1\r\n";
+        for cut in 0..row.len() {
+            assert!(split_row(&row[..cut], 0).is_none(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn the_reader_unescapes_quoted_fields_across_reads() {
+        let text = "a,b\r\n\"x, \"\"y\"\"\nz\",2\nlast,row";
+        // A reader that hands out one byte at a time.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let Some((&first, rest)) = self.0.split_first() else {
+                    return Ok(0);
+                };
+                out[0] = first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let mut reader = RowReader::new(Trickle(text.as_bytes()));
+        let mut rows = Vec::new();
+        while let Some(fields) = reader.next_row().unwrap() {
+            rows.push(
+                (0..fields.len())
+                    .map(|i| String::from_utf8(fields.get(i).to_vec()).unwrap())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            rows,
+            [
+                vec!["a", "b"],
+                vec!["x, \"y\"\nz", "2"],
+                vec!["last", "row"]
+            ]
+        );
+        assert_eq!(reader.rows(), 3);
+    }
+}
