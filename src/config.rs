@@ -118,61 +118,85 @@ impl ServerConfig {
             })
         };
         let mut config = ServerConfig::default();
-        if let Some(v) = get("SERVER_PORT") {
-            config.port = parse_num(&v).ok_or_else(|| {
-                invalid("SERVER_PORT", &v, "a port from 0 (any free port) to 65535")
-            })?;
-        }
-        if let Some(v) = get("SERVER_IP") {
-            config.ip = v.trim().to_string();
-        }
-        if let Some(v) = get("SERVER_LISTEN_BACKLOG") {
-            config.listen_backlog = parse_num(&v)
-                .filter(|b| *b > 0)
-                .ok_or_else(|| invalid("SERVER_LISTEN_BACKLOG", &v, "a positive number"))?;
-        }
-        if let Some(v) = get("LOGGING_LEVEL") {
-            config.logging_level =
-                parse_level(&v).ok_or_else(|| invalid("LOGGING_LEVEL", &v, "a log level"))?;
-        }
-        if let Some(v) = get("AGENCIES") {
-            config.agencies = parse_num(&v)
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| invalid("AGENCIES", &v, "a number from 1 to 100000"))?;
-        }
-        if let Some(v) = get("BETS_FILE") {
-            if v.trim().is_empty() {
-                return Err(invalid("BETS_FILE", &v, "a file path"));
-            }
-            config.bets_file = PathBuf::from(v.trim());
-        }
-        if let Some(v) = get("SYNC") {
-            config.sync = match parse_bool(&v) {
-                Some(true) => SyncMode::Durable,
-                Some(false) => SyncMode::Relaxed,
-                None => return Err(invalid("SYNC", &v, "true or false")),
-            };
-        }
-        if let Some(v) = get("IDLE_TIMEOUT") {
-            config.idle_timeout = parse_duration(&v)
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| invalid("IDLE_TIMEOUT", &v, "a duration like 60s"))?;
-        }
-        if let Some(v) = get("MAX_SESSIONS") {
-            config.max_sessions = parse_num(&v)
-                .filter(|n| *n > 0)
-                .ok_or_else(|| invalid("MAX_SESSIONS", &v, "a positive number"))?;
-        }
-        if let Some(v) = get("SECRETS_FILE") {
-            config.secrets_file = (!v.trim().is_empty()).then(|| PathBuf::from(v.trim()));
-        }
-        if let Some(v) = get("SYSLOG") {
-            config.syslog = parse_bool(&v).ok_or_else(|| invalid("SYSLOG", &v, "true or false"))?;
-        }
-        if let Some(v) = get("SHUTDOWN_GRACE") {
-            config.shutdown_grace = parse_duration(&v)
-                .ok_or_else(|| invalid("SHUTDOWN_GRACE", &v, "a duration like 5s"))?;
-        }
+        let c = &mut config;
+        set(
+            &get,
+            "SERVER_PORT",
+            "a port from 0 (any free port) to 65535",
+            parse_num,
+            &mut c.port,
+        )?;
+        set(
+            &get,
+            "SERVER_IP",
+            "a name",
+            |v| Some(v.trim().to_string()),
+            &mut c.ip,
+        )?;
+        set(
+            &get,
+            "SERVER_LISTEN_BACKLOG",
+            "a positive number",
+            positive,
+            &mut c.listen_backlog,
+        )?;
+        set(
+            &get,
+            "LOGGING_LEVEL",
+            "a log level",
+            parse_level,
+            &mut c.logging_level,
+        )?;
+        let agencies = |v: &str| parse_num(v).filter(|n| (1..=100_000).contains(n));
+        set(
+            &get,
+            "AGENCIES",
+            "a number from 1 to 100000",
+            agencies,
+            &mut c.agencies,
+        )?;
+        let path = |v: &str| Some(PathBuf::from(v.trim())).filter(|_| !v.trim().is_empty());
+        set(&get, "BETS_FILE", "a file path", path, &mut c.bets_file)?;
+        let sync = |v: &str| {
+            parse_bool(v).map(|on| {
+                if on {
+                    SyncMode::Durable
+                } else {
+                    SyncMode::Relaxed
+                }
+            })
+        };
+        set(&get, "SYNC", "true or false", sync, &mut c.sync)?;
+        let timeout = |v: &str| parse_duration(v).filter(|d| !d.is_zero());
+        set(
+            &get,
+            "IDLE_TIMEOUT",
+            "a duration like 60s",
+            timeout,
+            &mut c.idle_timeout,
+        )?;
+        set(
+            &get,
+            "MAX_SESSIONS",
+            "a positive number",
+            positive,
+            &mut c.max_sessions,
+        )?;
+        set(
+            &get,
+            "SECRETS_FILE",
+            "a file path or empty",
+            |v| Some(optional_path(v)),
+            &mut c.secrets_file,
+        )?;
+        set(&get, "SYSLOG", "true or false", parse_bool, &mut c.syslog)?;
+        set(
+            &get,
+            "SHUTDOWN_GRACE",
+            "a duration like 5s",
+            parse_duration,
+            &mut c.shutdown_grace,
+        )?;
         Ok(config)
     }
 }
@@ -262,59 +286,79 @@ impl ClientConfig {
             env(&env_key).or_else(|| yaml_lookup(yaml.as_ref()?, key))
         };
         let mut config = ClientConfig::default();
-        if let Some(v) = get("id") {
-            config.id = parse_num(&v)
-                .filter(|n| *n > 0)
-                .ok_or_else(|| invalid("id", &v, "a positive agency number"))?;
-        }
-        if let Some(v) = get("server.address") {
-            if !v.contains(':') {
-                return Err(invalid("server.address", &v, "host:port"));
-            }
-            config.server_address = v.trim().to_string();
-        }
-        if let Some(v) = get("loop.amount") {
-            config.loop_amount =
-                parse_num(&v).ok_or_else(|| invalid("loop.amount", &v, "a count"))?;
-        }
-        if let Some(v) = get("loop.period") {
-            config.loop_period = parse_duration(&v)
-                .ok_or_else(|| invalid("loop.period", &v, "a duration like 5s or 100ms"))?;
-            config.loop_period_text = v.trim().to_string();
-        }
-        if let Some(v) = get("log.level") {
-            config.log_level =
-                parse_level(&v).ok_or_else(|| invalid("log.level", &v, "a log level"))?;
-            config.log_level_text = v.trim().to_string();
-        }
-        if let Some(v) = get("batch.maxAmount") {
-            config.batch_max_amount = parse_num(&v)
-                .filter(|n| *n > 0)
-                .ok_or_else(|| invalid("batch.maxAmount", &v, "a number from 1 to 65535"))?;
-        }
-        if let Some(v) = get("mode") {
-            config.mode = match v.trim().to_ascii_lowercase().as_str() {
-                "echo" => Mode::Echo,
-                "bet" => Mode::Bet,
-                "agency" => Mode::Agency,
-                _ => return Err(invalid("mode", &v, "echo, bet or agency")),
-            };
-        }
-        if let Some(v) = get("data.file") {
-            config.data_file = PathBuf::from(v.trim());
-        }
-        if let Some(v) = get("retry.timeout") {
-            config.retry_timeout = parse_duration(&v)
-                .ok_or_else(|| invalid("retry.timeout", &v, "a duration like 30s"))?;
-        }
-        if let Some(v) = get("batch.window") {
-            config.window = parse_num(&v)
-                .filter(|n| *n > 0)
-                .ok_or_else(|| invalid("batch.window", &v, "a positive number"))?;
-        }
-        if let Some(v) = get("secret.file") {
-            config.secret_file = (!v.trim().is_empty()).then(|| PathBuf::from(v.trim()));
-        }
+        let c = &mut config;
+        set(&get, "id", "a positive agency number", positive, &mut c.id)?;
+        let address = |v: &str| Some(v.trim().to_string()).filter(|a| a.contains(':'));
+        set(
+            &get,
+            "server.address",
+            "host:port",
+            address,
+            &mut c.server_address,
+        )?;
+        set(
+            &get,
+            "loop.amount",
+            "a count",
+            parse_num,
+            &mut c.loop_amount,
+        )?;
+        let period = |v: &str| Some((parse_duration(v)?, v.trim().to_string()));
+        let mut loop_period = (c.loop_period, c.loop_period_text.clone());
+        set(
+            &get,
+            "loop.period",
+            "a duration like 5s or 100ms",
+            period,
+            &mut loop_period,
+        )?;
+        (c.loop_period, c.loop_period_text) = loop_period;
+        let level = |v: &str| Some((parse_level(v)?, v.trim().to_string()));
+        let mut log_level = (c.log_level, c.log_level_text.clone());
+        set(&get, "log.level", "a log level", level, &mut log_level)?;
+        (c.log_level, c.log_level_text) = log_level;
+        set(
+            &get,
+            "batch.maxAmount",
+            "a number from 1 to 65535",
+            positive,
+            &mut c.batch_max_amount,
+        )?;
+        let mode = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+            "echo" => Some(Mode::Echo),
+            "bet" => Some(Mode::Bet),
+            "agency" => Some(Mode::Agency),
+            _ => None,
+        };
+        set(&get, "mode", "echo, bet or agency", mode, &mut c.mode)?;
+        set(
+            &get,
+            "data.file",
+            "a file path",
+            |v| Some(PathBuf::from(v.trim())),
+            &mut c.data_file,
+        )?;
+        set(
+            &get,
+            "retry.timeout",
+            "a duration like 30s",
+            parse_duration,
+            &mut c.retry_timeout,
+        )?;
+        set(
+            &get,
+            "batch.window",
+            "a positive number",
+            positive,
+            &mut c.window,
+        )?;
+        set(
+            &get,
+            "secret.file",
+            "a file path or empty",
+            |v| Some(optional_path(v)),
+            &mut c.secret_file,
+        )?;
         Ok(config)
     }
 }
@@ -330,6 +374,28 @@ fn yaml_lookup(root: &serde_yaml::Value, dotted: &str) -> Option<String> {
         serde_yaml::Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// Applies `key` when it is set: `parse` gives `None` for a value that is not `expected`.
+fn set<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    target: &mut T,
+) -> Result<(), ConfigError> {
+    if let Some(value) = get(key) {
+        *target = parse(&value).ok_or_else(|| invalid(key, &value, expected))?;
+    }
+    Ok(())
+}
+
+fn positive<T: std::str::FromStr + Default + PartialOrd>(text: &str) -> Option<T> {
+    parse_num(text).filter(|n| *n > T::default())
+}
+
+fn optional_path(text: &str) -> Option<PathBuf> {
+    (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()))
 }
 
 fn parse_num<T: std::str::FromStr>(text: &str) -> Option<T> {

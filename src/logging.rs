@@ -195,6 +195,15 @@ pub fn log_peak_memory(role: &str) {
     }
 }
 
+/// Reports an unusable configuration in one course-format line, before any logger is configured.
+pub fn config_error(err: &dyn fmt::Display) {
+    init(LevelFilter::Info, false);
+    log::error!(
+        "action: config | result: fail | error: {}",
+        field(&err.to_string())
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -407,16 +407,11 @@ fn kill_9_restart_loop_loses_and_doubles_nothing() {
         let _ = std::fs::remove_file(scratch.path("server.log"));
         let mut server = Server::start(&scratch.0, data.agencies, &[]);
         let port = server.port;
-        let clients: Vec<_> = (1..=data.agencies)
-            .map(|id| {
-                spawn_client(
-                    &server.address(),
-                    id,
-                    &data.file(id),
-                    &[("CLI_BATCH_MAXAMOUNT", "20"), ("CLI_BATCH_WINDOW", "4")],
-                )
-            })
-            .collect();
+        let clients = spawn_agencies(
+            &server,
+            &data,
+            &[("CLI_BATCH_MAXAMOUNT", "20"), ("CLI_BATCH_WINDOW", "4")],
+        );
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -488,16 +483,7 @@ fn a_crashed_coordinator_is_restarted_from_disk_and_clients_resume() {
     let scratch = Scratch::new("coordcrash");
     let data = generated(2, 30_000, "coordcrash");
     let mut server = Server::start(&scratch.0, 2, &[]);
-    let clients: Vec<_> = (1..=2)
-        .map(|id| {
-            spawn_client(
-                &server.address(),
-                id,
-                &data.file(id),
-                &[("CLI_BATCH_MAXAMOUNT", "20")],
-            )
-        })
-        .collect();
+    let clients = spawn_agencies(&server, &data, &[("CLI_BATCH_MAXAMOUNT", "20")]);
     wait_for("uploads under way", Duration::from_secs(10), || {
         server.count_in_log("apuesta_recibida | result: success") > 10
     });

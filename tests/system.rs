@@ -15,9 +15,7 @@ fn five_agencies_upload_the_dataset_and_each_gets_only_its_winners() {
     let scratch = Scratch::new("dataset");
     let data = dataset();
     let mut server = Server::start(&scratch.0, data.agencies, &[]);
-    let clients: Vec<_> = (1..=data.agencies)
-        .map(|id| spawn_client(&server.address(), id, &data.file(id), &[]))
-        .collect();
+    let clients = spawn_agencies(&server, &data, &[]);
     for (index, child) in clients.into_iter().enumerate() {
         let output = child.wait_with_output();
         let log = String::from_utf8_lossy(&output.stdout);
@@ -122,16 +120,7 @@ fn sigterm_mid_upload_stops_every_process_cleanly_and_logs_each_resource() {
     let scratch = Scratch::new("sigterm");
     let data = generated(3, 150_000, "sigterm");
     let mut server = Server::start(&scratch.0, 3, &[]);
-    let clients: Vec<_> = (1..=3)
-        .map(|id| {
-            spawn_client(
-                &server.address(),
-                id,
-                &data.file(id),
-                &[("CLI_RETRY_TIMEOUT", "1s")],
-            )
-        })
-        .collect();
+    let clients = spawn_agencies(&server, &data, &[("CLI_RETRY_TIMEOUT", "1s")]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.count_in_log("apuesta_recibida | result: success") < 3 && Instant::now() < deadline
     {

@@ -12,11 +12,7 @@ fn main() -> ExitCode {
     let config = match ClientConfig::load(Path::new("config.yaml"), &process_env) {
         Ok(config) => config,
         Err(err) => {
-            logging::init(log::LevelFilter::Info, false);
-            log::error!(
-                "action: config | result: fail | error: {}",
-                logging::field(&err.to_string())
-            );
+            logging::config_error(&err);
             return ExitCode::from(1);
         }
     };

@@ -13,11 +13,7 @@ fn main() -> ExitCode {
     let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
         Ok(config) => config,
         Err(err) => {
-            logging::init(log::LevelFilter::Info, false);
-            log::error!(
-                "action: config | result: fail | error: {}",
-                logging::field(&err.to_string())
-            );
+            logging::config_error(&err);
             return ExitCode::from(1);
         }
     };

@@ -426,47 +426,35 @@ fn run_coordinator(
 /// Binds `[::]:port` (dual-stack, so IPv4 clients too) or, without IPv6, `0.0.0.0:port`, with
 /// SO_REUSEADDR and the configured backlog, non-blocking for the accept loop.
 fn bind(port: u16, backlog: i32) -> Result<TcpListener, ServerError> {
-    let fd = bind_v6(port, backlog)
-        .or_else(|_| bind_v4(port, backlog))
+    let v6 = SockaddrIn6::from(std::net::SocketAddrV6::new(
+        std::net::Ipv6Addr::UNSPECIFIED,
+        port,
+        0,
+        0,
+    ));
+    let v4 = socket::SockaddrIn::from(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::UNSPECIFIED,
+        port,
+    ));
+    let fd = bind_to(AddressFamily::Inet6, &v6, backlog)
+        .or_else(|_| bind_to(AddressFamily::Inet, &v4, backlog))
         .map_err(setup("bind"))?;
     let listener = TcpListener::from(fd);
     listener.set_nonblocking(true).map_err(setup("bind"))?;
     Ok(listener)
 }
 
-fn bind_v6(port: u16, backlog: i32) -> nix::Result<OwnedFd> {
-    let fd = socket::socket(
-        AddressFamily::Inet6,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
+fn bind_to(
+    family: AddressFamily,
+    addr: &dyn socket::SockaddrLike,
+    backlog: i32,
+) -> nix::Result<OwnedFd> {
+    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    socket::setsockopt(&fd, sockopt::Ipv6V6Only, &false)?;
-    let addr = SockaddrIn6::from(std::net::SocketAddrV6::new(
-        std::net::Ipv6Addr::UNSPECIFIED,
-        port,
-        0,
-        0,
-    ));
-    socket::bind(fd.as_raw_fd(), &addr)?;
-    socket::listen(&fd, Backlog::new(backlog).unwrap_or(Backlog::MAXCONN))?;
-    Ok(fd)
-}
-
-fn bind_v4(port: u16, backlog: i32) -> nix::Result<OwnedFd> {
-    let fd = socket::socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    let addr = socket::SockaddrIn::from(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::UNSPECIFIED,
-        port,
-    ));
-    socket::bind(fd.as_raw_fd(), &addr)?;
+    if family == AddressFamily::Inet6 {
+        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &false)?;
+    }
+    socket::bind(fd.as_raw_fd(), addr)?;
     socket::listen(&fd, Backlog::new(backlog).unwrap_or(Backlog::MAXCONN))?;
     Ok(fd)
 }

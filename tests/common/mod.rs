@@ -300,6 +300,13 @@ pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -
     }
 }
 
+/// One client per agency of `data`, all started at once.
+pub fn spawn_agencies(server: &Server, data: &Dataset, env: &[(&str, &str)]) -> Vec<ClientProcess> {
+    (1..=data.agencies)
+        .map(|id| spawn_client(&server.address(), id, &data.file(id), env))
+        .collect()
+}
+
 /// The number after `key: ` in the first line containing `action`.
 pub fn logged_value(log: &str, action: &str, key: &str) -> Option<String> {
     let line = log.lines().find(|line| line.contains(action))?;
