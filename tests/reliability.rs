@@ -571,3 +571,51 @@ fn an_echo_line_longer_than_8_kib_is_refused_without_harm() {
         "closed without a reply, logged",
     );
 }
+
+#[test]
+fn a_killed_session_child_is_logged_and_its_agency_resumes() {
+    let scratch = Scratch::new("sessionkill");
+    let data = generated(2, 40_000, "sessionkill");
+    let mut server = Server::start(&scratch.0, 2, &[]);
+    let clients = spawn_agencies(
+        &server,
+        &data,
+        &[("CLI_BATCH_MAXAMOUNT", "20"), ("CLI_BATCH_WINDOW", "2")],
+    );
+    wait_for("uploads under way", Duration::from_secs(10), || {
+        server.count_in_log("apuesta_recibida | result: success") > 20
+    });
+    let coordinator: i32 = logged_value(
+        &server.logs(),
+        "action: start_coordinator | result: success | pid",
+        "pid",
+    )
+    .unwrap()
+    .parse()
+    .unwrap();
+    let session = children_of(server.pid())
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .find(|pid| *pid != coordinator)
+        .expect("a session child");
+    // SAFETY: kill(2) on one of the server's session children.
+    unsafe { libc::kill(session, libc::SIGKILL) };
+    for child in clients {
+        let output = child.wait_with_output();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    assert_eq!(
+        server.count_in_log("action: session_exit | result: fail"),
+        1,
+        "{}",
+        server.logs()
+    );
+    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
+    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert!(server.terminate().success());
+    evidence("a session child dies", "SIGKILL of one session process mid-upload", "the parent logs the crash; the agency reconnects (the dead claim lapses) and resumes; one draw");
+}
