@@ -26,7 +26,7 @@ GENDATA    := $(STATIC_DIR)/gendata
 
 COMPOSE_CMD = $(COMPOSE) -p $(PROJECT) -f $(COMPOSE_FILE)
 
-.PHONY: default all build static docker-image netcat-image data compose-file \
+.PHONY: default all build static docker-image netcat-image data compose-file configs \
         docker-compose-up docker-compose-down docker-compose-logs test e2e
 
 default: build
@@ -41,9 +41,11 @@ static:
 	CARGO_TARGET_DIR=target RUSTFLAGS='-C target-feature=+crt-static' \
 		cargo build --release --target $(TARGET) --bin server --bin client --bin gendata
 
+# A rebuild leaves the previous image untagged: drop those (only ours, by label).
 docker-image: static
 	docker build -f docker/server.Dockerfile -t server:latest .
 	docker build -f docker/client.Dockerfile -t client:latest .
+	@docker image prune -f --filter label=tp0.image >/dev/null
 
 # An image with netcat for validar-echo-server.sh: busybox:latest, or tp0-netcat:latest built offline.
 netcat-image:
@@ -59,10 +61,27 @@ data: static
 compose-file:
 	$(GENERATE)
 
-docker-compose-up: docker-image
-	@if [ '$(CLIENT_MODE)' = agency ]; then $(PREPARE_DATA); fi
+# The compose file bind-mounts both configs; a missing one would become a directory.
+configs:
+	@for f in server/config.ini client/config.yaml; do \
+		[ -f "$$f" ] || { echo "$$f is missing: the compose file mounts it" >&2; exit 1; }; \
+	done
+
+# A compose file that generar-compose.sh wrote (exercise 1) is used as it is, unless
+# CLIENTS or CLIENT_MODE is given: then, or when there is none, it is generated anew.
+REGENERATE := $(filter command line environment,$(origin CLIENTS) $(origin CLIENT_MODE))
+
+docker-compose-up: configs docker-image
+	@if [ -n '$(REGENERATE)' ] || [ ! -f '$(COMPOSE_FILE)' ]; then \
+		$(GENERATE); \
+	else \
+		echo "using $(COMPOSE_FILE) as it is (CLIENTS=N or CLIENT_MODE=mode generates it anew)"; \
+	fi
+	@clients=$$(grep -c '^  client[0-9][0-9]*:$$' '$(COMPOSE_FILE)'); \
+	if grep -q 'CLI_MODE=agency' '$(COMPOSE_FILE)'; then \
+		sh docker/prepare-data.sh '$(DATA_DIR)' "$$clients" '$(GENDATA)'; \
+	fi
 	@sh docker/netcat-image.sh || echo "warning: no netcat image; validar-echo-server.sh fails until 'make netcat-image' works" >&2
-	$(GENERATE)
 	$(COMPOSE_CMD) up -d
 
 docker-compose-down:
@@ -82,3 +101,10 @@ test:
 
 e2e: docker-image netcat-image
 	COMPOSE='$(COMPOSE)' GENDATA='$(GENDATA)' bash docker/e2e.sh
+
+# The benchmark: the real server and clients on 127.0.0.1 (src/bin/bench.rs); writes
+# docs/benchmarks.md and docs/benchmarks.png. `target/release/bench --quick` is a smoke test.
+.PHONY: bench
+bench:
+	cargo build --release --bins
+	target/release/bench

@@ -6,6 +6,7 @@
 # and in agency mode its bets from /agency.csv (CLI_DATA_FILE). It resolves the
 # server's name through Docker's embedded DNS (checked with a static glibc binary).
 FROM scratch
+LABEL tp0.image="client"
 COPY target/x86_64-unknown-linux-gnu/release/client /client
 WORKDIR /
 STOPSIGNAL SIGTERM

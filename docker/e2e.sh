@@ -23,7 +23,9 @@
 #
 # Environment: COMPOSE (compose command; detected), GENDATA (the gendata binary),
 # DATASET (course data folder [../shared/dataset]), E2E_TIMEOUT (seconds the
-# agency run may take [240]), NETCAT_IMAGE (as in validar-echo-server.sh).
+# agency run may take [240]), NETCAT_IMAGE (as in validar-echo-server.sh),
+# E2E_SERVER_CONFIG and E2E_CLIENT_CONFIG (the configs to mount [server/config.ini,
+# client/config.yaml]).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,10 +36,13 @@ case $GENDATA in /*) ;; *) GENDATA=$ROOT/$GENDATA ;; esac
 DATASET=${DATASET:-$ROOT/../shared/dataset}
 E2E_TIMEOUT=${E2E_TIMEOUT:-240}
 LOG_DIR=$ROOT/target/e2e-logs
+SERVER_CONFIG_FILE=${E2E_SERVER_CONFIG:-$ROOT/server/config.ini}
+CLIENT_CONFIG_FILE=${E2E_CLIENT_CONFIG:-$ROOT/client/config.yaml}
 ECHO_PERIOD=100ms
 SLOW_PERIOD=500ms
-# How a finished process says it closed: the last action of the server and the client.
-SHUTDOWN_PATTERN=${SHUTDOWN_PATTERN:-'action: (shutdown|exit)[a-z_]* \| result: success'}
+# How a process says it closed everything after SIGTERM.
+SERVER_SHUTDOWN='action: shutdown \| result: success \| resource: server'
+CLIENT_SHUTDOWN='action: shutdown \| result: success \| client_id: '
 
 if [ -n "${COMPOSE:-}" ]; then
     read -r -a COMPOSE_CMD <<<"$COMPOSE"
@@ -61,6 +66,9 @@ check() {
     if "$@"; then pass "$description"; else fail "$description"; fi
 }
 summary() {
+    if [ "$failed" -gt 0 ] && [ -n "$WORK" ]; then
+        printf '\nlogs of the containers and events of the engine: %s\n' "$LOG_DIR"
+    fi
     printf '\n%d passed, %d failed\n' "$passed" "$failed"
 }
 die() {
@@ -72,6 +80,7 @@ die() {
 
 # ---------------------------------------------------------------- docker helpers
 WORK=
+EVENTS_PID=
 COMPOSE_FILE=
 OVERRIDE_FILE=
 SCENARIO="none"
@@ -101,6 +110,7 @@ teardown() {
 cleanup() {
     local id
     teardown
+    if [ -n "$EVENTS_PID" ]; then kill "$EVENTS_PID" 2>/dev/null; fi
     # Anything still labelled with the project goes too.
     for id in $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"); do
         docker rm -f "$id" >/dev/null 2>&1
@@ -189,10 +199,20 @@ no_fail_logged() {
     [ "$bad" -eq 0 ]
 }
 
+# shutdown_logged <container>...: the log ends with the server's or a client's closing line.
+# (No grep -q after a pipe: with pipefail its early exit would fail the pipeline.)
 shutdown_logged() {
-    local name
+    local name pattern last
     for name in "$@"; do
-        logs_of "$name" | grep -Eq -- "$SHUTDOWN_PATTERN" || { info "$name: no line matches '$SHUTDOWN_PATTERN'"; return 1; }
+        case $name in
+            server) pattern=$SERVER_SHUTDOWN ;;
+            *) pattern=$CLIENT_SHUTDOWN ;;
+        esac
+        last=$(logs_of "$name" | tail -n 1)
+        if ! grep -Eq -- "$pattern" <<<"$last"; then
+            info "$name: its last line does not match '$pattern': $last"
+            return 1
+        fi
     done
 }
 
@@ -224,8 +244,8 @@ winners_in_file() {
 # ---------------------------------------------------------------- the scenarios' setup
 generate() { # <clients> <mode> [client config]
     rm -f "$OVERRIDE_FILE"
-    SERVER_CONFIG=$ROOT/server/config.ini \
-        CLIENT_CONFIG=${3:-$ROOT/client/config.yaml} \
+    SERVER_CONFIG=$SERVER_CONFIG_FILE \
+        CLIENT_CONFIG=${3:-$CLIENT_CONFIG_FILE} \
         DATA_DIR=$WORK/data \
         sh "$ROOT/generar-compose.sh" "$COMPOSE_FILE" "$1" "$2" >/dev/null
 }
@@ -256,6 +276,10 @@ for tool in docker make awk grep sed tr; do
 done
 docker info >/dev/null 2>&1 || die "cannot reach the Docker engine"
 "${COMPOSE_CMD[@]}" version >/dev/null 2>&1 || die "compose command '${COMPOSE_CMD[*]}' does not work"
+# A bind mount of a missing file would make Docker create a directory in its place.
+for file in "$SERVER_CONFIG_FILE" "$CLIENT_CONFIG_FILE"; do
+    [ -f "$file" ] || die "$file is missing"
+done
 for image in server:latest client:latest; do
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (make docker-image)"
 done
@@ -270,7 +294,7 @@ if [ -n "$(tp0_leftovers)" ]; then
     die "a $PROJECT deployment exists (containers, volumes or network $NETWORK): run 'make docker-compose-down' first"
 fi
 for name in server client1 client2 client3 client4 client5; do
-    docker inspect "$name" >/dev/null 2>&1 && die "a container named $name exists; remove it first"
+    docker container inspect "$name" >/dev/null 2>&1 && die "a container named $name exists; remove it first"
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tp0-e2e.XXXXXX")
@@ -280,6 +304,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR" "$WORK/data"
+# What the engine did to the project's containers (who stopped or killed what, with
+# which signal), for diagnosing a failure.
+docker events --filter "label=com.docker.compose.project=$PROJECT" --filter type=container \
+    --filter event=start --filter event=kill --filter event=die --filter event=oom \
+    --format '{{.Time}} {{.Action}} {{index .Actor.Attributes "name"}}{{with index .Actor.Attributes "signal"}} signal={{.}}{{end}}{{with index .Actor.Attributes "exitCode"}} exit={{.}}{{end}}' \
+    >"$LOG_DIR/docker-events.log" 2>&1 &
+EVENTS_PID=$!
 info "compose: ${COMPOSE_CMD[*]}; netcat image: $NETCAT_IMAGE; logs: $LOG_DIR"
 
 # ================================================================ 1. agency mode
@@ -301,9 +332,11 @@ else
     "$GENDATA" "$WORK/data" "$AGENCIES" "${GEN_BETS:-5000}" "${GEN_SEED:-75}" >"$WORK/gendata.out" \
         || die "gendata failed"
     info "data: generated by gendata (${GEN_BETS:-5000} bets per agency, seed ${GEN_SEED:-75})"
-    info "gendata printed: $(tr '\n' ' ' <"$WORK/gendata.out")"
     for ((i = 1; i <= AGENCIES; i++)); do
-        expected[i]=$(winners_in_file "$WORK/data/agency-$i.csv")
+        expected[i]=$(sed -nE "s/^agency $i: ([0-9]+) winners?\$/\1/p" "$WORK/gendata.out")
+        counted=$(winners_in_file "$WORK/data/agency-$i.csv")
+        check "gendata's report for agency $i (${expected[i]:-none}) matches its file ($counted)" \
+            test "${expected[i]:-x}" = "$counted"
     done
 fi
 total_bets=0
@@ -347,7 +380,7 @@ started=$SECONDS
 compose stop -t 10 >>"$WORK/compose.log" 2>&1
 check "compose stop -t 10 ends the server with exit code 0 (got $(exit_code_of server) in $((SECONDS - started)) s)" \
     exit_codes_zero server
-check "the server logged its shutdown" shutdown_logged server
+check "the server logged its shutdown last" shutdown_logged server
 check "validar-echo-server.sh fails once the server is down" validar_prints fail 1
 save_logs server "${clients[@]}"
 teardown
@@ -380,12 +413,12 @@ docker stop -t 20 client1 >/dev/null 2>&1
 took=$((SECONDS - started))
 check "docker stop -t 20 client1: exit code $(exit_code_of client1) after ${took} s (0, before the SIGKILL)" \
     exit_codes_zero client1
-check "client1 logged its shutdown" shutdown_logged client1
+check "client1 logged its shutdown last" shutdown_logged client1
 started=$SECONDS
 compose stop -t 1 >>"$WORK/compose.log" 2>&1
 check "compose stop -t 1: exit codes client2 $(exit_code_of client2), server $(exit_code_of server)" \
     exit_codes_zero client2 server
-check "client2 and the server logged their shutdown" shutdown_logged client2 server
+check "client2 and the server logged their shutdown last" shutdown_logged client2 server
 check "no 'result: fail' in any log" no_fail_logged server client1 client2
 save_logs server client1 client2
 teardown
@@ -412,8 +445,9 @@ for name in server client1 client2; do codes+=("$(cat "$WORK/wait-$name")"); don
 check "make docker-compose-down: exit codes server, client1, client2 = ${codes[*]} ($((SECONDS - started)) s)" \
     all_zero "${codes[@]}"
 check "make docker-compose-down removed the containers, the network and the volume" test -z "$(tp0_leftovers)"
-for name in server client1 client2; do
-    check "$name logged its shutdown" grep -Eq -- "$SHUTDOWN_PATTERN" "$LOG_DIR/$SCENARIO-$name.log"
+check "the server logged its shutdown last" grep -Eq -- "$SERVER_SHUTDOWN" <(tail -n 1 "$LOG_DIR/$SCENARIO-server.log")
+for name in client1 client2; do
+    check "$name logged its shutdown last" grep -Eq -- "$CLIENT_SHUTDOWN" <(tail -n 1 "$LOG_DIR/$SCENARIO-$name.log")
 done
 teardown
 
@@ -423,7 +457,7 @@ section "exercise 2: an edited config.yaml takes effect on restart, without a re
 # write_client_config <amount>: client/config.yaml with loop.amount and loop.period set.
 write_client_config() {
     sed -E -e "s/^([[:space:]]+amount:).*/\1 $1/" -e "s/^([[:space:]]+period:).*/\1 \"$ECHO_PERIOD\"/" \
-        "$ROOT/client/config.yaml" >"$WORK/config.yaml.new"
+        "$CLIENT_CONFIG_FILE" >"$WORK/config.yaml.new"
     # Replaced as editors do, a new inode: the container's next start must see it.
     mv "$WORK/config.yaml.new" "$WORK/config.yaml"
 }

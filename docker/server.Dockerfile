@@ -8,6 +8,7 @@
 # it handles SIGTERM itself. A scratch image has no shell, so the compose
 # healthcheck is the binary itself: ["CMD", "/server", "healthcheck"].
 FROM scratch
+LABEL tp0.image="server"
 COPY target/x86_64-unknown-linux-gnu/release/server /server
 WORKDIR /
 EXPOSE 12345
