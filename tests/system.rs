@@ -302,3 +302,45 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
     );
     assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
 }
+
+/// Every `action:` line any process wrote follows the course format: a known result and a colon in
+/// every detail (the course's black-box tests parse them), and no value holds a `|`.
+#[test]
+fn every_action_line_follows_the_course_format() {
+    let scratch = Scratch::new("format");
+    let data = generated(2, 2_000, "format");
+    let mut server = Server::start(&scratch.0, 2, &[("LOGGING_LEVEL", "DEBUG")]);
+    let mut logs = String::new();
+    for child in spawn_agencies(&server, &data, &[("CLI_LOG_LEVEL", "DEBUG")]) {
+        logs.push_str(&String::from_utf8_lossy(&child.wait_with_output().stdout));
+    }
+    let mut raw = Raw::connect(server.port);
+    raw.send_raw(b"\xFF\x42\x00\x00");
+    let _ = raw.recv();
+    assert!(server.terminate().success());
+    logs.push_str(&server.logs());
+    let mut checked = 0;
+    for line in logs.lines().filter(|line| line.contains("action:")) {
+        let parts: Vec<&str> = line[line.find("action:").unwrap()..].split(" | ").collect();
+        assert!(
+            parts[0].starts_with("action: ") && !parts[0][8..].contains(' '),
+            "{line}"
+        );
+        assert!(
+            matches!(
+                parts.get(1),
+                Some(&"result: success" | &"result: fail" | &"result: in_progress")
+            ),
+            "{line}"
+        );
+        for detail in &parts[2..] {
+            let key = detail.split(": ").next().unwrap();
+            assert!(
+                detail.contains(": ") && !key.is_empty() && !key.contains(' '),
+                "{line}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} lines");
+}

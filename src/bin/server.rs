@@ -1,13 +1,11 @@
-//! The central: `server` serves; `server healthcheck` tells whether one is accepting (exit 0/1).
+//! The central: `server` serves; `server healthcheck` tells whether one is listening (exit 0/1).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use tp0::config::{process_env, ServerConfig};
 use tp0::logging;
-use tp0::supervision::Supervisor;
+use tp0::supervision::{is_listening, Supervisor};
 
 fn main() -> ExitCode {
     let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
@@ -18,10 +16,10 @@ fn main() -> ExitCode {
         }
     };
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-        return match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::from(1),
+        return if is_listening(config.port) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
         };
     }
     logging::init(config.logging_level, config.syslog);

@@ -119,7 +119,7 @@ impl Children {
                     self.coordinator = None;
                 }
                 log::debug!(
-                    "action: reap_child | result: success | pid: {pid} | {} | lived_ms: {}",
+                    "action: reap_child | result: success | pid: {pid} | status: {} | lived_ms: {}",
                     exit,
                     entry.started.elapsed().as_millis()
                 );
