@@ -619,3 +619,56 @@ fn a_killed_session_child_is_logged_and_its_agency_resumes() {
     assert!(server.terminate().success());
     evidence("a session child dies", "SIGKILL of one session process mid-upload", "the parent logs the crash; the agency reconnects (the dead claim lapses) and resumes; one draw");
 }
+
+#[test]
+fn a_killed_parent_takes_its_children_with_it_and_a_second_server_is_refused() {
+    let scratch = Scratch::new("orphans");
+    let data = generated(3, 60_000, "orphans");
+    let mut server = Server::start(&scratch.0, 3, &[("SHUTDOWN_GRACE", "1s")]);
+    let port = server.port;
+    let clients = spawn_agencies(
+        &server,
+        &data,
+        &[("CLI_BATCH_MAXAMOUNT", "20"), ("CLI_BATCH_WINDOW", "2")],
+    );
+    wait_for("uploads under way", Duration::from_secs(10), || {
+        server.count_in_log("apuesta_recibida | result: success") > 20
+    });
+    // SIGKILL of the parent alone: no child may live on with its commit page.
+    let children = descendants(server.pid());
+    assert!(children.len() >= 2);
+    server.signal(libc::SIGKILL);
+    let _ = server.wait_exit(Duration::from_secs(5));
+    wait_for(
+        "children to die with their parent",
+        Duration::from_secs(5),
+        || children.iter().all(|pid| !is_running(*pid)),
+    );
+    let restarted = Server::start_on(&scratch.0, port, 3, &[]);
+    // A second server on the same bets file refuses while the restarted one lives.
+    let other = Scratch::new("orphans-other");
+    let out = std::process::Command::new(SERVER)
+        .current_dir(&other.0)
+        .env("SERVER_PORT", "0")
+        .env("SHUTDOWN_GRACE", "1s")
+        .env("BETS_FILE", scratch.path("bets.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("another server instance"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for child in clients {
+        let output = child.wait_with_output();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
+    drop(restarted);
+    evidence("the parent dies alone (OOM killer); a second server on the same file", "SIGKILL of the parent only; a second server started on the same BETS_FILE", "children die with the parent (PR_SET_PDEATHSIG), the second server refuses with a clear error, a restart resumes exactly once");
+}

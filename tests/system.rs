@@ -344,3 +344,24 @@ fn every_action_line_follows_the_course_format() {
     }
     assert!(checked > 50, "only {checked} lines");
 }
+
+#[test]
+fn a_client_gives_up_after_its_retry_window_without_progress() {
+    let scratch = Scratch::new("giveup");
+    let data = generated(1, 10, "giveup");
+    let started = Instant::now();
+    let (status, log) = run_client(
+        &format!("127.0.0.1:{}", free_port()),
+        1,
+        &data.file(1),
+        &[("CLI_RETRY_TIMEOUT", "1s")],
+    );
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("gave up after"), "{log}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(scratch);
+}

@@ -69,11 +69,11 @@ pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
     let id = config.id;
     let outcome = match config.mode {
         Mode::Echo => echo_loop(config, stop),
-        Mode::Bet => with_retries(config, stop, |deadline| {
-            send_one_bet(config, stop, deadline)
+        Mode::Bet => with_retries(config, stop, |progress| {
+            send_one_bet(config, stop, progress)
         }),
         Mode::Agency => {
-            with_retries(config, stop, |deadline| upload(config, stop, deadline)).map(|winners| {
+            with_retries(config, stop, |progress| upload(config, stop, progress)).map(|winners| {
                 log::info!(
                     "action: consulta_ganadores | result: success | cant_ganadores: {}",
                     winners.len()
@@ -99,23 +99,43 @@ pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
     }
 }
 
-/// Repeats `attempt` while it fails with a retryable error and the retry window is open; the
-/// window restarts whenever an attempt made progress.
+/// When an attempt last made progress (connected and greeted, or had a batch acknowledged); the
+/// retry window counts from there, so a long upload that drops late still gets the whole window.
+#[derive(Debug)]
+struct Progress(std::cell::Cell<Instant>);
+
+impl Progress {
+    fn now() -> Progress {
+        Progress(std::cell::Cell::new(Instant::now()))
+    }
+
+    fn mark(&self) {
+        self.0.set(Instant::now());
+    }
+
+    fn deadline(&self, window: Duration) -> Instant {
+        self.0.get() + window
+    }
+}
+
+/// Repeats `attempt` while it fails with a retryable error, until `retry.timeout` has passed
+/// without progress.
 fn with_retries<T>(
     config: &ClientConfig,
     stop: &AtomicBool,
-    mut attempt: impl FnMut(Instant) -> Result<T, ClientError>,
+    mut attempt: impl FnMut(&Progress) -> Result<T, ClientError>,
 ) -> Result<T, ClientError> {
+    let progress = Progress::now();
     let mut backoff = Duration::from_millis(100);
     let mut tries = 0u32;
     loop {
-        let deadline = Instant::now() + config.retry_timeout;
-        match attempt(deadline) {
+        match attempt(&progress) {
             Err(ClientError::Retry(why)) => {
                 tries += 1;
-                if tries > 1 && Instant::now() >= deadline {
+                if Instant::now() >= progress.deadline(config.retry_timeout) {
                     return Err(ClientError::Fatal(format!(
-                        "gave up after {tries} attempts: {why}"
+                        "gave up after {tries} attempts and {}s without progress: {why}",
+                        config.retry_timeout.as_secs()
                     )));
                 }
                 log::warn!(
@@ -146,12 +166,13 @@ fn sleep(total: Duration, stop: &AtomicBool) -> Result<(), ClientError> {
     }
 }
 
-/// Connects, retrying until `deadline` (the name is resolved again on each try).
+/// Connects, retrying until the retry window closes (the name is resolved again on each try).
 fn connect(
     config: &ClientConfig,
     stop: &AtomicBool,
-    deadline: Instant,
+    progress: &Progress,
 ) -> Result<TcpStream, ClientError> {
+    let deadline = progress.deadline(config.retry_timeout);
     let mut backoff = Duration::from_millis(50);
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -254,7 +275,7 @@ fn greet(
 fn send_one_bet(
     config: &ClientConfig,
     stop: &AtomicBool,
-    deadline: Instant,
+    progress: &Progress,
 ) -> Result<(), ClientError> {
     let var = |name: &str| {
         std::env::var(name).map_err(|_| ClientError::Fatal(format!("{name} is not set")))
@@ -275,8 +296,9 @@ fn send_one_bet(
     };
     let bet =
         Bet::validate(&raw).map_err(|err| ClientError::Fatal(format!("invalid bet: {err}")))?;
-    let mut conn = Connection::new(connect(config, stop, deadline)?);
+    let mut conn = Connection::new(connect(config, stop, progress)?);
     let (position, _) = greet(&mut conn, config, stop)?;
+    progress.mark();
     // The agency's first bet is this one: if it is stored already, a previous run sent it.
     if position == 0 {
         let mut out = Vec::new();
@@ -304,8 +326,8 @@ fn echo_loop(config: &ClientConfig, stop: &AtomicBool) -> Result<(), ClientError
     let id = config.id;
     for i in 1..=config.loop_amount {
         let message = format!("[CLIENT {id}] Message N°{i}");
-        let reply = with_retries(config, stop, |deadline| {
-            let mut conn = Connection::new(connect(config, stop, deadline)?);
+        let reply = with_retries(config, stop, |progress| {
+            let mut conn = Connection::new(connect(config, stop, progress)?);
             conn.send_bytes(format!("{message}\n").as_bytes())?;
             loop {
                 if let Some(line) = conn.take_line(protocol::MAX_FRAME_LEN) {
@@ -350,11 +372,12 @@ enum Sent {
 fn upload(
     config: &ClientConfig,
     stop: &AtomicBool,
-    deadline: Instant,
+    progress: &Progress,
 ) -> Result<Vec<String>, ClientError> {
-    let stream = connect(config, stop, deadline)?;
+    let stream = connect(config, stop, progress)?;
     let mut conn = Connection::new(stream.try_clone()?);
     let (position, ended) = greet(&mut conn, config, stop)?;
+    progress.mark();
     log::debug!(
         "action: hello | result: success | client_id: {} | position: {position} | ended: {ended}",
         config.id
@@ -375,7 +398,7 @@ fn upload(
                     let _ = writer.shutdown(Shutdown::Both);
                 }
             });
-            let result = read_acks(&mut conn, &sent_rx, stop);
+            let result = read_acks(&mut conn, &sent_rx, stop, progress);
             if result.is_err() {
                 // Unblock a sender waiting on a full window or a full socket.
                 drop(sent_rx);
@@ -473,6 +496,7 @@ fn read_acks(
     conn: &mut Connection,
     sent: &Receiver<Sent>,
     stop: &AtomicBool,
+    progress: &Progress,
 ) -> Result<(), ClientError> {
     loop {
         let position = next_frame(conn, stop, |message| match message {
@@ -494,6 +518,7 @@ fn read_acks(
         };
         match expected {
             Sent::Batch { count, end } if end == position => {
+                progress.mark();
                 log::info!("action: apuesta_enviada | result: success | cantidad: {count}");
             }
             Sent::End { total } if total == position => return Ok(()),

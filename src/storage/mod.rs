@@ -95,6 +95,56 @@ pub fn ends_path(bets: &Path) -> PathBuf {
     sibling(bets, ".ends")
 }
 
+/// The instance lock file beside a bets file: held by one server and all its children.
+pub fn owner_path(bets: &Path) -> PathBuf {
+    sibling(bets, ".owner")
+}
+
+/// Takes the bets file for this server instance, waiting up to `patience` for a previous
+/// instance's processes to be gone.
+///
+/// The exclusive `flock` belongs to the returned file's open description, which every forked child
+/// inherits: while any process of an instance lives, no other server can write the same file with
+/// a different commit page.
+///
+/// # Errors
+/// Another instance still holds it after `patience`, or the lock file cannot be opened.
+pub fn claim_ownership(
+    bets: &Path,
+    patience: std::time::Duration,
+) -> Result<std::fs::File, StorageError> {
+    use fs2::FileExt;
+    use std::io::Write;
+    let path = owner_path(bets);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(StorageError::io("open", &path))?;
+    let started = std::time::Instant::now();
+    while file.try_lock_exclusive().is_err() {
+        if started.elapsed() >= patience {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(StorageError::Corrupt {
+                path: bets.to_path_buf(),
+                offset: 0,
+                reason: format!(
+                    "another server instance (pid {}) still uses it",
+                    holder.trim()
+                ),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = std::process::id().to_string();
+    file.set_len(0)
+        .and_then(|()| file.write_all(pid.as_bytes()))
+        .map_err(StorageError::io("write", &path))?;
+    Ok(file)
+}
+
 /// The group-commit lock file beside a bets file.
 pub fn lock_path(bets: &Path) -> PathBuf {
     sibling(bets, ".lock")

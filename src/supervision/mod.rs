@@ -39,7 +39,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use crate::config::{Secrets, ServerConfig};
 use crate::protocol::{self, ErrorCode, Message};
 use crate::session::{self, SessionContext};
-use crate::storage::{BetsLedger, CommitState};
+use crate::storage::{self, BetsLedger, CommitState};
 
 /// Why the server could not start or keep running.
 #[derive(Debug)]
@@ -104,6 +104,10 @@ pub struct Supervisor {
     children: Children,
     state: State,
     coordinator_started: Option<Instant>,
+    /// This process's pid, so a child can tell whether its parent is still the one that forked it.
+    pid: u32,
+    /// Held for the server's life (and inherited by every child): see [`storage::claim_ownership`].
+    _owner: std::fs::File,
 }
 
 impl Supervisor {
@@ -117,6 +121,8 @@ impl Supervisor {
             Some(path) => Some(Secrets::load(path).map_err(setup("secrets"))?),
             None => None,
         };
+        let owner = storage::claim_ownership(&config.bets_file, config.shutdown_grace * 2)
+            .map_err(setup("bets file"))?;
         let listener = bind(config.port, config.listen_backlog)?;
         let signals = Signals::install().map_err(setup("signals"))?;
         let commit = CommitState::new().map_err(setup("shared memory"))?;
@@ -132,6 +138,8 @@ impl Supervisor {
             children: Children::default(),
             state: State::Running,
             coordinator_started: None,
+            pid: std::process::id(),
+            _owner: owner,
         })
     }
 
@@ -285,8 +293,17 @@ impl Supervisor {
         std::process::exit(code)
     }
 
-    /// In a freshly forked child: drop what only the parent may hold, take over SIGTERM.
+    /// In a freshly forked child: die with the parent, drop what only the parent may hold, take
+    /// over SIGTERM.
     fn become_child(&mut self) -> Option<Arc<AtomicBool>> {
+        // An orphan would go on writing with a commit page no new server shares: a dead parent
+        // takes its children with it, like a postmaster's backends.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        if std::os::unix::process::parent_id() != self.pid {
+            // The parent died before the prctl took effect.
+            std::process::exit(1);
+        }
         self.listener = None;
         self.requests_rx_for_child_drop();
         self.children = Children::default();
