@@ -12,6 +12,9 @@
 #   SERVER_CONFIG  server config            (default ./server/config.ini)
 #   CLIENT_CONFIG  client config            (default ./client/config.yaml)
 #   DATA_DIR       agency-N.csv files       (default ./.data; agency mode only)
+#   SECRETS_DIR    per-agency secrets: when set, the server mounts SECRETS_DIR/secrets
+#                  (agency=secret lines) and client N only SECRETS_DIR/agency-N.secret,
+#                  so no agency can act as another (docker/make-secrets.sh writes them)
 #
 # The file uses the Compose Specification (no `version:` key), which both
 # docker-compose v1.27+ and `docker compose` v2 read. It cannot name the project
@@ -54,6 +57,11 @@ server_config=$(as_path "${SERVER_CONFIG:-./server/config.ini}")
 client_config=$(as_path "${CLIENT_CONFIG:-./client/config.yaml}")
 data_dir=$(as_path "${DATA_DIR:-./.data}")
 data_dir=${data_dir%/}
+secrets_dir=
+if [ -n "${SECRETS_DIR:-}" ]; then
+    secrets_dir=$(as_path "$SECRETS_DIR")
+    secrets_dir=${secrets_dir%/}
+fi
 
 # Sample bets for bet mode (exercise 5): deterministic, one per client.
 bet_env() {
@@ -93,10 +101,18 @@ EOF
     if [ "$clients" -gt 0 ]; then
         echo "      - AGENCIES=$clients"
     fi
+    if [ -n "$secrets_dir" ]; then
+        echo "      - SECRETS_FILE=/secrets"
+    fi
     cat <<EOF
     volumes:
       - $server_config:/config.ini:ro
       - bets:/data
+EOF
+    if [ -n "$secrets_dir" ]; then
+        echo "      - $secrets_dir/secrets:/secrets:ro"
+    fi
+    cat <<EOF
     networks:
       - testing_net
     healthcheck:
@@ -124,12 +140,18 @@ EOF
             agency) echo "      - CLI_DATA_FILE=/agency.csv" ;;
             bet) bet_env "$i" ;;
         esac
+        if [ -n "$secrets_dir" ]; then
+            echo "      - CLI_SECRET_FILE=/secret"
+        fi
         cat <<EOF
     volumes:
       - $client_config:/config.yaml:ro
 EOF
         if [ "$mode" = agency ]; then
             echo "      - $data_dir/agency-$i.csv:/agency.csv:ro"
+        fi
+        if [ -n "$secrets_dir" ]; then
+            echo "      - $secrets_dir/agency-$i.secret:/secret:ro"
         fi
         cat <<EOF
     networks:

@@ -38,7 +38,7 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
@@ -283,20 +283,17 @@ struct Dataset {
 
 /// Counts the rows and the winning rows of an agency CSV (no header; number is the last field).
 fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
-    let bytes = fs::read(path).map_err(fail(format!("read {}", path.display())))?;
     let (mut rows, mut winners) = (0, 0);
-    for line in bytes.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    for_each_line(path, |line| {
+        if line.trim().is_empty() {
+            return;
         }
         rows += 1;
-        let number = line.rsplit(|&b| b == b',').next().unwrap_or_default();
-        let number = std::str::from_utf8(number).unwrap_or_default().trim();
+        let number = line.rsplit(',').next().unwrap_or_default().trim();
         if number.parse::<u32>().ok() == Some(WINNING_NUMBER) {
             winners += 1;
         }
-    }
+    })?;
     Ok((rows, winners))
 }
 
@@ -337,19 +334,8 @@ fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<
             let mut files = Vec::new();
             for (i, src) in base.files.iter().enumerate() {
                 ctx.check()?;
-                let mut bytes = fs::read(src).map_err(fail(format!("read {}", src.display())))?;
-                if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-                    bytes.extend_from_slice(b"\r\n");
-                }
                 let out = dir.join(format!("agency-{}.csv", i + 1));
-                let file = File::create(&out).map_err(fail(format!("create {}", out.display())))?;
-                let mut w = BufWriter::with_capacity(1 << 20, file);
-                for _ in 0..*times {
-                    w.write_all(&bytes)
-                        .map_err(fail(format!("write {}", out.display())))?;
-                }
-                w.flush()
-                    .map_err(fail(format!("write {}", out.display())))?;
+                repeat_file(src, &out, *times)?;
                 files.push(out);
             }
             Ok(Dataset {
@@ -363,6 +349,29 @@ fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<
             per_agency,
         } => generate(ctx, dir, *agencies, *per_agency),
     }
+}
+
+/// Writes `src` `times` over into `out`, with a line break between copies if `src` lacks a
+/// final one. File to file (`io::copy`), so the bench's own memory stays small.
+fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
+    let read_err = || fail(format!("read {}", src.display()));
+    let write_err = || fail(format!("write {}", out.display()));
+    let mut input = File::open(src).map_err(read_err())?;
+    let len = input.metadata().map_err(read_err())?.len();
+    let mut last = [b'\n'];
+    if len > 0 {
+        input.seek(SeekFrom::Start(len - 1)).map_err(read_err())?;
+        input.read_exact(&mut last).map_err(read_err())?;
+    }
+    let mut output = File::create(out).map_err(write_err())?;
+    for _ in 0..times {
+        input.seek(SeekFrom::Start(0)).map_err(read_err())?;
+        std::io::copy(&mut input, &mut output).map_err(write_err())?;
+        if last[0] != b'\n' {
+            output.write_all(b"\r\n").map_err(write_err())?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
@@ -479,6 +488,8 @@ struct RunResult {
     rss_coordinator: Option<u64>,
     /// Largest peak RSS (KiB) over the clients.
     rss_client: Option<u64>,
+    /// The bench's own peak RSS (KiB) when it spawned the processes: a floor under the others.
+    floor: Option<u64>,
     /// Why the run failed, if it did.
     failures: Vec<String>,
 }
@@ -505,10 +516,41 @@ fn num_field(fields: &[(&str, &str)], key: &str) -> Option<u64> {
     field(fields, key)?.parse().ok()
 }
 
-/// Reads a log file leniently (bytes that are not UTF-8 are replaced).
-fn read_log(path: &Path) -> Result<String, RunError> {
-    let bytes = fs::read(path).map_err(fail(format!("read {}", path.display())))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+/// Calls `each` with every line of a file, without its line ending; bytes that are not UTF-8
+/// are replaced. Streams, so that the bench itself stays small (see [`reset_peak_rss`]).
+fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<(), RunError> {
+    let file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(fail(format!("read {}", path.display())))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let line = String::from_utf8_lossy(&buf);
+        each(line.trim_end_matches(['\r', '\n']));
+    }
+}
+
+/// A `kB` field of /proc/self/status (`VmRSS`, `VmHWM`).
+fn self_status_kb(key: &str) -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Linux keeps a process's peak RSS across `fork` and `execve`, so every child would report at
+/// least the bench's own peak as its `ru_maxrss`. This resets the bench's peak to its current
+/// RSS (`/proc/self/clear_refs`, Linux 4.0+; fails soft) and returns the peak that remains: the
+/// floor under any RSS a child spawned now can report.
+fn reset_peak_rss() -> Option<u64> {
+    let _ = fs::write("/proc/self/clear_refs", "5");
+    self_status_kb("VmHWM")
 }
 
 /// Keeps the larger of an optional maximum and a new value.
@@ -522,7 +564,7 @@ fn max_opt(current: Option<u64>, value: Option<u64>) -> Option<u64> {
 /// Counts the rows (line feeds) of the bets file.
 fn count_rows(path: &Path) -> Result<u64, RunError> {
     let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 64 * 1024];
     let mut rows = 0u64;
     loop {
         let n = file
@@ -560,17 +602,22 @@ fn start_server(
     )?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let text = read_log(&log)?;
-        let port = text
-            .lines()
-            .filter_map(fields)
-            .find(|f| field(f, "action") == Some("listen") && field(f, "result") == Some("success"))
-            .and_then(|f| field(&f, "port")?.parse::<u16>().ok());
+        let (mut port, mut tail) = (None, Vec::new());
+        for_each_line(&log, |line| {
+            if let Some(f) = fields(line) {
+                if field(&f, "action") == Some("listen") && field(&f, "result") == Some("success") {
+                    port = port.or_else(|| field(&f, "port")?.parse::<u16>().ok());
+                }
+            }
+            if tail.len() == 3 {
+                tail.remove(0);
+            }
+            tail.push(line.to_string());
+        })?;
         if let Some(port) = port {
             return Ok((server, port));
         }
         if let Some(status) = server.poll()? {
-            let tail: Vec<&str> = text.lines().rev().take(3).collect();
             return Err(RunError::Fail(format!(
                 "server {} before listening: {}",
                 describe(status),
@@ -621,7 +668,9 @@ fn run_inner(
     remove_dir(dir);
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let agencies = data.files.len();
+    result.floor = reset_peak_rss();
     let (mut server, port) = start_server(ctx, dir, agencies, sync)?;
+    result.floor = max_opt(result.floor, reset_peak_rss());
 
     let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10);
     let start = Instant::now();
@@ -676,9 +725,9 @@ fn run_inner(
                 .failures
                 .push(format!("client {id} {}", describe(status)));
         }
-        let log = read_log(&dir.join(format!("client-{id}.log")))?;
         let mut told = None;
-        for f in log.lines().filter_map(fields) {
+        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
+            let Some(f) = fields(line) else { return };
             match field(&f, "action") {
                 Some("consulta_ganadores") if field(&f, "result") == Some("success") => {
                     told = num_field(&f, "cant_ganadores");
@@ -688,7 +737,7 @@ fn run_inner(
                 }
                 _ => {}
             }
-        }
+        })?;
         let expected = data.winners.get(i).copied().unwrap_or_default();
         match told {
             Some(n) if n == expected => {}
@@ -701,9 +750,9 @@ fn run_inner(
         }
     }
 
-    let log = read_log(&dir.join("server.log"))?;
     let mut drawn = None;
-    for f in log.lines().filter_map(fields) {
+    for_each_line(&dir.join("server.log"), |line| {
+        let Some(f) = fields(line) else { return };
         match field(&f, "action") {
             Some("peak_memory") => {
                 let kb = num_field(&f, "max_rss_kb");
@@ -722,7 +771,7 @@ fn run_inner(
             }
             _ => {}
         }
-    }
+    })?;
     let expected: u64 = data.winners.iter().sum();
     match drawn {
         Some(n) if n == expected => {}
@@ -954,6 +1003,24 @@ impl Summary {
         )
     }
 
+    /// Fastest and slowest end-to-end seconds.
+    fn e2e_range(&self) -> Option<(f64, f64)> {
+        let times = self
+            .runs
+            .iter()
+            .filter_map(|r| r.e2e.map(|d| d.as_secs_f64()));
+        let (lo, hi) = times.fold((f64::INFINITY, 0.0f64), |(lo, hi), t| {
+            (lo.min(t), hi.max(t))
+        });
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Bets per second of the slowest and of the fastest run.
+    fn rate_range(&self) -> Option<(f64, f64)> {
+        let (fast, slow) = self.e2e_range().filter(|(fast, _)| *fast > 0.0)?;
+        Some((self.bets as f64 / slow, self.bets as f64 / fast))
+    }
+
     /// Bets per second at the median time.
     fn rate(&self) -> Option<f64> {
         self.e2e()
@@ -1164,14 +1231,14 @@ fn mib(kb: Option<u64>) -> String {
 fn table(summaries: &[Summary]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| Data | Agencies | Bets | Sync | Batch | End to end (s) | Bets/s | Draw (ms) \
+        "| Data | Agencies | Bets | Sync | Batch | End to end (s) | Range (s) | Bets/s | Draw (ms) \
          | RSS parent | RSS session | RSS coordinator | RSS client | Result |\n",
     );
-    out.push_str("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for s in summaries {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             s.label,
             s.agencies,
             if s.bets > 0 {
@@ -1182,6 +1249,10 @@ fn table(summaries: &[Summary]) -> String {
             s.sync.name(),
             s.batch,
             s.e2e().map_or("—".into(), |t| format!("{t:.3}")),
+            match s.e2e_range() {
+                Some((lo, hi)) if s.runs.len() > 1 => format!("{lo:.3}–{hi:.3}"),
+                _ => "—".into(),
+            },
             s.rate().map_or("—".into(), |r| thousands(r as u64)),
             s.draw_ms().map_or("—".into(), |m| format!("{m:.0}")),
             mib(s.rss(|r| r.rss_server)),
@@ -1375,6 +1446,19 @@ struct Machine {
     date: String,
     /// The commit measured.
     commit: String,
+    /// Load averages (1, 5, 15 min) when the bench started.
+    load_start: String,
+    /// Load averages when it ended.
+    load_end: String,
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
@@ -1421,8 +1505,8 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 }
 
 impl Machine {
-    /// Reads /proc and git.
-    fn probe(root: &Path) -> Machine {
+    /// Reads /proc and git; `load_start` is [`load_average`] taken when the bench began.
+    fn probe(root: &Path, load_start: String) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -1459,6 +1543,8 @@ impl Machine {
             kernel,
             date: utc_now(),
             commit,
+            load_start,
+            load_end: load_average(),
         }
     }
 }
@@ -1489,11 +1575,12 @@ fn report(
     );
     let _ = writeln!(
         md,
-        "Each configuration ran {}; times are medians, RSS the maximum over the runs.\n",
+        "{}\n",
         if quick {
-            "once".to_string()
+            "Each configuration ran once."
         } else {
-            "3 times (the 10-million-bet ones once)".to_string()
+            "Each configuration ran 3 times (the 10-million-bet ones once); times are medians \
+             (Range: fastest and slowest run), RSS the maximum over the runs."
         }
     );
     md.push_str("## Results\n\n");
@@ -1560,6 +1647,11 @@ fn report(
     let _ = writeln!(md, "- Kernel: {}", machine.kernel);
     let _ = writeln!(md, "- Date: {}", machine.date);
     let _ = writeln!(md, "- Commit: {}", machine.commit);
+    let _ = writeln!(
+        md,
+        "- Load average (1/5/15 min): {} at the start, {} at the end",
+        machine.load_start, machine.load_end
+    );
     let _ = writeln!(md, "- Bench wall time: {:.0} s", elapsed.as_secs_f64());
     md.push_str("\n## Command\n\n```sh\n");
     if quick {
@@ -1897,8 +1989,8 @@ fn nice_step(max: f64) -> f64 {
 /// A bar: its value, or why it has none.
 #[derive(Clone, Debug)]
 enum Bar {
-    /// Median bets/s.
-    Value(f64),
+    /// Median bets/s, and the slowest and fastest run's.
+    Value(f64, f64, f64),
     /// The configuration failed.
     Failed,
     /// Not run.
@@ -1931,7 +2023,7 @@ fn draw_panel(cv: &mut Canvas, panel: &Panel, x: i64, y: i64, w: i64, h: i64) {
     let values = panel.categories.iter().flat_map(|(_, bars)| bars.iter());
     let mut max = values
         .filter_map(|b| match b {
-            Bar::Value(v) => Some(*v),
+            Bar::Value(_, _, hi) => Some(*hi),
             _ => None,
         })
         .fold(0.0, f64::max);
@@ -1957,7 +2049,7 @@ fn draw_panel(cv: &mut Canvas, panel: &Panel, x: i64, y: i64, w: i64, h: i64) {
 
     let n = panel.categories.len().max(1) as i64;
     let slot = (right - left) / n;
-    let bar_w = (slot * 3 / 10).min(64);
+    let bar_w = (slot * 36 / 100).min(64);
     for (i, (label, bars)) in panel.categories.iter().enumerate() {
         let cx = left + slot * i as i64 + slot / 2;
         for (k, bar) in bars.iter().enumerate() {
@@ -1965,16 +2057,23 @@ fn draw_panel(cv: &mut Canvas, panel: &Panel, x: i64, y: i64, w: i64, h: i64) {
             let colour = if k == 0 { BLUE } else { ORANGE };
             let mid = bx + bar_w / 2;
             match bar {
-                Bar::Value(v) => {
+                Bar::Value(v, lo, hi) => {
                     let ty = to_y(*v);
                     cv.rect(bx, ty, bar_w, bottom - ty, colour);
+                    // Whisker: slowest to fastest run.
+                    let (wlo, whi) = (to_y(*lo), to_y(*hi));
+                    if wlo - whi >= 2 {
+                        cv.thick_line((mid - 1, whi), (mid - 1, wlo), INK, 0, 2);
+                        cv.thick_line((mid - 6, whi), (mid + 6, whi), INK, 0, 2);
+                        cv.thick_line((mid - 6, wlo), (mid + 6, wlo), INK, 0, 2);
+                    }
                     let text = short_rate(*v);
-                    let scale = if Canvas::text_width(&text, 2) <= bar_w + 6 {
+                    let scale = if Canvas::text_width(&text, 2) <= slot / 2 - 4 {
                         2
                     } else {
                         1
                     };
-                    cv.text_centered(mid, ty - 8 * scale, &text, scale, INK);
+                    cv.text_centered(mid, ty.min(whi) - 6 - 7 * scale, &text, scale, INK);
                 }
                 Bar::Failed => cv.text_centered(mid, bottom - 20, "FAIL", 1, RED),
                 Bar::Missing => cv.text_centered(mid, bottom - 20, "N/A", 1, MUTED),
@@ -1993,9 +2092,9 @@ fn draw_panel(cv: &mut Canvas, panel: &Panel, x: i64, y: i64, w: i64, h: i64) {
 fn bar_of(summary: Option<&Summary>) -> Bar {
     match summary {
         None => Bar::Missing,
-        Some(s) => match (&s.status, s.rate()) {
-            (Status::Pass, Some(r)) => Bar::Value(r),
-            (Status::Skipped(_), _) => Bar::Missing,
+        Some(s) => match (&s.status, s.rate(), s.rate_range()) {
+            (Status::Pass, Some(r), Some((lo, hi))) => Bar::Value(r, lo, hi),
+            (Status::Skipped(_), _, _) => Bar::Missing,
             _ => Bar::Failed,
         },
     }
@@ -2095,7 +2194,7 @@ fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Canvas {
     cv.text_right(
         w - 8,
         h - 12,
-        "END TO END: FIRST CLIENT START TO LAST CLIENT EXIT",
+        "END TO END: FIRST CLIENT START TO LAST CLIENT EXIT. WHISKERS: SLOWEST TO FASTEST RUN.",
         1,
         MUTED,
     );
@@ -2169,6 +2268,7 @@ fn main() -> ExitCode {
 /// The whole benchmark; `Ok(false)` if some run failed.
 fn run(options: &Options) -> Result<bool, RunError> {
     let started = Instant::now();
+    let load_start = load_average();
     let exe = std::env::current_exe().map_err(fail("locate the bench binary"))?;
     let bins = exe
         .parent()
@@ -2232,7 +2332,30 @@ fn run(options: &Options) -> Result<bool, RunError> {
     let groups = plan(options.quick, course_present);
     let summaries = run_plan(&ctx, &groups, &course_dir, &scratch, &mut notes)?;
 
-    let machine = Machine::probe(&root);
+    let floor = summaries
+        .iter()
+        .flat_map(|s| s.runs.iter().filter_map(|r| r.floor))
+        .max();
+    notes.push(format!(
+        "Linux carries a process's peak RSS across fork and exec, so a child's `ru_maxrss` is at \
+         least its launcher's peak. The bench resets its own peak (`/proc/self/clear_refs`) before \
+         spawning; the floor left was at most {} MiB, so RSS values at that level say only \
+         \"no more than this\". Session children and the coordinator are forked by the server and \
+         inherit its peak instead.",
+        mib(floor)
+    ));
+    if summaries
+        .iter()
+        .flat_map(|s| s.runs.iter().filter_map(|r| r.draw_ms))
+        .all(|ms| ms == 0)
+    {
+        notes.push(
+            "Draw (ms) is the coordinator's own `draw_scan` time, logged in whole milliseconds: 0 \
+             means under 1 ms."
+                .into(),
+        );
+    }
+    let machine = Machine::probe(&root, load_start);
     let targets = targets(&summaries);
     let md = report(
         &summaries,
@@ -2306,6 +2429,26 @@ mod tests {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert_eq!(&png[12..16], b"IHDR");
         assert_eq!(&png[png.len() - 8..png.len() - 4], b"IEND");
+    }
+
+    #[test]
+    fn repeat_file_adds_missing_line_breaks() {
+        let dir = std::env::temp_dir().join(format!("tp0-bench-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap_or_default();
+        let (src, out) = (dir.join("in.csv"), dir.join("out.csv"));
+        for (text, want) in [
+            ("a,1\r\nb,2", "a,1\r\nb,2\r\na,1\r\nb,2\r\n"),
+            ("a,1\r\n", "a,1\r\na,1\r\n"),
+            ("", ""),
+        ] {
+            fs::write(&src, text).unwrap_or_default();
+            assert!(repeat_file(&src, &out, 2).is_ok());
+            assert_eq!(fs::read_to_string(&out).unwrap_or_default(), want);
+        }
+        assert!(matches!(scan_csv(&out), Ok((0, 0))));
+        fs::write(&src, "x,7574\r\ny,12\r\n\r\nz, 7574 \r\n").unwrap_or_default();
+        assert!(matches!(scan_csv(&src), Ok((3, 2))));
+        remove_dir(&dir);
     }
 
     #[test]
