@@ -9,7 +9,7 @@
 //! - **end to end**: from just before the first client is spawned until the last client has been
 //!   seen to exit (polled every 0.5 ms): upload, END, the draw and the winners query included;
 //! - **bets/s**: bets in the data set / end-to-end time;
-//! - **draw time**: the coordinator's own `action: draw_scan | ... | ms: M` log line;
+//! - **draw time**: the coordinator's own `action: draw_scan | ... | us: U` log line;
 //! - **peak RSS** (`ru_maxrss`, which every process logs at exit as `action: peak_memory`) of the
 //!   parent server, the largest session child, the coordinator and the largest client.
 //!
@@ -479,7 +479,7 @@ struct RunResult {
     /// First client spawned → last client exited.
     e2e: Option<Duration>,
     /// The coordinator's draw scan, in ms.
-    draw_ms: Option<u64>,
+    draw_us: Option<u64>,
     /// Peak RSS (KiB) of the parent server.
     rss_server: Option<u64>,
     /// Largest peak RSS (KiB) over the session children.
@@ -765,7 +765,7 @@ fn run_inner(
                     _ => {}
                 }
             }
-            Some("draw_scan") => result.draw_ms = num_field(&f, "ms"),
+            Some("draw_scan") => result.draw_us = num_field(&f, "us"),
             Some("sorteo") if field(&f, "result") == Some("success") => {
                 drawn = num_field(&f, "ganadores");
             }
@@ -1040,7 +1040,7 @@ impl Summary {
         median(
             self.runs
                 .iter()
-                .filter_map(|r| r.draw_ms.map(|m| m as f64))
+                .filter_map(|r| r.draw_us.map(|us| us as f64 / 1000.0))
                 .collect(),
         )
     }
@@ -1254,7 +1254,7 @@ fn table(summaries: &[Summary]) -> String {
                 _ => "—".into(),
             },
             s.rate().map_or("—".into(), |r| thousands(r as u64)),
-            s.draw_ms().map_or("—".into(), |m| format!("{m:.0}")),
+            s.draw_ms().map_or("—".into(), |m| format!("{m:.2}")),
             mib(s.rss(|r| r.rss_server)),
             mib(s.rss(|r| r.rss_session)),
             mib(s.rss(|r| r.rss_coordinator)),
@@ -2344,17 +2344,11 @@ fn run(options: &Options) -> Result<bool, RunError> {
          inherit its peak instead.",
         mib(floor)
     ));
-    if summaries
-        .iter()
-        .flat_map(|s| s.runs.iter().filter_map(|r| r.draw_ms))
-        .all(|ms| ms == 0)
-    {
-        notes.push(
-            "Draw (ms) is the coordinator's own `draw_scan` time, logged in whole milliseconds: 0 \
-             means under 1 ms."
-                .into(),
-        );
-    }
+    notes.push(
+        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator reads \
+         the bets file as it grows, so at the barrier it scans only the tail."
+            .into(),
+    );
     let machine = Machine::probe(&root, load_start);
     let targets = targets(&summaries);
     let md = report(
@@ -2463,10 +2457,10 @@ mod tests {
         assert_eq!(tick_label(2_000_000.0, 1_000_000.0), "2M");
         assert_eq!(nice_step(2_400_000.0), 500_000.0);
         let f = fields(
-            "2026-01-01 00:00:00 DEBUG    action: draw_scan | result: success | bets: 9 | ms: 3",
+            "2026-01-01 00:00:00 DEBUG    action: draw_scan | result: success | bets: 9 | us: 3",
         )
         .unwrap_or_default();
-        assert_eq!(num_field(&f, "ms"), Some(3));
+        assert_eq!(num_field(&f, "us"), Some(3));
         assert_eq!(field(&f, "action"), Some("draw_scan"));
     }
 }

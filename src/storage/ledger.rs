@@ -255,9 +255,9 @@ impl Ledger for BetsLedger<'_> {
         let started = Instant::now();
         self.catch_up()?;
         log::debug!(
-            "action: draw_scan | result: success | bets: {} | ms: {}",
+            "action: draw_scan | result: success | bets: {} | us: {}",
             self.bets,
-            started.elapsed().as_millis()
+            started.elapsed().as_micros()
         );
         Ok(self.winners.clone())
     }
