@@ -154,8 +154,8 @@ fn write_line(line: &str) {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn timestamp(now: SystemTime) -> String {
+/// `YYYY-MM-DD HH:MM:SS` in UTC, as every log line starts.
+pub fn timestamp(now: SystemTime) -> String {
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days as i64);
