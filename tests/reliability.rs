@@ -190,18 +190,7 @@ fn hostile_bytes_get_error_replies_while_an_honest_agency_finishes() {
 fn a_second_connection_for_a_busy_agency_is_refused_and_the_limit_answers_busy() {
     let scratch = Scratch::new("busy");
     let server = Server::start(&scratch.0, 3, &[("MAX_SESSIONS", "2")]);
-    let mut first = Raw::connect(server.port);
-    first.send(&Message::Hello {
-        agency: 1,
-        secret: b"",
-    });
-    assert_eq!(
-        first.recv(),
-        Some(Reply::Welcome {
-            position: 0,
-            ended: false
-        })
-    );
+    let mut first = Raw::new_agency(server.port, 1);
     let mut second = Raw::connect(server.port);
     second.send(&Message::Hello {
         agency: 1,
@@ -235,18 +224,7 @@ fn a_second_connection_for_a_busy_agency_is_refused_and_the_limit_answers_busy()
 fn an_idle_upload_is_cut_but_waiting_for_the_draw_is_not() {
     let scratch = Scratch::new("idle");
     let server = Server::start(&scratch.0, 2, &[("IDLE_TIMEOUT", "1s")]);
-    let mut idle = Raw::connect(server.port);
-    idle.send(&Message::Hello {
-        agency: 1,
-        secret: b"",
-    });
-    assert_eq!(
-        idle.recv(),
-        Some(Reply::Welcome {
-            position: 0,
-            ended: false
-        })
-    );
+    let mut idle = Raw::new_agency(server.port, 1);
     let started = Instant::now();
     assert!(matches!(
         idle.recv(),
@@ -464,16 +442,13 @@ fn a_client_killed_mid_upload_and_restarted_finishes_without_duplicates() {
         &data.file(1),
         &[("CLI_BATCH_MAXAMOUNT", "10"), ("CLI_BATCH_WINDOW", "2")],
     );
-    wait_for("some batches of agency 1", Duration::from_secs(10), || {
-        server.count_in_log("apuesta_recibida | result: success") > 20
-    });
+    server.wait_for_batches(20);
     victim.kill().unwrap();
     let _ = victim.wait();
     let (status, log) = run_client(&server.address(), 1, &data.file(1), &[]);
     assert!(status.success(), "{log}");
     assert!(other.wait_with_output().status.success());
-    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
-    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert_one_complete_draw(&server, &data);
     assert!(server.terminate().success());
     evidence("a client killed mid-batch and started again", "SIGKILL of the client process", "the restart resumes at the server's position: no duplicates; the other agency unaffected; one draw");
 }
@@ -484,32 +459,17 @@ fn a_crashed_coordinator_is_restarted_from_disk_and_clients_resume() {
     let data = generated(2, 30_000, "coordcrash");
     let mut server = Server::start(&scratch.0, 2, &[]);
     let clients = spawn_agencies(&server, &data, &[("CLI_BATCH_MAXAMOUNT", "20")]);
-    wait_for("uploads under way", Duration::from_secs(10), || {
-        server.count_in_log("apuesta_recibida | result: success") > 10
-    });
-    let coordinator = logged_value(
-        &server.logs(),
-        "action: start_coordinator | result: success | pid",
-        "pid",
-    )
-    .unwrap();
+    server.wait_for_batches(10);
+    let coordinator = server.coordinator_pid();
     // SAFETY: kill(2) on the coordinator pid the server logged.
-    unsafe { libc::kill(coordinator.parse().unwrap(), libc::SIGKILL) };
-    for child in clients {
-        let output = child.wait_with_output();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
+    unsafe { libc::kill(coordinator, libc::SIGKILL) };
+    assert_all_succeed(clients);
     assert!(
         server.count_in_log("action: coordinator_exit | result: fail") == 1,
         "{}",
         server.logs()
     );
-    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
-    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert_one_complete_draw(&server, &data);
     assert!(server.terminate().success());
     evidence("the coordinator process dies", "SIGKILL of the coordinator mid-upload", "the parent logs it, ends the sessions, starts a new coordinator from disk; clients resume; one draw");
 }
@@ -582,17 +542,8 @@ fn a_killed_session_child_is_logged_and_its_agency_resumes() {
         &data,
         &[("CLI_BATCH_MAXAMOUNT", "20"), ("CLI_BATCH_WINDOW", "2")],
     );
-    wait_for("uploads under way", Duration::from_secs(10), || {
-        server.count_in_log("apuesta_recibida | result: success") > 20
-    });
-    let coordinator: i32 = logged_value(
-        &server.logs(),
-        "action: start_coordinator | result: success | pid",
-        "pid",
-    )
-    .unwrap()
-    .parse()
-    .unwrap();
+    server.wait_for_batches(20);
+    let coordinator = server.coordinator_pid();
     let session = children_of(server.pid())
         .into_iter()
         .map(|(pid, _)| pid)
@@ -600,22 +551,14 @@ fn a_killed_session_child_is_logged_and_its_agency_resumes() {
         .expect("a session child");
     // SAFETY: kill(2) on one of the server's session children.
     unsafe { libc::kill(session, libc::SIGKILL) };
-    for child in clients {
-        let output = child.wait_with_output();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
+    assert_all_succeed(clients);
     assert_eq!(
         server.count_in_log("action: session_exit | result: fail"),
         1,
         "{}",
         server.logs()
     );
-    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
-    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert_one_complete_draw(&server, &data);
     assert!(server.terminate().success());
     evidence("a session child dies", "SIGKILL of one session process mid-upload", "the parent logs the crash; the agency reconnects (the dead claim lapses) and resumes; one draw");
 }
@@ -631,9 +574,7 @@ fn a_killed_parent_takes_its_children_with_it_and_a_second_server_is_refused() {
         &data,
         &[("CLI_BATCH_MAXAMOUNT", "20"), ("CLI_BATCH_WINDOW", "2")],
     );
-    wait_for("uploads under way", Duration::from_secs(10), || {
-        server.count_in_log("apuesta_recibida | result: success") > 20
-    });
+    server.wait_for_batches(20);
     // SIGKILL of the parent alone: no child may live on with its commit page.
     let children = descendants(server.pid());
     assert!(children.len() >= 2);
@@ -660,14 +601,7 @@ fn a_killed_parent_takes_its_children_with_it_and_a_second_server_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    for child in clients {
-        let output = child.wait_with_output();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
+    assert_all_succeed(clients);
     assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
     drop(restarted);
     evidence("the parent dies alone (OOM killer); a second server on the same file", "SIGKILL of the parent only; a second server started on the same BETS_FILE", "children die with the parent (PR_SET_PDEATHSIG), the second server refuses with a clear error, a restart resumes exactly once");

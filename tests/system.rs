@@ -31,8 +31,7 @@ fn five_agencies_upload_the_dataset_and_each_gets_only_its_winners() {
         assert_eq!(winners, data.winners[index], "client {}", index + 1);
         assert!(!log.contains("result: fail"), "{log}");
     }
-    assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
-    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert_one_complete_draw(&server, &data);
     assert_eq!(server.count_in_log("result: fail"), 0, "{}", server.logs());
     assert!(server.terminate().success());
     // Python's csv module (the course's load_bets) reads every row back, winners included.
@@ -239,18 +238,7 @@ fn an_invalid_config_value_is_one_error_line_naming_the_key() {
 fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
     let scratch = Scratch::new("barrier");
     let server = Server::start(&scratch.0, 2, &[]);
-    let mut first = Raw::connect(server.port);
-    first.send(&Message::Hello {
-        agency: 1,
-        secret: b"",
-    });
-    assert_eq!(
-        first.recv(),
-        Some(Reply::Welcome {
-            position: 0,
-            ended: false
-        })
-    );
+    let mut first = Raw::new_agency(server.port, 1);
     first.send_raw(&batch(0, 3, 100, "7574"));
     assert_eq!(first.recv(), Some(Reply::Ack(3)));
     first.send(&Message::End { total: 3 });
@@ -269,18 +257,7 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
         .stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut second = Raw::connect(server.port);
-    second.send(&Message::Hello {
-        agency: 2,
-        secret: b"",
-    });
-    assert_eq!(
-        second.recv(),
-        Some(Reply::Welcome {
-            position: 0,
-            ended: false
-        })
-    );
+    let mut second = Raw::new_agency(server.port, 2);
     second.send_raw(&batch(0, 2, 200, "1"));
     assert_eq!(second.recv(), Some(Reply::Ack(2)));
     second.send(&Message::End { total: 2 });

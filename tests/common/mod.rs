@@ -121,6 +121,31 @@ impl Server {
             .count()
     }
 
+    /// The coordinator's pid, from the log line the parent writes when it forks it.
+    pub fn coordinator_pid(&self) -> i32 {
+        let logs = self.logs();
+        let pid = logged_value(
+            &logs,
+            "action: start_coordinator | result: success | pid",
+            "pid",
+        );
+        pid.and_then(|pid| pid.parse().ok())
+            .expect("the coordinator's pid is logged")
+    }
+
+    /// Waits until more than `batches` batches are stored: an upload is under way.
+    pub fn wait_for_batches(&self, batches: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.count_in_log("apuesta_recibida | result: success") <= batches {
+            assert!(
+                Instant::now() < deadline,
+                "no upload under way: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
@@ -307,6 +332,29 @@ pub fn spawn_agencies(server: &Server, data: &Dataset, env: &[(&str, &str)]) -> 
         .collect()
 }
 
+/// Waits for every client and asserts each exited 0.
+pub fn assert_all_succeed(clients: Vec<ClientProcess>) {
+    for child in clients {
+        let output = child.wait_with_output();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+/// The end state every fault test wants: each agency's file stored once, and one draw.
+pub fn assert_one_complete_draw(server: &Server, data: &Dataset) {
+    assert_stored_exactly_once(&server.dir.join("bets.csv"), data);
+    assert_eq!(
+        server.count_in_log("action: sorteo | result: success"),
+        1,
+        "{}",
+        server.logs()
+    );
+}
+
 /// The number after `key: ` in the first line containing `action`.
 pub fn logged_value(log: &str, action: &str, key: &str) -> Option<String> {
     let line = log.lines().find(|line| line.contains(action))?;
@@ -414,6 +462,23 @@ impl Raw {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Connects as a new agency (no secret) and checks the server welcomes it at position 0.
+    pub fn new_agency(port: u16, agency: u32) -> Raw {
+        let mut raw = Raw::connect(port);
+        raw.send(&Message::Hello {
+            agency,
+            secret: b"",
+        });
+        assert_eq!(
+            raw.recv(),
+            Some(Reply::Welcome {
+                position: 0,
+                ended: false
+            })
+        );
+        raw
     }
 
     pub fn send(&mut self, message: &Message<'_>) {
