@@ -14,7 +14,9 @@
 #   3. graceful stop (exercise 4): `docker stop -t 20` on a busy client,
 #      `compose stop -t 1` on the rest, then `make docker-compose-down`;
 #   4. exercise 2: an edited config.yaml (read-only bind mount) takes effect when
-#      the container restarts, with no rebuild.
+#      the container restarts, with no rebuild;
+#   5. agency secrets (generar-compose.sh with SECRETS_DIR): agencies with their
+#      own secrets upload; a client holding another agency's secret is refused.
 # Prints PASS/FAIL per check and ends with "N passed, M failed"; exits 1 if any failed.
 #
 # The compose project is tp0, as with `make docker-compose-up`, so the run refuses
@@ -247,6 +249,7 @@ generate() { # <clients> <mode> [client config]
     SERVER_CONFIG=$SERVER_CONFIG_FILE \
         CLIENT_CONFIG=${3:-$CLIENT_CONFIG_FILE} \
         DATA_DIR=$WORK/data \
+        SECRETS_DIR=${SECRETS_DIR:-} \
         sh "$ROOT/generar-compose.sh" "$COMPOSE_FILE" "$1" "$2" >/dev/null
 }
 
@@ -478,6 +481,27 @@ check "the same image before and after (no rebuild)" \
     test "$(docker inspect -f '{{.Image}}' client1 2>/dev/null)" = "$image_before"
 check "client1 exited with code 0" exit_codes_zero client1
 save_logs server client1
+teardown
+
+# ================================================================ secrets
+section "agency secrets: each agency uploads with its own secret, another's is refused"
+sh "$ROOT/docker/make-secrets.sh" "$WORK/secrets" 2 >/dev/null
+SECRETS_DIR=$WORK/secrets generate 2 agency
+check "the compose file mounts the secrets" grep -q 'SECRETS_FILE=/secrets' "$COMPOSE_FILE"
+check "compose up" up
+check "both agencies finish within 120 s" wait_exited 120 client1 client2
+check "client1 and client2 exited with code 0" exit_codes_zero client1 client2
+check "one draw" test "$(count_in_log server 'action: sorteo \| result: success')" -eq 1
+impostor_log=$WORK/impostor.log
+docker run --rm --network "${PROJECT}_testing_net" \
+    -e CLI_ID=1 -e CLI_SERVER_ADDRESS=server:12345 -e CLI_RETRY_TIMEOUT=2s -e CLI_SECRET_FILE=/secret \
+    -v "$WORK/secrets/agency-2.secret:/secret:ro" -v "$WORK/data/agency-1.csv:/agency.csv:ro" \
+    client:latest >"$impostor_log" 2>&1
+impostor_exit=$?
+check "a client with agency 2's secret claiming agency 1 exits 1 (got $impostor_exit)" test "$impostor_exit" -eq 1
+check "it is told why: Unauthorized" grep -q 'Unauthorized' "$impostor_log"
+check "the server logs the refused authentication" test "$(count_in_log server 'action: authenticate \| result: fail')" -ge 1
+save_logs server client1 client2
 teardown
 
 # ================================================================ cleanup
