@@ -12,6 +12,8 @@
 //! live behind the [`Ledger`] trait, which the server implements over its storage module. That
 //! keeps the barrier's rules testable with an in-memory ledger.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -32,10 +32,10 @@ fn main() -> ExitCode {
     log::info!(
         "action: config | result: success | client_id: {} | server_address: {} | loop_amount: {} | loop_period: {} | log_level: {} | mode: {mode} | batch_max_amount: {}",
         config.id,
-        config.server_address,
+        logging::field(&config.server_address),
         config.loop_amount,
-        config.loop_period_text,
-        config.log_level_text,
+        logging::field(&config.loop_period_text),
+        logging::field(&config.log_level_text),
         config.batch_max_amount
     );
     let code = tp0::client::run(&config, &stop);

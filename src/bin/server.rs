@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         config.listen_backlog,
         config.logging_level,
         config.agencies,
-        config.bets_file.display(),
+        logging::field(&config.bets_file.display().to_string()),
         config.sync
     );
     let supervisor = match Supervisor::new(config) {
