@@ -410,8 +410,16 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Parses Go-style durations: `100ms`, `5s`, `1m30s`, `2h`; a bare number is seconds.
+/// The longest duration accepted; larger values would overflow deadlines (`Instant + Duration`).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Parses Go-style durations: `100ms`, `5s`, `1m30s`, `2h`; a bare number is seconds. At most a
+/// year ([`MAX_DURATION`]).
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    parse_duration_unbounded(text).filter(|d| *d <= MAX_DURATION)
+}
+
+fn parse_duration_unbounded(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -470,6 +478,8 @@ mod tests {
         assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
         assert_eq!(parse_duration("5 parsecs"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("5000000000000000h"), None, "beyond a year");
+        assert_eq!(parse_duration("8760h"), Some(MAX_DURATION));
     }
 
     #[test]

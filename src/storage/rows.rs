@@ -165,8 +165,11 @@ impl<'a> Fields<'a> {
         self.row.count == 0
     }
 
-    /// Field `index`, unescaped, without a trailing `\r` on the last one.
+    /// Field `index`, unescaped, without a trailing `\r` on the last one; empty past the last field.
     pub fn get(&self, index: usize) -> &'a [u8] {
+        if index >= self.row.count.min(MAX_FIELDS) {
+            return &[];
+        }
         let field = if self.row.quoted {
             let (start, end) = self.unescaped.get(index).copied().unwrap_or((0, 0));
             &self.scratch[start..end]
@@ -328,5 +331,15 @@ mod tests {
             ]
         );
         assert_eq!(reader.rows(), 3);
+    }
+
+    #[test]
+    fn a_field_past_the_last_is_empty_never_a_stale_one() {
+        let mut reader = RowReader::new(&b"\"a\",b,c\n\"d\"\n"[..]);
+        assert_eq!(reader.next_row().unwrap().unwrap().get(2), b"c");
+        let second = reader.next_row().unwrap().unwrap();
+        assert_eq!(second.get(0), b"d");
+        assert_eq!(second.get(2), b"", "no stale field from the row before");
+        assert_eq!(second.get(99), b"");
     }
 }
