@@ -471,6 +471,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_files_equal_the_built_in_defaults() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let none = env_of(&[]);
+        let server = ServerConfig::load(&root.join("server/config.ini"), &none).unwrap();
+        assert_eq!(server, ServerConfig::default());
+        let client = ClientConfig::load(&root.join("client/config.yaml"), &none).unwrap();
+        assert_eq!(client, ClientConfig::default());
+    }
+
+    #[test]
     fn durations_parse_like_go() {
         assert_eq!(parse_duration("100ms"), Some(Duration::from_millis(100)));
         assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
