@@ -225,7 +225,7 @@ impl<'a> Iterator for BetsIter<'a> {
         let mut cursor = Cursor::new(self.rest);
         // The layout was validated by `decode`, so these reads cannot fail; `ok()?` keeps the
         // iterator total anyway.
-        let bet = read_bet(&mut cursor).ok()?;
+        let bet = read_bet(&mut cursor, Kind::Bets).ok()?;
         self.rest = cursor.rest();
         Some(bet)
     }
@@ -406,7 +406,7 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, CodecError> {
             let count = c.u16(kind)?;
             let bytes = c.rest();
             for _ in 0..count {
-                read_bet(&mut c)?;
+                read_bet(&mut c, kind)?;
             }
             let used = bytes.len() - c.rest().len();
             Message::Bets {
@@ -419,7 +419,7 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, CodecError> {
         }
         Kind::Bet => Message::Bet {
             start: c.u64(kind)?,
-            bet: read_bet(&mut c)?,
+            bet: read_bet(&mut c, kind)?,
         },
         Kind::End => Message::End {
             total: c.u64(kind)?,
@@ -459,13 +459,13 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, CodecError> {
     Ok(Decoded::Frame(message, total))
 }
 
-fn read_bet<'a>(c: &mut Cursor<'a>) -> Result<RawBet<'a>, CodecError> {
+fn read_bet<'a>(c: &mut Cursor<'a>, kind: Kind) -> Result<RawBet<'a>, CodecError> {
     Ok(RawBet {
-        first_name: c.field(Kind::Bets)?,
-        last_name: c.field(Kind::Bets)?,
-        document: c.field(Kind::Bets)?,
-        birthdate: c.field(Kind::Bets)?,
-        number: c.field(Kind::Bets)?,
+        first_name: c.field(kind)?,
+        last_name: c.field(kind)?,
+        document: c.field(kind)?,
+        birthdate: c.field(kind)?,
+        number: c.field(kind)?,
     })
 }
 

@@ -211,6 +211,15 @@ fn layout_faults_are_rejected() {
         decode(&frame),
         Err(CodecError::TrailingBytes(Kind::Bets, _))
     ));
+    // A single BET cut short is reported as a BET, not a BETS.
+    let mut single = Vec::new();
+    encode_bet(0, &bet("A", "1", "2"), &mut single).unwrap();
+    let short = single.len() - 1;
+    single[3] -= 1;
+    assert_eq!(
+        decode(&single[..short]),
+        Err(CodecError::Truncated(Kind::Bet))
+    );
     // A field length pointing past the payload.
     assert_eq!(
         decode(&[0xFF, 0x01, 0, 5, 0, 0, 0, 1, 9]),

@@ -45,6 +45,13 @@ pub enum StorageError {
         /// The system's error.
         source: io::Error,
     },
+    /// Another server instance (or a process it forked) still uses the bets file.
+    InUse {
+        /// The bets file.
+        path: PathBuf,
+        /// The pid the holder wrote into the lock file.
+        holder: String,
+    },
     /// The file holds something that is not a bet row, before its last row.
     Corrupt {
         /// The file.
@@ -75,6 +82,11 @@ impl fmt::Display for StorageError {
                 path,
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
+            StorageError::InUse { path, holder } => write!(
+                f,
+                "{} is in use by another server instance (pid {holder})",
+                path.display()
+            ),
             StorageError::Corrupt {
                 path,
                 offset,
@@ -127,13 +139,9 @@ pub fn claim_ownership(
     while file.try_lock_exclusive().is_err() {
         if started.elapsed() >= patience {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            return Err(StorageError::Corrupt {
+            return Err(StorageError::InUse {
                 path: bets.to_path_buf(),
-                offset: 0,
-                reason: format!(
-                    "another server instance (pid {}) still uses it",
-                    holder.trim()
-                ),
+                holder: holder.trim().to_string(),
             });
         }
         std::thread::sleep(std::time::Duration::from_millis(50));

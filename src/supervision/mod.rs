@@ -305,7 +305,8 @@ impl Supervisor {
             std::process::exit(1);
         }
         self.listener = None;
-        self.requests_rx_for_child_drop();
+        // Sessions must not hold the coordinator's receiving end (the coordinator took it first).
+        self.requests_rx = None;
         self.children = Children::default();
         let signals = self.signals.take()?;
         match signals.forget_in_child() {
@@ -315,11 +316,6 @@ impl Supervisor {
                 None
             }
         }
-    }
-
-    fn requests_rx_for_child_drop(&mut self) {
-        // Sessions must not hold the coordinator's receiving end; the coordinator takes it first.
-        self.requests_rx = None;
     }
 
     fn start_coordinator(&mut self) {
