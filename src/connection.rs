@@ -8,7 +8,11 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
-use crate::protocol::{self, CodecError, Decoded, Message, MAX_FRAME_LEN};
+use nix::errno::Errno;
+use nix::sys::socket::{recv, MsgFlags};
+use std::time::{Duration, Instant};
+
+use crate::protocol::{self, CodecError, Decoded, Message, RawBet, MAX_FRAME_LEN};
 
 /// Size of the read buffer; a multiple of the largest frame.
 pub const READ_BUFFER: usize = 8 * MAX_FRAME_LEN;
@@ -30,6 +34,7 @@ pub struct Connection {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
+    write_limit: Option<Duration>,
 }
 
 impl Connection {
@@ -40,6 +45,25 @@ impl Connection {
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             start: 0,
             end: 0,
+            write_limit: None,
+        }
+    }
+
+    /// Makes a write that moves no byte for `limit` fail with `TimedOut`: a peer that stops
+    /// reading is as idle as one that stops sending. The socket needs a write timeout shorter
+    /// than `limit` (`set_write_timeout`), so a blocked write returns to be counted.
+    pub fn set_write_limit(&mut self, limit: Duration) {
+        self.write_limit = Some(limit);
+    }
+
+    /// Whether the peer has closed or reset the connection, without taking any byte it sent.
+    pub fn peer_closed(&self) -> bool {
+        let mut probe = [0u8; 1];
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        match recv(self.stream.as_raw_fd(), &mut probe, flags) {
+            Ok(0) => true,
+            Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => false,
+            Err(_) => true,
         }
     }
 
@@ -95,29 +119,14 @@ impl Connection {
             return Ok(Fill::Data(0));
         }
         let free = &mut self.buf[self.end..];
-        // SAFETY: `free` is a live, writable buffer of the given length.
-        let n = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                free.as_mut_ptr().cast(),
-                free.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        match n {
-            0 => Ok(Fill::Eof),
-            n if n > 0 => {
-                self.end += n as usize;
-                Ok(Fill::Data(n as usize))
+        match recv(self.stream.as_raw_fd(), free, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => Ok(Fill::Eof),
+            Ok(n) => {
+                self.end += n;
+                Ok(Fill::Data(n))
             }
-            _ => {
-                let err = io::Error::last_os_error();
-                if is_idle(&err) {
-                    Ok(Fill::Idle)
-                } else {
-                    Err(err)
-                }
-            }
+            Err(Errno::EAGAIN | Errno::EINTR) => Ok(Fill::Idle),
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -160,17 +169,118 @@ impl Connection {
     /// # Errors
     /// Encoding or socket errors.
     pub fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
-        let mut out = Vec::with_capacity(64);
-        protocol::encode(message, &mut out).map_err(io::Error::other)?;
-        self.send_bytes(&out)
+        self.send_many(std::iter::once(*message))
     }
 
-    /// Writes already-encoded frames whole.
+    /// Encodes every message into one buffer and writes it with one call (a group of `ACK`s).
+    ///
+    /// # Errors
+    /// Encoding or socket errors.
+    pub fn send_many<'m>(
+        &mut self,
+        messages: impl IntoIterator<Item = Message<'m>>,
+    ) -> io::Result<()> {
+        let mut out = Vec::with_capacity(64);
+        for message in messages {
+            protocol::encode(&message, &mut out).map_err(io::Error::other)?;
+        }
+        self.write_whole(&out)
+    }
+
+    /// Sends an agency's winners: as many `WINNERS` frames as the documents need.
+    ///
+    /// # Errors
+    /// Encoding or socket errors.
+    pub fn send_winners<S: AsRef<str>>(&mut self, documents: &[S]) -> io::Result<()> {
+        let mut out = Vec::new();
+        protocol::encode_winners(documents, &mut out).map_err(io::Error::other)?;
+        self.write_whole(&out)
+    }
+
+    /// Sends one `BET` frame (exercise 5).
+    ///
+    /// # Errors
+    /// Encoding or socket errors.
+    pub fn send_bet(&mut self, start: u64, bet: &RawBet<'_>) -> io::Result<()> {
+        let mut out = Vec::new();
+        protocol::encode_bet(start, bet, &mut out).map_err(io::Error::other)?;
+        self.write_whole(&out)
+    }
+
+    /// Sends a line of text as it is: the echo dialect, which has no frames.
     ///
     /// # Errors
     /// Socket errors.
-    pub fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
+    pub fn send_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.write_whole(line)
+    }
+
+    /// A second handle that only writes frames, for a thread that sends while this one reads.
+    ///
+    /// # Errors
+    /// The socket cannot be duplicated.
+    pub fn writer(&self) -> io::Result<FrameWriter> {
+        Ok(FrameWriter {
+            stream: self.stream.try_clone()?,
+        })
+    }
+
+    fn write_whole(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let Some(limit) = self.write_limit else {
+            return self.stream.write_all(bytes);
+        };
+        let mut rest = bytes;
+        let mut moved = Instant::now();
+        while !rest.is_empty() {
+            match self.stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    rest = &rest[n..];
+                    moved = Instant::now();
+                }
+                Err(err) if is_idle(&err) => {
+                    if moved.elapsed() >= limit {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("the peer read nothing for {} ms", limit.as_millis()),
+                        ));
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The writing half of a [`Connection`], for the client's sender thread.
+pub struct FrameWriter {
+    stream: TcpStream,
+}
+
+impl FrameWriter {
+    /// Encodes `message` and writes it whole.
+    ///
+    /// # Errors
+    /// Encoding or socket errors.
+    pub fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
+        let mut out = Vec::with_capacity(16);
+        protocol::encode(message, &mut out).map_err(io::Error::other)?;
+        self.stream.write_all(&out)
+    }
+
+    /// Writes a `BETS` frame the codec's [`protocol::BatchBuilder`] built in place.
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn send_batch(&mut self, batch: &mut protocol::BatchBuilder) -> io::Result<()> {
+        let frame = batch.frame().map_err(io::Error::other)?;
+        self.stream.write_all(frame)
+    }
+
+    /// Closes both directions, which wakes a thread blocked reading the other half.
+    pub fn shutdown(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 

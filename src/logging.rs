@@ -133,23 +133,14 @@ fn format_line(level: Level, message: fmt::Arguments<'_>) -> String {
 fn write_line(line: &str) {
     let bytes = line.as_bytes();
     let mut written = 0;
+    // Straight to fd 1, not through std's buffered stdout: one `write` per line keeps lines of
+    // different processes from interleaving (below PIPE_BUF a pipe write is atomic).
     while written < bytes.len() {
-        // SAFETY: the pointer and length describe the live `bytes` slice.
-        let n = unsafe {
-            libc::write(
-                libc::STDOUT_FILENO,
-                bytes[written..].as_ptr().cast(),
-                bytes.len() - written,
-            )
-        };
-        if n > 0 {
-            written += n as usize;
-        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-        {
-            continue;
-        } else {
+        match nix::unistd::write(std::io::stdout(), &bytes[written..]) {
+            Ok(n) if n > 0 => written += n,
+            Err(nix::errno::Errno::EINTR) => continue,
             // stdout is gone; there is nowhere left to report that.
-            return;
+            _ => return,
         }
     }
 }
@@ -181,26 +172,24 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Logs this process's peak resident set (DEBUG), for the benchmark: `role` names the process.
-pub fn log_peak_memory(role: &str) {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to a live rusage.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
-        log::debug!(
-            "action: peak_memory | result: success | role: {role} | pid: {} | max_rss_kb: {}",
-            std::process::id(),
-            usage.ru_maxrss
-        );
-    }
-}
-
 /// Reports an unusable configuration in one course-format line, before any logger is configured.
 pub fn config_error(err: &dyn fmt::Display) {
     init(LevelFilter::Info, false);
     log::error!(
         "action: config | result: fail | error: {}",
         field(&err.to_string())
+    );
+}
+
+/// Logs at DEBUG, in a line of its own, which configuration keys the environment set: they win
+/// over the config file, so an edit to the file of one of these keys has no effect.
+pub fn env_overrides(keys: &[String]) {
+    if keys.is_empty() {
+        return;
+    }
+    log::debug!(
+        "action: config_env | result: success | keys: {}",
+        field(&keys.join(","))
     );
 }
 

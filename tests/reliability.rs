@@ -187,7 +187,7 @@ fn hostile_bytes_get_error_replies_while_an_honest_agency_finishes() {
 }
 
 #[test]
-fn a_second_connection_for_a_busy_agency_is_refused_and_the_limit_answers_busy() {
+fn a_second_connection_for_a_busy_agency_is_refused_and_anonymous_peers_give_way() {
     let scratch = Scratch::new("busy");
     let server = Server::start(&scratch.0, 3, &[("MAX_SESSIONS", "2")]);
     let mut first = Raw::new_agency(server.port, 1);
@@ -200,23 +200,39 @@ fn a_second_connection_for_a_busy_agency_is_refused_and_the_limit_answers_busy()
         second.recv(),
         Some(Reply::Error(ErrorCode::AgencyBusy, _))
     ));
-    // Two sessions alive (first, and a silent one): the third connection is answered busy.
-    let _silent = Raw::connect(server.port);
-    wait_for("second session to end", Duration::from_secs(5), || {
+    // Two silent peers fill MAX_SESSIONS=2; the identified agency does not count.
+    let mut oldest = Raw::connect(server.port);
+    wait_for("the refused session to end", Duration::from_secs(5), || {
         children_of(server.pid()).len() == 3
     });
-    let mut third = Raw::connect(server.port);
-    assert!(matches!(
-        third.recv(),
-        Some(Reply::Error(ErrorCode::ServerBusy, _))
-    ));
-    // The first session is unaffected.
+    let _younger = Raw::connect(server.port);
+    wait_for("both silent sessions", Duration::from_secs(5), || {
+        children_of(server.pid()).len() == 4
+    });
+    // A third anonymous peer gets in; the silent one connected longest gives way (once it has
+    // been anonymous long enough not to be an agency whose HELLO is on its way).
+    std::thread::sleep(Duration::from_millis(5100));
+    let _newcomer = Raw::connect(server.port);
+    oldest
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(oldest.closed(), "the oldest anonymous peer was evicted");
+    wait_for("the eviction's log line", Duration::from_secs(5), || {
+        server.count_in_log("action: evict_session | result: success") >= 1
+    });
+    assert_eq!(
+        server.count_in_log("action: evict_session | result: success"),
+        1,
+        "one eviction: the younger silent peer and the agency stay"
+    );
+    // The agency's session is unaffected.
     first.send_raw(&batch(0, 2, 1, "1"));
     assert_eq!(first.recv(), Some(Reply::Ack(2)));
     evidence(
-        "second connection for an agency; connections past MAX_SESSIONS",
+        "second connection for an agency; anonymous connections past MAX_SESSIONS",
         "raw sockets",
-        "AgencyBusy and ServerBusy errors; the holding session keeps storing",
+        "AgencyBusy for the second; past MAX_SESSIONS the oldest anonymous peer (5 s or older) is evicted for a newcomer; the identified agency keeps storing",
     );
 }
 
@@ -485,11 +501,20 @@ fn a_restarted_server_with_every_end_answers_winners_without_uploads() {
     assert!(first.wait_with_output().status.success());
     assert!(server.terminate().success());
     let mut again = Server::start(&scratch.0, 2, &[]);
-    // server.log holds both runs: the first run's draw and the restarted run's draw from disk.
+    // The coordinator starts after the listener: wait for it to have read the disk.
+    wait_for("the restarted coordinator", Duration::from_secs(10), || {
+        again.count_in_log("action: start_coordinator | result: success | agencies") == 2
+    });
+    // server.log holds both runs: the first run's draw, and the restarted run's recovery of it.
     assert_eq!(
         again.count_in_log("action: sorteo | result: success"),
-        2,
-        "each run draws once"
+        1,
+        "one draw per round, however many runs"
+    );
+    assert_eq!(
+        again.count_in_log("action: recover_draw | result: success"),
+        1,
+        "the restarted run recovers the draw from disk"
     );
     for id in 1..=2 {
         let (status, log) = run_client(&again.address(), id, &data.file(id), &[]);
@@ -508,7 +533,7 @@ fn a_restarted_server_with_every_end_answers_winners_without_uploads() {
     evidence(
         "server restart after every END",
         "SIGTERM, start again, clients run again",
-        "the new run draws once from disk; same winners; nothing re-uploaded",
+        "the new run recovers the draw from disk (recover_draw, no second sorteo); same winners; nothing re-uploaded",
     );
 }
 
@@ -605,4 +630,362 @@ fn a_killed_parent_takes_its_children_with_it_and_a_second_server_is_refused() {
     assert_stored_exactly_once(&scratch.path("bets.csv"), &data);
     drop(restarted);
     evidence("the parent dies alone (OOM killer); a second server on the same file", "SIGKILL of the parent only; a second server started on the same BETS_FILE", "children die with the parent (PR_SET_PDEATHSIG), the second server refuses with a clear error, a restart resumes exactly once");
+}
+
+#[test]
+fn a_client_killed_while_waiting_for_the_draw_comes_back_and_waits_again() {
+    let scratch = Scratch::new("waitkill");
+    let data = generated(2, 500, "waitkill");
+    let mut server = Server::start(&scratch.0, 2, &[]);
+    let mut victim = spawn_client(&server.address(), 1, &data.file(1), &[]);
+    wait_for("agency 1's END", Duration::from_secs(20), || {
+        server.count_in_log("action: end_agency | result: success | agency: 1") == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    victim.kill().unwrap();
+    let _ = victim.wait();
+    // A short retry window: an agency locked out by its dead session would give up within it.
+    let back = spawn_client(
+        &server.address(),
+        1,
+        &data.file(1),
+        &[("CLI_RETRY_TIMEOUT", "3s")],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let (status, log) = run_client(&server.address(), 2, &data.file(2), &[]);
+    assert!(status.success(), "{log}");
+    let output = back.wait_with_output();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the restarted agency waited: {log}"
+    );
+    assert_eq!(
+        logged_value(&log, "consulta_ganadores", "cant_ganadores"),
+        Some(data.winners[0].to_string())
+    );
+    assert!(
+        !log.contains("apuesta_enviada"),
+        "nothing re-uploaded: {log}"
+    );
+    assert_one_complete_draw(&server, &data);
+    assert!(server.terminate().success());
+    evidence(
+        "an agency's client dies while it waits for the draw",
+        "SIGKILL of the client after its END, restart with a 3 s retry window, draw 4 s later",
+        "the waiting session sees the close and gives up the claim; the restarted client waits and gets its winners",
+    );
+}
+
+/// A connection with a tiny receive buffer, so a peer that never reads blocks the server soon.
+fn stingy_connection(port: u16) -> TcpStream {
+    use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+    let fd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    socket::setsockopt(&fd, sockopt::RcvBuf, &2048).unwrap();
+    let addr = SockaddrIn::from(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        port,
+    ));
+    socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr).unwrap();
+    TcpStream::from(fd)
+}
+
+#[test]
+fn a_peer_that_stops_reading_loses_its_agency_after_the_idle_timeout() {
+    let scratch = Scratch::new("noread");
+    let server = Server::start(&scratch.0, 1, &[("IDLE_TIMEOUT", "1s"), ("SYNC", "false")]);
+    let mut raw = Raw::from_stream(stingy_connection(server.port));
+    raw.send(&Message::Hello {
+        agency: 1,
+        secret: b"",
+    });
+    assert!(matches!(
+        raw.recv(),
+        Some(Reply::Welcome { position: 0, .. })
+    ));
+    // Batches whose ACKs are never read, until the server stops reading too.
+    raw.stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut sent = 0u64;
+    while sent < 2_000_000 {
+        if raw
+            .stream
+            .write_all(&batch(sent, 1, 10_000 + sent, "1"))
+            .is_err()
+        {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(
+        sent < 2_000_000,
+        "the server kept reading: it never blocked"
+    );
+    wait_for("the stuck session to end", Duration::from_secs(10), || {
+        server.count_in_log("the peer read nothing") == 1
+    });
+    let mut again = Raw::connect(server.port);
+    again.send(&Message::Hello {
+        agency: 1,
+        secret: b"",
+    });
+    assert!(
+        matches!(again.recv(), Some(Reply::Welcome { .. })),
+        "the agency is free again"
+    );
+    drop(raw);
+    evidence(
+        "a peer that stops reading its ACKs",
+        &format!(
+            "{sent} one-bet batches sent, nothing read, 2 KiB receive buffer, IDLE_TIMEOUT=1s"
+        ),
+        "the blocked write counts as idleness: the session ends and frees the agency",
+    );
+}
+
+#[test]
+fn a_restart_with_fewer_agencies_than_the_journal_names_is_a_startup_error() {
+    let scratch = Scratch::new("fewer");
+    let data = generated(5, 50, "fewer");
+    let mut server = Server::start(&scratch.0, 5, &[]);
+    let mut waiting: Vec<ClientProcess> = [4, 5]
+        .into_iter()
+        .map(|id| spawn_client(&server.address(), id, &data.file(id), &[]))
+        .collect();
+    wait_for(
+        "the ENDs of agencies 4 and 5",
+        Duration::from_secs(20),
+        || server.count_in_log("action: end_agency | result: success") == 2,
+    );
+    for client in &mut waiting {
+        client.kill().unwrap();
+        let _ = client.wait();
+    }
+    assert!(server.terminate().success());
+    let (status, log) = start_expecting_refusal(&scratch, &[("AGENCIES", "3")]);
+    assert_eq!(status, Some(1), "the server must refuse to start: {log}");
+    assert!(log.contains("names agencies 4,5 outside 1..=3"), "{log}");
+    assert_eq!(
+        log.matches("action: start_coordinator | result: success")
+            .count(),
+        1,
+        "no restart loop: {log}"
+    );
+    assert!(!log.contains("action: sorteo"), "{log}");
+    evidence(
+        "AGENCIES lowered across a restart",
+        "ENDs of agencies 4 and 5 on record, restart with AGENCIES=3",
+        "a startup error naming agencies 4 and 5, exit 1; the barrier never counts an agency outside the round",
+    );
+}
+
+/// Starts a server in `scratch` that should refuse to run: its exit code (None if it was still
+/// running after 10 s, then killed) and its log.
+fn start_expecting_refusal(scratch: &Scratch, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = std::fs::File::create(scratch.path("refused.log")).unwrap();
+    let mut command = std::process::Command::new(SERVER);
+    command
+        .current_dir(&scratch.0)
+        .env("SERVER_PORT", "0")
+        .env("BETS_FILE", scratch.path("bets.csv"))
+        .env("LOGGING_LEVEL", "INFO")
+        .stdout(out);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut server = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() >= deadline {
+            let _ = server.kill();
+            let _ = server.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(scratch.path("refused.log")).unwrap_or_default();
+    (status, log)
+}
+
+#[test]
+fn an_agency_missing_from_the_secrets_file_is_a_startup_error() {
+    let scratch = Scratch::new("nosecret");
+    std::fs::write(scratch.path("secrets"), "1=uno\n3=tres\n").unwrap();
+    let secrets = scratch.path("secrets");
+    let env = [
+        ("AGENCIES", "3"),
+        ("SECRETS_FILE", secrets.to_str().unwrap()),
+    ];
+    let (status, log) = start_expecting_refusal(&scratch, &env);
+    assert_eq!(status, Some(1), "{log}");
+    assert!(log.contains("no secret for agencies 2:"), "{log}");
+    evidence(
+        "an agency missing from SECRETS_FILE",
+        "secrets for agencies 1 and 3 of 3",
+        "a startup error naming agency 2, exit 1 (it could never connect, so the draw could never happen)",
+    );
+}
+
+#[test]
+fn an_agency_file_ending_inside_quotes_is_a_clear_error_not_a_hang() {
+    let scratch = Scratch::new("badcsv");
+    let server = Server::start(&scratch.0, 1, &[]);
+    let data = scratch.path("agency-1.csv");
+    std::fs::write(
+        &data,
+        "Ana,Perez,1,2000-01-01,7574\r\nBo,\"Diaz,2,2000-01-01,1\r\n",
+    )
+    .unwrap();
+    let mut client = spawn_client(&server.address(), 1, &data, &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = client.kill();
+            panic!("the client hung on a file that ends inside quotes");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = client.wait_with_output();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("agency-1.csv row 2: the file ends inside a quoted field"),
+        "{log}"
+    );
+    evidence(
+        "an agency file that ends inside a quoted field",
+        "a row with an opening quote that is never closed",
+        "the client stops with an error naming the file and row, exit 1 (no hang)",
+    );
+}
+
+#[test]
+fn wrong_secrets_are_rate_limited_per_address() {
+    let scratch = Scratch::new("guess");
+    std::fs::write(scratch.path("secrets"), "1=uno-secreto\n").unwrap();
+    let secrets = scratch.path("secrets");
+    let server = Server::start(
+        &scratch.0,
+        1,
+        &[("SECRETS_FILE", secrets.to_str().unwrap())],
+    );
+    let hello = |secret: &[u8]| {
+        let mut raw = Raw::connect(server.port);
+        raw.send(&Message::Hello { agency: 1, secret });
+        raw.recv()
+    };
+    for guess in 0..5 {
+        let secret = format!("guess-{guess}");
+        assert!(matches!(
+            hello(secret.as_bytes()),
+            Some(Reply::Error(ErrorCode::Unauthorized, text)) if text.starts_with("wrong secret")
+        ));
+    }
+    match hello(b"uno-secreto") {
+        Some(Reply::Error(ErrorCode::Unauthorized, text)) => {
+            assert!(text.starts_with("too many wrong secrets"), "{text}")
+        }
+        other => panic!("after 5 wrong guesses even the right secret waits: {other:?}"),
+    }
+    assert_eq!(
+        server.count_in_log("reason: too many wrong secrets from this address"),
+        1
+    );
+    evidence(
+        "guessing an agency's secret",
+        "5 wrong secrets from one address, then the right one",
+        "the 6th attempt is refused (too many wrong secrets; one more guess per 12 s)",
+    );
+}
+
+/// A peer that sends the header of an 8,000-byte frame, then one payload byte every 300 ms.
+fn trickle(
+    port: u16,
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+            return;
+        };
+        if stream.write_all(&[MAGIC, 0x02, 0x1F, 0x40]).is_err() {
+            return;
+        }
+        while running.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(300));
+            if stream.write_all(b"x").is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn slow_bytes_neither_hold_a_session_nor_keep_an_agency_out() {
+    let scratch = Scratch::new("slowbytes");
+    let data = generated(1, 200, "slowbytes");
+    let server = Server::start(
+        &scratch.0,
+        1,
+        &[("MAX_SESSIONS", "4"), ("FRAME_TIMEOUT", "2s")],
+    );
+    // One slow peer alone: its frame has a deadline even though bytes keep coming.
+    let mut raw = Raw::connect(server.port);
+    raw.send_raw(&[MAGIC, 0x02, 0x1F, 0x40]);
+    let started = Instant::now();
+    let mut refused = None;
+    while started.elapsed() < Duration::from_secs(5) && refused.is_none() {
+        std::thread::sleep(Duration::from_millis(300));
+        raw.send_raw(b"x");
+        raw.stream
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let mut byte = [0u8; 64];
+        if let Ok(n) = std::io::Read::read(&mut raw.stream, &mut byte) {
+            refused = Some((n, started.elapsed()));
+        }
+    }
+    let (_, after) = refused.expect("the trickling frame was cut");
+    assert!(after < Duration::from_secs(4), "cut after {after:?}");
+    assert_eq!(
+        server.count_in_log("not whole within 2000 ms"),
+        1,
+        "{}",
+        server.logs()
+    );
+
+    // Twice MAX_SESSIONS slow peers, then an honest agency with a 3 s retry window.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let peers: Vec<_> = (0..8)
+        .map(|_| trickle(server.port, running.clone()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, log) = run_client(
+        &server.address(),
+        1,
+        &data.file(1),
+        &[("CLI_RETRY_TIMEOUT", "3s")],
+    );
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    for peer in peers {
+        let _ = peer.join();
+    }
+    assert!(
+        status.success(),
+        "the agency got in past the slow peers: {log}"
+    );
+    evidence(
+        "slow bytes",
+        "a frame trickled at one byte per 300 ms; 8 such peers with MAX_SESSIONS=4, then an honest agency",
+        "each frame is cut 2 s (FRAME_TIMEOUT) after its first byte, so no slot is held by slow bytes; the agency finishes",
+    );
 }

@@ -342,3 +342,64 @@ fn a_client_gives_up_after_its_retry_window_without_progress() {
     );
     drop(scratch);
 }
+
+#[test]
+fn a_watched_round_opens_after_every_check_in_and_announces_the_draw_before_any_winners() {
+    let scratch = Scratch::new("watched");
+    let data = generated(2, 300, "watched");
+    let watch = [("OPENING_DELAY", "600ms"), ("WINNERS_DELAY", "300ms")];
+    let mut server = Server::start(&scratch.0, data.agencies, &watch);
+    let first = spawn_client(&server.address(), 1, &data.file(1), &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        server.count_in_log("action: apuesta_recibida"),
+        0,
+        "nothing is taken before every agency has checked in:\n{}",
+        server.logs()
+    );
+    assert_eq!(
+        server.count_in_log("action: hello | result: in_progress"),
+        1
+    );
+    let last_check_in = Instant::now();
+    let second = spawn_client(&server.address(), 2, &data.file(2), &[]);
+    let outputs = [first.wait_with_output(), second.wait_with_output()];
+    assert!(
+        last_check_in.elapsed() >= Duration::from_millis(900),
+        "opening (600 ms) and release (300 ms) both waited"
+    );
+    for (index, output) in outputs.iter().enumerate() {
+        let log = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{log}");
+        let winners = logged_value(&log, "consulta_ganadores", "cant_ganadores");
+        assert_eq!(winners, Some(data.winners[index].to_string()), "{log}");
+    }
+    let logs = server.logs();
+    let first_at = |needle: &str| {
+        logs.lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{logs}"))
+    };
+    assert!(first_at("action: apertura | result: success") < first_at("action: apuesta_recibida"));
+    assert!(first_at("action: sorteo | result: success") < first_at("action: enviar_ganadores"));
+    assert_eq!(server.count_in_log("result: fail"), 0, "{logs}");
+    assert!(server.terminate().success());
+
+    // A restart recovers the round: open at once, the same winners, and no second `sorteo`.
+    let mut server = Server::start_on(&scratch.0, 0, data.agencies, &watch);
+    let (status, log) = run_client(&server.address(), 1, &data.file(1), &[]);
+    assert!(status.success(), "{log}");
+    let winners = logged_value(&log, "consulta_ganadores", "cant_ganadores");
+    assert_eq!(winners, Some(data.winners[0].to_string()), "{log}");
+    assert_eq!(server.count_in_log("action: sorteo | result: success"), 1);
+    assert_eq!(
+        server.count_in_log("action: recover_draw | result: success"),
+        1
+    );
+    assert_eq!(
+        server.count_in_log("action: nueva_ronda"),
+        1,
+        "only the first run was new"
+    );
+    assert!(server.terminate().success());
+}

@@ -1,12 +1,13 @@
-//! The coordinator: the END barrier and the draw.
+//! The coordinator: the round's opening, the END barrier and the draw.
 //!
-//! One coordinator process serves every session child over a single ipc-channel. It owns three
+//! One coordinator process serves every session child over a single ipc-channel. It owns the
 //! decisions no child may take alone:
 //! - who holds an agency (one uploading connection per agency; a second claim is refused),
+//! - when the round opens (see [`round`]: at once, or a stated delay after every agency checked in),
 //! - when the barrier opens (END notices from all `agencies` distinct agencies, made durable by the
 //!   [`Ledger`] before they are acknowledged), and
-//! - what each agency is told (only its own winners, and only after the draw: a query before it is
-//!   parked, never answered with partial information).
+//! - what each agency is told (only its own winners, and only after the draw and its announcement:
+//!   a query before that is parked, never answered with partial information).
 //!
 //! The crate knows nothing about files or sockets: the bets file, its format and the END journal
 //! live behind the [`Ledger`] trait, which the server implements over its storage module. That
@@ -14,171 +15,104 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
+mod messages;
+mod ports;
+pub mod round;
+
+pub use messages::{
+    AgencyId, AuthReply, ClaimReply, EndReply, OpeningReply, Request, SessionId, WinnersReply,
+};
+pub use ports::{Ledger, Liveness};
+pub use round::{Opening, Timing};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::{IpcReceiver, IpcSender, TryRecvError};
-use serde::{Deserialize, Serialize};
 
-/// An agency's number, `1..=agencies`.
-pub type AgencyId = u32;
-
-/// A session's identity: the pid of the child process that serves the connection.
-pub type SessionId = u32;
-
-/// A request from a session child to the coordinator; each carries the channel for its reply.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Request {
-    /// Take the agency for this session and learn where its upload resumes.
-    Claim {
-        /// The agency the connection says it is.
-        agency: AgencyId,
-        /// The session asking.
-        session: SessionId,
-        /// Where the answer goes.
-        reply: IpcSender<ClaimReply>,
-    },
-    /// The agency has sent everything: `total` bets.
-    End {
-        /// The agency ending.
-        agency: AgencyId,
-        /// The session that holds it.
-        session: SessionId,
-        /// How many bets the agency says it sent in all.
-        total: u64,
-        /// Where the answer goes.
-        reply: IpcSender<EndReply>,
-    },
-    /// The agency's winners; answered once the draw has happened.
-    Winners {
-        /// The agency asking (already authenticated by its session).
-        agency: AgencyId,
-        /// Where the answer goes.
-        reply: IpcSender<WinnersReply>,
-    },
-    /// The session no longer holds its agency (sent by a child on its way out).
-    Release {
-        /// The session letting go.
-        session: SessionId,
-    },
+/// The draw's result and when agencies may learn it.
+struct Drawn {
+    winners: BTreeMap<AgencyId, Vec<String>>,
+    released_at: Instant,
 }
 
-/// The answer to [`Request::Claim`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ClaimReply {
-    /// The session holds the agency; its upload resumes at bet `position`.
-    Granted {
-        /// How many of the agency's bets are stored (and acknowledged or acknowledgeable).
-        position: u64,
-        /// Whether the agency has already sent END.
-        ended: bool,
-    },
-    /// Another live session holds the agency.
-    Busy,
-    /// The coordinator could not read its state; retry later.
-    Failed(String),
-}
-
-/// The answer to [`Request::End`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EndReply {
-    /// The END is durable; `position` bets are stored for the agency.
-    Recorded {
-        /// Bets stored for the agency.
-        position: u64,
-    },
-    /// The agency's stored count differs from what it claims to have sent.
-    CountMismatch {
-        /// Bets stored for the agency.
-        stored: u64,
-    },
-    /// The session does not hold the agency.
-    NotHolder,
-    /// The END could not be made durable; retry later.
-    Failed(String),
-}
-
-/// The answer to [`Request::Winners`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WinnersReply {
-    /// The documents of the agency's winning bets, in file order.
-    Winners(Vec<String>),
-    /// The agency has not sent END, so the draw cannot include it yet.
-    NotEnded,
-    /// The draw failed; retry later.
-    Failed(String),
-}
-
-/// What the coordinator needs from storage: positions, durable ENDs and the draw.
-pub trait Ledger {
-    /// The storage error, shown in logs and in `Failed` replies.
-    type Error: fmt::Display;
-
-    /// How many bets of `agency` are stored, catching up with everything appended so far.
-    fn position(&mut self, agency: AgencyId) -> Result<u64, Self::Error>;
-
-    /// The agencies whose END is already durable (read when the ledger was opened).
-    fn ended(&self) -> BTreeSet<AgencyId>;
-
-    /// Makes the END of `agency` durable, after `total` bets.
-    fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), Self::Error>;
-
-    /// Reads every stored bet and returns the winners' documents per agency, in file order.
-    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, Self::Error>;
-}
-
-/// Tells whether a session is still alive; a dead holder's claim is void.
-pub trait Liveness {
-    /// True while the session's process exists.
-    fn is_alive(&self, session: SessionId) -> bool;
-}
-
-/// The barrier's state: claims, ENDs, parked winners queries and, after the draw, its result.
+/// The barrier's state: claims, the opening, ENDs, parked queries and, after the draw, its result.
 pub struct Coordinator<L: Ledger, A: Liveness> {
     ledger: L,
     liveness: A,
     agencies: u32,
+    timing: Timing,
+    opening: Opening,
     claims: HashMap<AgencyId, SessionId>,
     ended: BTreeSet<AgencyId>,
+    waiting_to_open: Vec<IpcSender<OpeningReply>>,
     parked: Vec<(AgencyId, IpcSender<WinnersReply>)>,
-    winners: Option<BTreeMap<AgencyId, Vec<String>>>,
+    drawn: Option<Drawn>,
+    failures: auth::FailureLimiter,
 }
 
 impl<L: Ledger, A: Liveness> Coordinator<L, A> {
-    /// A coordinator for `agencies` agencies over an opened ledger; draws at once if every END is
-    /// already durable (a restart after the barrier opened).
-    pub fn new(ledger: L, liveness: A, agencies: u32) -> Self {
+    /// A coordinator for `agencies` agencies over an opened ledger. A round already on record is
+    /// open at once, and drawn at once if every END is already durable (a restart after the
+    /// barrier opened).
+    pub fn new(ledger: L, liveness: A, agencies: u32, timing: Timing) -> Self {
         let ended = ledger.ended();
+        let under_way = ledger.stored_at_open() > 0 || !ended.is_empty();
+        let opening = Opening::at_start(&timing, under_way);
+        if !opening.is_open() {
+            log::info!(
+                "action: apertura | result: in_progress | agencies: {agencies} | detail: opens {} ms after every agency has checked in",
+                timing.opening_delay.as_millis()
+            );
+        }
         let mut coordinator = Coordinator {
             ledger,
             liveness,
             agencies,
+            timing,
+            opening,
             claims: HashMap::new(),
             ended,
+            waiting_to_open: Vec::new(),
             parked: Vec::new(),
-            winners: None,
+            drawn: None,
+            failures: auth::FailureLimiter::default(),
         };
-        coordinator.draw_if_complete();
+        // A failure is logged; the next END or winners query tries again.
+        let _ = coordinator.draw_if_complete(Instant::now());
         coordinator
     }
 
-    /// Whether the draw has happened in this run.
+    /// Whether the draw has happened (or was recovered) in this run.
     pub fn has_drawn(&self) -> bool {
-        self.winners.is_some()
+        self.drawn.is_some()
+    }
+
+    /// Whether the round is open.
+    pub fn is_open(&self) -> bool {
+        self.opening.is_open()
     }
 
     /// Serves one request; replies that cannot be delivered (the child died) are dropped.
     pub fn serve(&mut self, request: Request) {
+        let now = Instant::now();
         match request {
             Request::Claim {
                 agency,
                 session,
                 reply,
             } => {
-                let answer = self.claim(agency, session);
+                let answer = self.claim(agency, session, now);
                 let _ = reply.send(answer);
+            }
+            Request::Opening { reply } => {
+                if self.opening.is_open() {
+                    let _ = reply.send(OpeningReply::Open);
+                } else {
+                    self.waiting_to_open.push(reply);
+                }
             }
             Request::End {
                 agency,
@@ -188,14 +122,61 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             } => {
                 let answer = self.end(agency, session, total);
                 let _ = reply.send(answer);
-                self.draw_if_complete();
+                // A failure is logged and told to parked sessions; the next query tries again.
+                let _ = self.draw_if_complete(now);
             }
-            Request::Winners { agency, reply } => self.winners(agency, reply),
+            Request::Winners { agency, reply } => self.winners(agency, reply, now),
+            Request::Authenticate {
+                peer,
+                accepted,
+                reply,
+            } => {
+                let answer = match self.failures.check(&peer, now) {
+                    Err(wait) => AuthReply::Limited {
+                        retry_in_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    },
+                    Ok(()) => {
+                        if !accepted {
+                            self.failures.failed(&peer, now);
+                        }
+                        AuthReply::Proceed
+                    }
+                };
+                let _ = reply.send(answer);
+            }
             Request::Release { session } => self.claims.retain(|_, holder| *holder != session),
         }
     }
 
-    fn claim(&mut self, agency: AgencyId, session: SessionId) -> ClaimReply {
+    /// The next instant at which [`Coordinator::tick`] has something to do, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let release = self
+            .drawn
+            .as_ref()
+            .filter(|_| !self.parked.is_empty())
+            .map(|drawn| drawn.released_at);
+        match (self.opening.deadline(), release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Does what is due at `now`: opens the round, releases the winners.
+    pub fn tick(&mut self, now: Instant) {
+        if self.opening.open_if_due(now) {
+            log::info!(
+                "action: apertura | result: success | agencies: {} | waiting: {}",
+                self.agencies,
+                self.waiting_to_open.len()
+            );
+            for reply in self.waiting_to_open.drain(..) {
+                let _ = reply.send(OpeningReply::Open);
+            }
+        }
+        self.release_if_due(now);
+    }
+
+    fn claim(&mut self, agency: AgencyId, session: SessionId, now: Instant) -> ClaimReply {
         if let Some(&holder) = self.claims.get(&agency) {
             if holder != session && self.liveness.is_alive(holder) {
                 log::info!(
@@ -211,7 +192,19 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 log::debug!(
                     "action: claim_agency | result: success | agency: {agency} | position: {position} | ended: {ended}"
                 );
-                ClaimReply::Granted { position, ended }
+                let delay = self.timing.opening_delay;
+                if let Some(at) = self.opening.check_in(agency, self.agencies, delay, now) {
+                    log::info!(
+                        "action: apertura | result: in_progress | agencies: {} | opens_in_ms: {}",
+                        self.agencies,
+                        at.saturating_duration_since(now).as_millis()
+                    );
+                }
+                ClaimReply::Granted {
+                    position,
+                    ended,
+                    open: self.opening.is_open(),
+                }
             }
             Err(err) => {
                 log::error!(
@@ -251,47 +244,86 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
         EndReply::Recorded { position: stored }
     }
 
-    fn winners(&mut self, agency: AgencyId, reply: IpcSender<WinnersReply>) {
+    fn winners(&mut self, agency: AgencyId, reply: IpcSender<WinnersReply>, now: Instant) {
         if !self.ended.contains(&agency) {
             let _ = reply.send(WinnersReply::NotEnded);
             return;
         }
-        match &self.winners {
-            Some(all) => {
-                let mine = all.get(&agency).cloned().unwrap_or_default();
-                let _ = reply.send(WinnersReply::Winners(mine));
-            }
-            None => self.parked.push((agency, reply)),
+        // A draw that failed earlier is tried again on demand: no END may be left to trigger it.
+        if let Err(err) = self.draw_if_complete(now) {
+            let _ = reply.send(WinnersReply::Failed(err));
+            return;
+        }
+        self.parked.push((agency, reply));
+        self.release_if_due(now);
+    }
+
+    fn release_if_due(&mut self, now: Instant) {
+        let Some(drawn) = &self.drawn else {
+            return;
+        };
+        if now < drawn.released_at {
+            return;
+        }
+        for (agency, reply) in self.parked.drain(..) {
+            let mine = drawn.winners.get(&agency).cloned().unwrap_or_default();
+            let _ = reply.send(WinnersReply::Winners(mine));
         }
     }
 
-    fn draw_if_complete(&mut self) {
-        if self.winners.is_some() || (self.ended.len() as u64) < u64::from(self.agencies) {
-            return;
+    /// Draws once every agency has ended; the error is the draw's failure, already logged.
+    fn draw_if_complete(&mut self, now: Instant) -> Result<(), String> {
+        // Only agencies of this round count: a stale END of an agency beyond `agencies` must not
+        // stand in for one still uploading.
+        let ended = self.ended.range(1..=self.agencies).count();
+        if self.drawn.is_some() || (ended as u64) < u64::from(self.agencies) {
+            return Ok(());
         }
-        match self.ledger.draw() {
+        let recovered = self.ledger.drawn();
+        let outcome = self.ledger.draw().and_then(|winners| {
+            if !recovered {
+                // Durable before it is announced: a restart recovers this draw, never repeats it.
+                self.ledger.record_draw()?;
+            }
+            Ok(winners)
+        });
+        match outcome {
             Ok(winners) => {
                 let total: usize = winners.values().map(Vec::len).sum();
-                log::info!("action: sorteo | result: success | ganadores: {total}");
-                for (agency, reply) in self.parked.drain(..) {
-                    let mine = winners.get(&agency).cloned().unwrap_or_default();
-                    let _ = reply.send(WinnersReply::Winners(mine));
+                let delay = self.timing.winners_delay.as_millis();
+                if recovered {
+                    log::info!("action: recover_draw | result: success | ganadores: {total} | winners_delay_ms: {delay}");
+                } else {
+                    log::info!("action: sorteo | result: success | ganadores: {total}");
+                    if delay > 0 {
+                        log::debug!(
+                            "action: release_winners | result: in_progress | in_ms: {delay}"
+                        );
+                    }
                 }
-                self.winners = Some(winners);
+                self.drawn = Some(Drawn {
+                    winners,
+                    released_at: now + self.timing.winners_delay,
+                });
+                self.release_if_due(now);
+                Ok(())
             }
             Err(err) => {
-                // Parked sessions learn of the failure; their clients retry and a later END or
-                // restart draws again.
+                // Parked sessions learn of the failure; their clients retry, and the next END,
+                // winners query or restart draws again.
                 log::error!("action: sorteo | result: fail | error: {err}");
+                let err = err.to_string();
                 for (_, reply) in self.parked.drain(..) {
-                    let _ = reply.send(WinnersReply::Failed(err.to_string()));
+                    let _ = reply.send(WinnersReply::Failed(err.clone()));
                 }
+                Err(err)
             }
         }
     }
 }
 
-/// Serves requests from `requests` until `stop` is set; checks `stop` at least every `tick`.
+/// Serves requests from `requests` until `stop` is set; checks `stop` at least every `tick`, and
+/// wakes for the round's opening and the winners' release on time.
 ///
 /// # Errors
 /// Returns the channel error if the request channel breaks (every sender is gone or a message
@@ -303,7 +335,13 @@ pub fn run<L: Ledger, A: Liveness>(
     tick: Duration,
 ) -> Result<(), String> {
     while !stop.load(Ordering::Relaxed) {
-        match requests.try_recv_timeout(tick) {
+        let wait = coordinator
+            .next_deadline()
+            .map_or(tick, |at| {
+                at.saturating_duration_since(Instant::now()).min(tick)
+            })
+            .max(Duration::from_millis(1));
+        match requests.try_recv_timeout(wait) {
             Ok(request) => coordinator.serve(request),
             Err(TryRecvError::Empty) => {}
             // A signal (SIGTERM among them) interrupts the wait; the loop condition decides.
@@ -311,176 +349,10 @@ pub fn run<L: Ledger, A: Liveness>(
                 if err.kind() == std::io::ErrorKind::Interrupted => {}
             Err(TryRecvError::IpcError(err)) => return Err(format!("{err:?}")),
         }
+        coordinator.tick(Instant::now());
     }
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ipc_channel::ipc;
-
-    /// An in-memory ledger: bets per agency as (document, number).
-    #[derive(Default)]
-    struct MemoryLedger {
-        bets: BTreeMap<AgencyId, Vec<(String, u32)>>,
-        ended: BTreeSet<AgencyId>,
-        draws: u32,
-        fail_end: bool,
-    }
-
-    impl Ledger for MemoryLedger {
-        type Error = String;
-        fn position(&mut self, agency: AgencyId) -> Result<u64, String> {
-            Ok(self.bets.get(&agency).map_or(0, |b| b.len() as u64))
-        }
-        fn ended(&self) -> BTreeSet<AgencyId> {
-            self.ended.clone()
-        }
-        fn record_end(&mut self, agency: AgencyId, _total: u64) -> Result<(), String> {
-            if self.fail_end {
-                return Err("disk full".into());
-            }
-            self.ended.insert(agency);
-            Ok(())
-        }
-        fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, String> {
-            self.draws += 1;
-            Ok(self
-                .bets
-                .iter()
-                .map(|(a, bets)| {
-                    let docs = bets.iter().filter(|(_, n)| *n == 7574);
-                    (*a, docs.map(|(d, _)| d.clone()).collect())
-                })
-                .collect())
-        }
-    }
-
-    struct Alive(Vec<SessionId>);
-    impl Liveness for Alive {
-        fn is_alive(&self, session: SessionId) -> bool {
-            self.0.contains(&session)
-        }
-    }
-
-    fn ledger() -> MemoryLedger {
-        let mut ledger = MemoryLedger::default();
-        ledger
-            .bets
-            .insert(1, vec![("111".into(), 7574), ("112".into(), 1)]);
-        ledger
-            .bets
-            .insert(2, vec![("221".into(), 7574), ("222".into(), 7574)]);
-        ledger
-    }
-
-    fn claim(c: &mut Coordinator<MemoryLedger, Alive>, agency: u32, session: u32) -> ClaimReply {
-        let (tx, rx) = ipc::channel().unwrap();
-        c.serve(Request::Claim {
-            agency,
-            session,
-            reply: tx,
-        });
-        rx.recv().unwrap()
-    }
-
-    fn end(
-        c: &mut Coordinator<MemoryLedger, Alive>,
-        agency: u32,
-        session: u32,
-        total: u64,
-    ) -> EndReply {
-        let (tx, rx) = ipc::channel().unwrap();
-        c.serve(Request::End {
-            agency,
-            session,
-            total,
-            reply: tx,
-        });
-        rx.recv().unwrap()
-    }
-
-    #[test]
-    fn second_live_claim_is_busy_and_dead_holder_is_replaced() {
-        let mut c = Coordinator::new(ledger(), Alive(vec![10]), 2);
-        assert_eq!(
-            claim(&mut c, 1, 10),
-            ClaimReply::Granted {
-                position: 2,
-                ended: false
-            }
-        );
-        assert_eq!(claim(&mut c, 1, 11), ClaimReply::Busy);
-        // Session 12 claims agency 2 whose earlier holder (13) is dead.
-        assert!(matches!(claim(&mut c, 2, 13), ClaimReply::Granted { .. }));
-        assert!(matches!(claim(&mut c, 2, 12), ClaimReply::Granted { .. }));
-        c.serve(Request::Release { session: 10 });
-        assert!(matches!(claim(&mut c, 1, 11), ClaimReply::Granted { .. }));
-    }
-
-    #[test]
-    fn winners_wait_for_every_end_and_each_agency_gets_only_its_own() {
-        let mut c = Coordinator::new(ledger(), Alive(vec![1, 2]), 2);
-        claim(&mut c, 1, 1);
-        claim(&mut c, 2, 2);
-        assert_eq!(end(&mut c, 1, 1, 2), EndReply::Recorded { position: 2 });
-        let (tx1, rx1) = ipc::channel().unwrap();
-        c.serve(Request::Winners {
-            agency: 1,
-            reply: tx1,
-        });
-        // Parked: nothing before the draw.
-        assert!(matches!(rx1.try_recv(), Err(TryRecvError::Empty)));
-        assert!(!c.has_drawn());
-        assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
-        assert!(c.has_drawn());
-        assert_eq!(
-            rx1.recv().unwrap(),
-            WinnersReply::Winners(vec!["111".into()])
-        );
-        let (tx2, rx2) = ipc::channel().unwrap();
-        c.serve(Request::Winners {
-            agency: 2,
-            reply: tx2,
-        });
-        assert_eq!(
-            rx2.recv().unwrap(),
-            WinnersReply::Winners(vec!["221".into(), "222".into()])
-        );
-        assert_eq!(c.ledger.draws, 1, "the draw happens once");
-    }
-
-    #[test]
-    fn end_is_refused_for_wrong_count_non_holder_and_storage_failure() {
-        let mut c = Coordinator::new(ledger(), Alive(vec![1]), 2);
-        claim(&mut c, 1, 1);
-        assert_eq!(end(&mut c, 1, 1, 3), EndReply::CountMismatch { stored: 2 });
-        assert_eq!(end(&mut c, 1, 99, 2), EndReply::NotHolder);
-        c.ledger.fail_end = true;
-        assert!(matches!(end(&mut c, 1, 1, 2), EndReply::Failed(_)));
-        assert!(c.ended.is_empty(), "a failed END is not counted");
-        let (tx, rx) = ipc::channel().unwrap();
-        c.serve(Request::Winners {
-            agency: 1,
-            reply: tx,
-        });
-        assert_eq!(rx.recv().unwrap(), WinnersReply::NotEnded);
-    }
-
-    #[test]
-    fn a_restart_with_every_end_durable_draws_at_once() {
-        let mut l = ledger();
-        l.ended = [1, 2].into_iter().collect();
-        let mut c = Coordinator::new(l, Alive(vec![]), 2);
-        assert!(c.has_drawn());
-        claim(&mut c, 2, 5);
-        assert_eq!(
-            claim(&mut c, 2, 5),
-            ClaimReply::Granted {
-                position: 2,
-                ended: true
-            }
-        );
-    }
-}
+mod tests;

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         logging::field(&config.log_level_text),
         config.batch_max_amount
     );
+    logging::env_overrides(&config.env_overrides);
     let code = tp0::client::run(&config, &stop);
-    logging::log_peak_memory("client");
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

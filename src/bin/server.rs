@@ -24,14 +24,17 @@ fn main() -> ExitCode {
     }
     logging::init(config.logging_level, config.syslog);
     log::debug!(
-        "action: config | result: success | port: {} | listen_backlog: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?}",
+        "action: config | result: success | port: {} | listen_backlog: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?} | opening_delay: {:?} | winners_delay: {:?}",
         config.port,
         config.listen_backlog,
         config.logging_level,
         config.agencies,
         logging::field(&config.bets_file.display().to_string()),
-        config.sync
+        config.sync,
+        config.opening_delay,
+        config.winners_delay
     );
+    logging::env_overrides(&config.env_overrides);
     let supervisor = match Supervisor::new(config) {
         Ok(supervisor) => supervisor,
         Err(err) => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::domain::Bet;
 use crate::protocol::RawBet;
-use crate::storage::rows::RowReader;
+use crate::rows::RowReader;
 
 /// A CSV of bets (`first_name,last_name,document,birthdate,number`, CRLF or LF, UTF-8).
 pub struct BetSource {
@@ -36,9 +36,10 @@ impl BetSource {
     }
 
     fn advance(&mut self) -> Result<bool, String> {
+        let line = self.reader.rows() + 1;
         match self.reader.next_row() {
             Ok(row) => Ok(row.is_some()),
-            Err(err) => Err(format!("{}: {err}", self.path.display())),
+            Err(err) => Err(format!("{} row {line}: {err}", self.path.display())),
         }
     }
 
@@ -52,7 +53,7 @@ impl BetSource {
         let fields = match self.reader.next_row() {
             Ok(Some(fields)) => fields,
             Ok(None) => return Ok(None),
-            Err(err) => return Err(format!("{}: {err}", path.display())),
+            Err(err) => return Err(format!("{} row {line}: {err}", path.display())),
         };
         if fields.len() != 5 {
             return Err(format!(

@@ -334,3 +334,28 @@ fn decoding_random_and_mutated_bytes_never_panics_and_round_trips() {
         }
     }
 }
+
+#[test]
+fn welcome_ended_is_0_or_1_and_nothing_else() {
+    let welcome = |flag: u8| [0xFF, 0x81, 0, 9, 0, 0, 0, 0, 0, 0, 0, 7, flag];
+    assert_eq!(
+        one(&welcome(0)),
+        Message::Welcome {
+            position: 7,
+            ended: false
+        }
+    );
+    assert_eq!(
+        one(&welcome(1)),
+        Message::Welcome {
+            position: 7,
+            ended: true
+        }
+    );
+    for flag in [2u8, 0x80, 0xFF] {
+        assert_eq!(
+            decode(&welcome(flag)).err(),
+            Some(CodecError::InvalidFlag(Kind::Welcome, flag))
+        );
+    }
+}

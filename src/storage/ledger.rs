@@ -14,6 +14,9 @@ use super::scan::{scan_bets, ScanSummary};
 use super::{ends_path, CommitState, StorageError};
 use crate::domain::has_won;
 
+/// The journal line that says the round's draw ran.
+const DRAW_RECORD: &str = "draw";
+
 /// Reads the bets file incrementally: each call catches up from where the last one stopped, so
 /// the whole file is read once per coordinator run, keeping only counts and winners.
 pub struct BetsLedger<'s> {
@@ -27,6 +30,10 @@ pub struct BetsLedger<'s> {
     ends_path: PathBuf,
     ends: File,
     ended: BTreeSet<AgencyId>,
+    /// Bets in the file when it was opened.
+    stored_at_open: u64,
+    /// Whether the journal records that this round's draw ran.
+    drawn: bool,
 }
 
 impl<'s> BetsLedger<'s> {
@@ -60,33 +67,44 @@ impl<'s> BetsLedger<'s> {
             ended: BTreeSet::new(),
             ends_path,
             ends,
+            stored_at_open: 0,
+            drawn: false,
         };
-        ledger.recover()?;
-        ledger.ended = ledger.read_ends()?;
+        let (len, ms) = ledger.recover()?;
+        ledger.stored_at_open = ledger.bets;
+        ledger.read_ends()?;
+        if ledger.bets == 0 && ledger.ended.is_empty() {
+            log::info!(
+                "action: nueva_ronda | result: success | file: {}",
+                crate::logging::field(&ledger.path.display().to_string())
+            );
+        } else {
+            log::info!(
+                "action: recover_bets | result: success | file: {} | bets: {} | bytes: {len} | ended: {} | drawn: {} | ms: {ms}",
+                crate::logging::field(&ledger.path.display().to_string()),
+                ledger.bets,
+                ledger.ended.len(),
+                ledger.drawn
+            );
+        }
         Ok(ledger)
     }
 
-    /// Bets read so far.
-    pub fn bets(&self) -> u64 {
-        self.bets
+    /// Every agency with bets or an END on record.
+    pub fn agencies_on_record(&self) -> BTreeSet<AgencyId> {
+        self.counts.keys().chain(&self.ended).copied().collect()
     }
 
-    /// Scans the whole file under the exclusive lock and cuts off a torn last row.
-    fn recover(&mut self) -> Result<(), StorageError> {
+    /// Scans the whole file under the exclusive lock and cuts off a torn last row; returns the
+    /// file's length and the milliseconds it took.
+    fn recover(&mut self) -> Result<(u64, u128), StorageError> {
         let started = Instant::now();
         self.file
             .lock_exclusive()
             .map_err(StorageError::io("lock", &self.path))?;
         let result = self.recover_locked();
         let _ = fs2::FileExt::unlock(&self.file);
-        let len = result?;
-        log::info!(
-            "action: recover_bets | result: success | file: {} | bets: {} | bytes: {len} | ms: {}",
-            self.path.display(),
-            self.bets,
-            started.elapsed().as_millis()
-        );
-        Ok(())
+        Ok((result?, started.elapsed().as_millis()))
     }
 
     fn recover_locked(&mut self) -> Result<u64, StorageError> {
@@ -185,7 +203,8 @@ impl<'s> BetsLedger<'s> {
         }
     }
 
-    fn read_ends(&mut self) -> Result<BTreeSet<AgencyId>, StorageError> {
+    /// Reads the journal: one `agency,total` line per END, and a `draw` line once the draw ran.
+    fn read_ends(&mut self) -> Result<(), StorageError> {
         let mut text = String::new();
         (&self.ends)
             .read_to_string(&mut text)
@@ -194,6 +213,10 @@ impl<'s> BetsLedger<'s> {
         // Only whole lines count: a torn last line is an END that was never acknowledged.
         let whole = text.rfind('\n').map_or("", |at| &text[..at]);
         for line in whole.lines() {
+            if line == DRAW_RECORD {
+                self.drawn = true;
+                continue;
+            }
             let parsed = line
                 .split_once(',')
                 .and_then(|(a, t)| Some((a.parse::<u32>().ok()?, t.parse::<u64>().ok()?)));
@@ -225,7 +248,16 @@ impl<'s> BetsLedger<'s> {
                 &self.ends_path,
             ))?;
         }
-        Ok(ended)
+        self.ended = ended;
+        Ok(())
+    }
+
+    /// Appends one line to the journal and makes it durable.
+    fn journal(&mut self, line: &str) -> Result<(), StorageError> {
+        self.ends
+            .write_all(line.as_bytes())
+            .and_then(|()| self.ends.sync_data())
+            .map_err(StorageError::io("append to", &self.ends_path))
     }
 }
 
@@ -237,17 +269,27 @@ impl Ledger for BetsLedger<'_> {
         Ok(self.counts.get(&agency).copied().unwrap_or(0))
     }
 
+    fn stored_at_open(&self) -> u64 {
+        self.stored_at_open
+    }
+
     fn ended(&self) -> BTreeSet<AgencyId> {
         self.ended.clone()
     }
 
     fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
-        let line = format!("{agency},{total}\n");
-        self.ends
-            .write_all(line.as_bytes())
-            .and_then(|()| self.ends.sync_data())
-            .map_err(StorageError::io("append to", &self.ends_path))?;
+        self.journal(&format!("{agency},{total}\n"))?;
         self.ended.insert(agency);
+        Ok(())
+    }
+
+    fn drawn(&self) -> bool {
+        self.drawn
+    }
+
+    fn record_draw(&mut self) -> Result<(), StorageError> {
+        self.journal(&format!("{DRAW_RECORD}\n"))?;
+        self.drawn = true;
         Ok(())
     }
 

@@ -19,7 +19,6 @@
 mod file;
 mod ledger;
 mod row;
-pub mod rows;
 mod scan;
 mod shared;
 

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use super::rows::{split_row, Row};
+use crate::rows::{split_row, Row};
 
 /// Bytes read from the file at a time.
 const CHUNK: usize = 1 << 20;

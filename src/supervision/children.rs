@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -51,11 +51,26 @@ pub struct Reaped {
     pub role: Role,
     /// How it ended.
     pub exit: Exit,
+    /// Whether the parent killed it to make room.
+    pub evicted: bool,
 }
 
 struct Entry {
     role: Role,
     started: Instant,
+    /// Where a session stands in the parent's admission count.
+    standing: Standing,
+}
+
+/// A session's standing: anonymous ones are bounded and the oldest give way to newcomers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No `HELLO` granted yet (or an echo): counts against `MAX_SESSIONS`.
+    Anonymous,
+    /// Serves an agency that claimed itself: not counted (one per agency at most).
+    Identified,
+    /// Told to go to make room; not counted while it exits.
+    Evicted,
 }
 
 /// Every live child, with a named slot for the coordinator.
@@ -76,6 +91,7 @@ impl Children {
             Entry {
                 role,
                 started: Instant::now(),
+                standing: Standing::Anonymous,
             },
         );
     }
@@ -83,6 +99,43 @@ impl Children {
     /// Live session children.
     pub fn sessions(&self) -> usize {
         self.entries.len() - usize::from(self.coordinator.is_some())
+    }
+
+    /// Live sessions whose peer has not identified itself as an agency.
+    pub fn anonymous_sessions(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|entry| {
+                entry.standing == Standing::Anonymous && entry.role != Role::Coordinator
+            })
+            .count()
+    }
+
+    /// Records that session `pid` serves an identified agency (unknown pids are ignored: the
+    /// session may already be reaped).
+    pub fn identify(&mut self, pid: Pid) {
+        if let Some(entry) = self.entries.get_mut(&pid) {
+            if entry.standing == Standing::Anonymous {
+                entry.standing = Standing::Identified;
+            }
+        }
+    }
+
+    /// Marks the longest-lived anonymous session evicted and returns it, to be killed, if it has
+    /// been anonymous for at least `min_age` (a younger one may just not have sent `HELLO` yet).
+    pub fn evict_oldest_anonymous(&mut self, min_age: Duration) -> Option<(Pid, Role)> {
+        let (pid, entry) = self
+            .entries
+            .iter_mut()
+            .filter(|(_, entry)| {
+                entry.standing == Standing::Anonymous && entry.role != Role::Coordinator
+            })
+            .min_by_key(|(_, entry)| entry.started)?;
+        if entry.started.elapsed() < min_age {
+            return None;
+        }
+        entry.standing = Standing::Evicted;
+        Some((*pid, entry.role.clone()))
     }
 
     /// Live children of any role.
@@ -127,6 +180,7 @@ impl Children {
                     pid,
                     role: entry.role,
                     exit,
+                    evicted: entry.standing == Standing::Evicted,
                 });
             }
         }

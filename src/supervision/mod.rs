@@ -11,35 +11,46 @@
 //! in a named slot; if it dies abnormally the parent ends every session (their clients reconnect
 //! and resume) and starts a new coordinator, which rebuilds its state from disk.
 //!
-//! Shutdown is a small state machine — `Running` → `Draining` → `Done` — each step logged as
-//! `action: shutdown`. Children that outlive the grace period get SIGKILL.
+//! Shutdown is a small state machine — `Running`, then `Draining` until every child is reaped —
+//! each step logged as `action: shutdown`. Children that outlive the grace period get SIGKILL.
+//!
+//! Beside this file: `children` (the child table and reaping), `signals` (flags and the self-pipe),
+//! `identified` (sessions telling the parent they serve an agency), `listener` (the socket and the
+//! refusals the parent sends), and `coordinator` (the coordinator process's body). This file is
+//! the one loop those serve (accept, fork, reap, shut down), which is why it stays whole.
 
 mod children;
+mod coordinator;
+mod identified;
+mod listener;
 mod signals;
 
-pub use children::{Children, Exit, Reaped, Role};
+pub use children::{Children, Exit, Reaped, Role, Standing};
+pub use identified::Identified;
+pub use listener::is_listening;
+
+use self::coordinator::{run_coordinator, FATAL_EXIT};
+use listener::{bind, refuse, refuse_busy};
 pub use signals::Signals;
 
 use std::fmt;
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coordinator::{Coordinator, Liveness, Request, SessionId};
+use ::coordinator::Request;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn6};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{fork, ForkResult};
 
 use crate::config::{Secrets, ServerConfig};
-use crate::protocol::{self, ErrorCode, Message};
+use crate::protocol::ErrorCode;
 use crate::session::{self, SessionContext};
-use crate::storage::{self, BetsLedger, CommitState};
+use crate::storage::{self, CommitState};
 
 /// Why the server could not start or keep running.
 #[derive(Debug)]
@@ -76,21 +87,12 @@ enum State {
     },
 }
 
+/// An anonymous session this young is never evicted: it may be an agency whose `HELLO` is on
+/// its way, late on a loaded machine (3,000 agencies at once took 1 s and more to identify).
+const EVICT_AFTER: Duration = Duration::from_secs(5);
+
 /// Coordinator restarts closer together than this are delayed (a crash loop must not spin).
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);
-
-/// A session is alive while its process exists.
-struct ProcessLiveness;
-
-impl Liveness for ProcessLiveness {
-    fn is_alive(&self, session: SessionId) -> bool {
-        let Ok(pid) = i32::try_from(session) else {
-            return false;
-        };
-        // Signal 0 checks existence only. A zombie still "exists", but the parent reaps promptly.
-        kill(Pid::from_raw(pid), None).is_ok()
-    }
-}
 
 /// Everything the parent owns.
 pub struct Supervisor {
@@ -101,9 +103,12 @@ pub struct Supervisor {
     requests_tx: IpcSender<Request>,
     requests_rx: Option<IpcReceiver<Request>>,
     secrets: Option<Secrets>,
+    identified: Identified,
     children: Children,
     state: State,
     coordinator_started: Option<Instant>,
+    /// Why the server must stop: the coordinator found state it must not serve.
+    fatal: Option<String>,
     /// This process's pid, so a child can tell whether its parent is still the one that forked it.
     pid: u32,
     /// Held for the server's life (and inherited by every child): see [`storage::claim_ownership`].
@@ -118,8 +123,28 @@ impl Supervisor {
     /// created.
     pub fn new(config: ServerConfig) -> Result<Supervisor, ServerError> {
         let secrets = match &config.secrets_file {
-            Some(path) => Some(Secrets::load(path).map_err(setup("secrets"))?),
-            None => None,
+            Some(path) => {
+                let secrets = Secrets::load(path).map_err(setup("secrets"))?;
+                let missing = secrets.missing(config.agencies);
+                if !missing.is_empty() {
+                    let list: Vec<String> = missing.iter().map(u32::to_string).collect();
+                    return Err(ServerError::Setup(
+                        "secrets",
+                        format!(
+                            "{} has no secret for agencies {}: they could never connect, so the draw could never happen",
+                            path.display(),
+                            list.join(",")
+                        ),
+                    ));
+                }
+                Some(secrets)
+            }
+            None => {
+                log::warn!(
+                    "no SECRETS_FILE: authentication is off, so any connection may act as any agency (store bets for it, send its END, read its winners)"
+                );
+                None
+            }
         };
         let owner = storage::claim_ownership(&config.bets_file, config.shutdown_grace * 2)
             .map_err(setup("bets file"))?;
@@ -127,6 +152,7 @@ impl Supervisor {
         let signals = Signals::install().map_err(setup("signals"))?;
         let commit = CommitState::new().map_err(setup("shared memory"))?;
         let (requests_tx, requests_rx) = ipc::channel().map_err(setup("coordinator channel"))?;
+        let identified = Identified::new().map_err(setup("identification pipe"))?;
         Ok(Supervisor {
             config,
             listener: Some(listener),
@@ -135,9 +161,11 @@ impl Supervisor {
             requests_tx,
             requests_rx: Some(requests_rx),
             secrets,
+            identified,
             children: Children::default(),
             state: State::Running,
             coordinator_started: None,
+            fatal: None,
             pid: std::process::id(),
             _owner: owner,
         })
@@ -151,7 +179,9 @@ impl Supervisor {
     /// Runs until SIGTERM/SIGINT and every child has been reaped.
     ///
     /// # Errors
-    /// A failure of the loop itself (`poll`), after which children are still signalled and reaped.
+    /// `poll` itself fails: the parent returns at once, and its children die with it (each has
+    /// `PR_SET_PDEATHSIG`). Also the coordinator's refusal of the bets file, after every child is
+    /// reaped.
     pub fn run(mut self) -> Result<(), ServerError> {
         if let Some(addr) = self.local_addr() {
             log::info!("action: listen | result: success | port: {}", addr.port());
@@ -174,7 +204,9 @@ impl Supervisor {
                 }
                 State::Draining { deadline, killed } => {
                     if self.children.is_empty() {
-                        crate::logging::log_peak_memory("server");
+                        if let Some(why) = self.fatal.take() {
+                            return Err(ServerError::Setup("coordinator", why));
+                        }
                         log::info!("action: shutdown | result: success | resource: server");
                         return Ok(());
                     }
@@ -203,7 +235,10 @@ impl Supervisor {
             State::Running => 1000,
             State::Draining { .. } => 100,
         };
-        let mut fds = vec![PollFd::new(signals.wake_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![
+            PollFd::new(signals.wake_fd(), PollFlags::POLLIN),
+            PollFd::new(self.identified.read_fd(), PollFlags::POLLIN),
+        ];
         if let (State::Running, Some(listener)) = (self.state, &self.listener) {
             fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
@@ -212,7 +247,9 @@ impl Supervisor {
             Err(err) => return Err(ServerError::Setup("poll", err.to_string())),
         }
         signals.drain();
-        let _ = signals.take_child_exited();
+        for pid in self.identified.drain() {
+            self.children.identify(pid);
+        }
         Ok(())
     }
 
@@ -235,11 +272,38 @@ impl Supervisor {
                 "action: accept_connections | result: success | ip: {}",
                 peer.ip().to_canonical()
             );
-            if self.children.sessions() >= self.config.max_sessions {
-                refuse_busy(stream, peer, self.config.max_sessions);
+            if self.children.anonymous_sessions() >= self.config.max_sessions {
+                self.evict_oldest_anonymous();
+            }
+            // Evicted sessions take a moment to go: a flood beyond this is refused outright.
+            let ceiling = self.config.max_sessions * 2 + self.config.agencies as usize;
+            if self.children.sessions() >= ceiling {
+                refuse_busy(stream, peer, ceiling);
                 continue;
             }
             self.start_session(stream, peer);
+        }
+    }
+
+    /// Makes room for a newcomer: anonymous peers (echo, garbage, slow bytes) may hold at most
+    /// `MAX_SESSIONS` sessions, and the one connected longest gives way. It is killed outright:
+    /// it holds no agency and has stored nothing. A burst of agencies connecting at once is not
+    /// evicted: sessions younger than [`EVICT_AFTER`] have not had time to say who they are, and
+    /// the ceiling on all sessions still bounds the burst.
+    fn evict_oldest_anonymous(&mut self) {
+        if let Some((pid, role)) = self.children.evict_oldest_anonymous(EVICT_AFTER) {
+            // Logged before the kill, so that whoever sees the connection close finds the line.
+            if let Role::Session { peer } = role {
+                log::info!(
+                    "action: evict_session | result: success | pid: {pid} | ip: {} | detail: oldest of {} unidentified connections, to make room",
+                    peer.ip().to_canonical(),
+                    self.config.max_sessions
+                );
+            }
+            if let Err(err) = kill(pid, Signal::SIGKILL) {
+                // ESRCH: it ended on its own meanwhile; the reaper logs it either way.
+                log::debug!("action: evict_session | result: fail | pid: {pid} | error: {err}");
+            }
         }
     }
 
@@ -278,18 +342,19 @@ impl Supervisor {
         let stop = self.become_child();
         let code = match &stop {
             Some(stop) => {
+                let identified = &self.identified;
                 let ctx = SessionContext {
                     config: &self.config,
                     commit: &self.commit,
                     coordinator: self.requests_tx.clone(),
                     stop,
                     secrets: self.secrets.as_ref(),
+                    identified: &|| identified.notify(),
                 };
                 session::run(stream, peer, &ctx).exit_code()
             }
             None => 1,
         };
-        crate::logging::log_peak_memory("session");
         std::process::exit(code)
     }
 
@@ -298,8 +363,7 @@ impl Supervisor {
     fn become_child(&mut self) -> Option<Arc<AtomicBool>> {
         // An orphan would go on writing with a commit page no new server shares: a dead parent
         // takes its children with it, like a postmaster's backends.
-        // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and touches no memory of ours.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
         if std::os::unix::process::parent_id() != self.pid {
             // The parent died before the prctl took effect.
             std::process::exit(1);
@@ -331,7 +395,6 @@ impl Supervisor {
                     }
                     _ => 1,
                 };
-                crate::logging::log_peak_memory("coordinator");
                 std::process::exit(code)
             }
             Ok(ForkResult::Parent { child }) => {
@@ -355,9 +418,17 @@ impl Supervisor {
     }
 
     fn reap_children(&mut self) {
-        for Reaped { pid, role, exit } in self.children.reap() {
+        for Reaped {
+            pid,
+            role,
+            exit,
+            evicted,
+        } in self.children.reap()
+        {
             let draining = matches!(self.state, State::Draining { .. });
             match (&role, exit) {
+                // Killed on purpose, and logged when it was.
+                (Role::Session { .. }, _) if evicted => {}
                 (Role::Session { peer }, Exit::Normal) if draining => log::info!(
                     "action: shutdown | result: success | resource: session | pid: {pid} | ip: {}",
                     peer.ip().to_canonical()
@@ -369,6 +440,15 @@ impl Supervisor {
                 ),
                 (Role::Coordinator, Exit::Normal) if draining => {
                     log::info!("action: shutdown | result: success | resource: coordinator | pid: {pid}")
+                }
+                (Role::Coordinator, Exit::Failed(FATAL_EXIT)) if self.fatal.is_none() => {
+                    // Restarting would meet the same state again: stop, and say why.
+                    self.fatal = Some(
+                        "the bets file or END journal does not fit this configuration (see the coordinator's error above)".into(),
+                    );
+                    if !draining {
+                        self.begin_shutdown();
+                    }
                 }
                 (Role::Coordinator, exit) if draining => log::warn!(
                     "action: shutdown | result: fail | resource: coordinator | pid: {pid} | exit: {exit}"
@@ -401,131 +481,5 @@ impl Supervisor {
             deadline: Instant::now() + self.config.shutdown_grace,
             killed: false,
         };
-    }
-}
-
-/// The coordinator process's body; returns its exit code.
-fn run_coordinator(
-    config: &ServerConfig,
-    commit: &CommitState,
-    requests: &IpcReceiver<Request>,
-    stop: &AtomicBool,
-) -> i32 {
-    let ledger = match BetsLedger::open(&config.bets_file, commit) {
-        Ok(ledger) => ledger,
-        Err(err) => {
-            log::error!("action: start_coordinator | result: fail | error: {err}");
-            return 1;
-        }
-    };
-    let mut coordinator = Coordinator::new(ledger, ProcessLiveness, config.agencies);
-    log::info!(
-        "action: start_coordinator | result: success | agencies: {} | drawn: {}",
-        config.agencies,
-        coordinator.has_drawn()
-    );
-    match coordinator::run(&mut coordinator, requests, stop, Duration::from_millis(200)) {
-        Ok(()) => {
-            log::info!("action: shutdown | result: in_progress | resource: coordinator | closed: channel bets_file ends_file");
-            0
-        }
-        Err(err) => {
-            log::error!("action: coordinator | result: fail | error: {err}");
-            1
-        }
-    }
-}
-
-/// Binds `[::]:port` (dual-stack, so IPv4 clients too) or, without IPv6, `0.0.0.0:port`, with
-/// SO_REUSEADDR and the configured backlog, non-blocking for the accept loop.
-fn bind(port: u16, backlog: i32) -> Result<TcpListener, ServerError> {
-    let v6 = SockaddrIn6::from(std::net::SocketAddrV6::new(
-        std::net::Ipv6Addr::UNSPECIFIED,
-        port,
-        0,
-        0,
-    ));
-    let v4 = socket::SockaddrIn::from(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::UNSPECIFIED,
-        port,
-    ));
-    let fd = bind_to(AddressFamily::Inet6, &v6, backlog)
-        .or_else(|_| bind_to(AddressFamily::Inet, &v4, backlog))
-        .map_err(setup("bind"))?;
-    let listener = TcpListener::from(fd);
-    listener.set_nonblocking(true).map_err(setup("bind"))?;
-    Ok(listener)
-}
-
-fn bind_to(
-    family: AddressFamily,
-    addr: &dyn socket::SockaddrLike,
-    backlog: i32,
-) -> nix::Result<OwnedFd> {
-    let fd = socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
-    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    if family == AddressFamily::Inet6 {
-        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &false)?;
-    }
-    socket::bind(fd.as_raw_fd(), addr)?;
-    socket::listen(&fd, Backlog::new(backlog).unwrap_or(Backlog::MAXCONN))?;
-    Ok(fd)
-}
-
-fn refuse_busy(stream: TcpStream, peer: SocketAddr, limit: usize) {
-    log::warn!(
-        "action: start_session | result: fail | ip: {} | error: {limit} sessions already running",
-        peer.ip().to_canonical()
-    );
-    refuse(
-        stream,
-        ErrorCode::ServerBusy,
-        "too many connections, retry later",
-    );
-}
-
-/// Best-effort error frame from the parent; it must never block, so the socket is non-blocking.
-fn refuse(mut stream: TcpStream, code: ErrorCode, text: &str) {
-    let mut out = Vec::new();
-    if protocol::encode(&Message::Error { code, text }, &mut out).is_ok() {
-        let _ = stream.set_nonblocking(true);
-        let _ = stream.write(&out);
-    }
-}
-
-/// Whether a socket in this network namespace listens on `port` (from `/proc/net/tcp{,6}`).
-///
-/// The container healthcheck uses this instead of connecting, so probing every second forks no
-/// session and writes nothing to the log.
-pub fn is_listening(port: u16) -> bool {
-    const LISTEN: &str = "0A";
-    ["/proc/net/tcp6", "/proc/net/tcp"].iter().any(|table| {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            return false;
-        };
-        text.lines().skip(1).any(|line| {
-            let mut fields = line.split_whitespace();
-            let local = fields.nth(1).unwrap_or("");
-            let state = fields.nth(1).unwrap_or("");
-            let local_port = local
-                .rsplit(':')
-                .next()
-                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
-            state == LISTEN && local_port == Some(port)
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_listening;
-
-    #[test]
-    fn a_bound_listener_is_seen_and_a_closed_port_is_not() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        assert!(is_listening(port));
-        drop(listener);
-        assert!(!is_listening(port));
     }
 }

@@ -12,7 +12,6 @@ use signal_hook::SigId;
 /// The parent's signal state: a stop flag, a child-exit flag and a pipe that wakes `poll`.
 pub struct Signals {
     stop: Arc<AtomicBool>,
-    child_exited: Arc<AtomicBool>,
     wake: UnixStream,
     ids: Vec<SigId>,
 }
@@ -27,7 +26,6 @@ impl Signals {
         wake.set_nonblocking(true)?;
         notify.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let child_exited = Arc::new(AtomicBool::new(false));
         let mut ids = Vec::new();
         for signal in [SIGTERM, SIGINT] {
             ids.push(signal_hook::flag::register(signal, Arc::clone(&stop))?);
@@ -36,27 +34,14 @@ impl Signals {
                 notify.try_clone()?,
             )?);
         }
-        ids.push(signal_hook::flag::register(
-            SIGCHLD,
-            Arc::clone(&child_exited),
-        )?);
+        // SIGCHLD only wakes the loop, which reaps on every wake-up anyway.
         ids.push(signal_hook::low_level::pipe::register(SIGCHLD, notify)?);
-        Ok(Signals {
-            stop,
-            child_exited,
-            wake,
-            ids,
-        })
+        Ok(Signals { stop, wake, ids })
     }
 
     /// Whether SIGTERM or SIGINT arrived.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
-    }
-
-    /// Whether SIGCHLD arrived since the last call.
-    pub fn take_child_exited(&self) -> bool {
-        self.child_exited.swap(false, Ordering::Relaxed)
     }
 
     /// The descriptor `poll` watches.

@@ -293,6 +293,10 @@ impl ClientProcess {
         self.child.wait()
     }
 
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
     pub fn wait_with_output(mut self) -> ClientOutput {
         let status = self.child.wait().unwrap();
         let stdout = std::fs::read(&self.log).unwrap_or_default();
@@ -453,6 +457,13 @@ pub struct Raw {
 }
 
 impl Raw {
+    pub fn from_stream(stream: TcpStream) -> Raw {
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream

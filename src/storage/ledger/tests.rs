@@ -147,3 +147,28 @@ fn ends_survive_a_reopen_and_a_torn_end_line_is_dropped() {
         "1,0\n3,0\n"
     );
 }
+
+#[test]
+fn a_recorded_draw_and_the_stored_count_survive_a_reopen() {
+    let dir = TempDir::new("drawn");
+    let commit = CommitState::new().unwrap();
+    {
+        let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+        assert_eq!(ledger.stored_at_open(), 0, "a new round");
+        assert!(!ledger.drawn());
+        let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Durable).unwrap();
+        file.append(&rows(1, &[("Ana", "1", "7574"), ("Bo", "2", "1")]))
+            .unwrap();
+        ledger.record_end(1, 2).unwrap();
+        ledger.record_draw().unwrap();
+        assert!(ledger.drawn());
+    }
+    let ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    assert!(ledger.drawn(), "the draw is on record");
+    assert_eq!(ledger.stored_at_open(), 2);
+    assert_eq!(ledger.ended(), [1].into_iter().collect());
+    assert_eq!(
+        std::fs::read_to_string(ends_path(&dir.bets())).unwrap(),
+        "1,2\ndraw\n"
+    );
+}

@@ -1,7 +1,10 @@
 //! Rows of the course's CSV dialect (Python's `csv` with `QUOTE_MINIMAL`), split without copying.
 //!
-//! Used for both files of the system: the bets file the coordinator scans and the agency files the
-//! client uploads. Rows without a quote (nearly all of them) are split in one pass over their
+//! Used for both files of the system: the bets file the coordinator scans (`storage`) and the agency
+//! files the client uploads (`client`), so it belongs to neither.
+//!
+//! Why not the `csv` crate: it reads a file that ends inside a quoted field as if the quote were
+//! closed (`...,"75` gives the number 75), a silent wrong answer for a bet; this reader reports it. Rows without a quote (nearly all of them) are split in one pass over their
 //! bytes; a row with a quote goes through a small state machine (doubled quotes, commas and line
 //! breaks inside quotes).
 
@@ -219,6 +222,13 @@ impl<R: Read> RowReader<R> {
                 if self.pos == self.buf.len() {
                     return Ok(None);
                 }
+                if self.buf.last() == Some(&b'\n') {
+                    // Even with a line end the row does not close: it ends inside quotes.
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the file ends inside a quoted field (a quote is never closed)",
+                    ));
+                }
                 // A last row without its line end.
                 self.buf.push(b'\n');
                 continue;
@@ -331,6 +341,25 @@ mod tests {
             ]
         );
         assert_eq!(reader.rows(), 3);
+    }
+
+    #[test]
+    fn a_file_ending_inside_quotes_is_an_error_not_a_hang() {
+        for text in [
+            &b"a,b,1,2000-01-01,\"75"[..],
+            b"a,\"b\n",
+            b"ok,1\n\"never closed,\n\n",
+        ] {
+            let mut reader = RowReader::new(text);
+            let outcome = loop {
+                match reader.next_row() {
+                    Ok(Some(_)) => continue,
+                    other => break other.map(|row| row.is_some()),
+                }
+            };
+            let err = outcome.expect_err("an unclosed quote is an error");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        }
     }
 
     #[test]

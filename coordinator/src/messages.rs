@@ -1,0 +1,129 @@
+//! What session children and the coordinator say to each other over the ipc-channel.
+
+use ipc_channel::ipc::IpcSender;
+use serde::{Deserialize, Serialize};
+
+/// An agency's number, `1..=agencies`.
+pub type AgencyId = u32;
+
+/// A session's identity: the pid of the child process that serves the connection.
+pub type SessionId = u32;
+
+/// A request from a session child to the coordinator; each carries the channel for its reply.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Take the agency for this session and learn where its upload resumes (the agency's check-in).
+    Claim {
+        /// The agency the connection says it is.
+        agency: AgencyId,
+        /// The session asking.
+        session: SessionId,
+        /// Where the answer goes.
+        reply: IpcSender<ClaimReply>,
+    },
+    /// Wait until the round is open; answered at once when it already is.
+    Opening {
+        /// Where the answer goes.
+        reply: IpcSender<OpeningReply>,
+    },
+    /// The agency has sent everything: `total` bets.
+    End {
+        /// The agency ending.
+        agency: AgencyId,
+        /// The session that holds it.
+        session: SessionId,
+        /// How many bets the agency says it sent in all.
+        total: u64,
+        /// Where the answer goes.
+        reply: IpcSender<EndReply>,
+    },
+    /// The agency's winners; answered once the draw has happened and its winners are released.
+    Winners {
+        /// The agency asking (already authenticated by its session).
+        agency: AgencyId,
+        /// Where the answer goes.
+        reply: IpcSender<WinnersReply>,
+    },
+    /// A peer presented a secret: `accepted` says whether it was right. The coordinator keeps
+    /// the budget of wrong secrets per peer address.
+    Authenticate {
+        /// The peer's address.
+        peer: String,
+        /// Whether the secret matched the agency's.
+        accepted: bool,
+        /// Where the answer goes.
+        reply: IpcSender<AuthReply>,
+    },
+    /// The session no longer holds its agency (sent by a child on its way out).
+    Release {
+        /// The session letting go.
+        session: SessionId,
+    },
+}
+
+/// The answer to [`Request::Claim`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimReply {
+    /// The session holds the agency; its upload resumes at bet `position`.
+    Granted {
+        /// How many of the agency's bets are stored (and acknowledged or acknowledgeable).
+        position: u64,
+        /// Whether the agency has already sent END.
+        ended: bool,
+        /// Whether the round is open; if not, the session waits with [`Request::Opening`].
+        open: bool,
+    },
+    /// Another live session holds the agency.
+    Busy,
+    /// The coordinator could not read its state; retry later.
+    Failed(String),
+}
+
+/// The answer to [`Request::Opening`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpeningReply {
+    /// The round is open: bets are accepted.
+    Open,
+}
+
+/// The answer to [`Request::End`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndReply {
+    /// The END is durable; `position` bets are stored for the agency.
+    Recorded {
+        /// Bets stored for the agency.
+        position: u64,
+    },
+    /// The agency's stored count differs from what it claims to have sent.
+    CountMismatch {
+        /// Bets stored for the agency.
+        stored: u64,
+    },
+    /// The session does not hold the agency.
+    NotHolder,
+    /// The END could not be made durable; retry later.
+    Failed(String),
+}
+
+/// The answer to [`Request::Winners`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WinnersReply {
+    /// The documents of the agency's winning bets, in file order.
+    Winners(Vec<String>),
+    /// The agency has not sent END, so the draw cannot include it yet.
+    NotEnded,
+    /// The draw failed; retry later.
+    Failed(String),
+}
+
+/// The answer to [`Request::Authenticate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthReply {
+    /// Go on: serve the agency if the secret was right, refuse it if not.
+    Proceed,
+    /// This address sent too many wrong secrets: refuse it, whatever it sent now.
+    Limited {
+        /// When it may try again.
+        retry_in_ms: u64,
+    },
+}

@@ -1,0 +1,39 @@
+//! What the coordinator needs from the rest of the server: storage and process liveness.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::messages::{AgencyId, SessionId};
+
+/// What the coordinator needs from storage: positions, durable ENDs and the draw.
+pub trait Ledger {
+    /// The storage error, shown in logs and in `Failed` replies.
+    type Error: fmt::Display;
+
+    /// How many bets of `agency` are stored, catching up with everything appended so far.
+    fn position(&mut self, agency: AgencyId) -> Result<u64, Self::Error>;
+
+    /// How many bets were stored when the ledger was opened (0: nothing of a round is on record).
+    fn stored_at_open(&self) -> u64;
+
+    /// The agencies whose END is already durable (read when the ledger was opened).
+    fn ended(&self) -> BTreeSet<AgencyId>;
+
+    /// Makes the END of `agency` durable, after `total` bets.
+    fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), Self::Error>;
+
+    /// Whether a draw of this round is already on record (an earlier run drew).
+    fn drawn(&self) -> bool;
+
+    /// Makes the fact that the draw ran durable, so a restart recovers it instead of drawing again.
+    fn record_draw(&mut self) -> Result<(), Self::Error>;
+
+    /// Reads every stored bet and returns the winners' documents per agency, in file order.
+    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, Self::Error>;
+}
+
+/// Tells whether a session is still alive; a dead holder's claim is void.
+pub trait Liveness {
+    /// True while the session's process exists.
+    fn is_alive(&self, session: SessionId) -> bool;
+}

@@ -1,0 +1,329 @@
+use super::*;
+use ipc_channel::ipc;
+use std::thread::sleep;
+
+/// An in-memory ledger: bets per agency as (document, number).
+#[derive(Default)]
+struct MemoryLedger {
+    bets: BTreeMap<AgencyId, Vec<(String, u32)>>,
+    ended: BTreeSet<AgencyId>,
+    draws: u32,
+    fail_end: bool,
+    fail_draw: bool,
+    drawn: bool,
+    draw_records: u32,
+}
+
+impl Ledger for MemoryLedger {
+    type Error = String;
+    fn position(&mut self, agency: AgencyId) -> Result<u64, String> {
+        Ok(self.bets.get(&agency).map_or(0, |b| b.len() as u64))
+    }
+    fn stored_at_open(&self) -> u64 {
+        self.bets.values().map(|b| b.len() as u64).sum()
+    }
+    fn ended(&self) -> BTreeSet<AgencyId> {
+        self.ended.clone()
+    }
+    fn drawn(&self) -> bool {
+        self.drawn
+    }
+    fn record_draw(&mut self) -> Result<(), String> {
+        self.draw_records += 1;
+        self.drawn = true;
+        Ok(())
+    }
+    fn record_end(&mut self, agency: AgencyId, _total: u64) -> Result<(), String> {
+        if self.fail_end {
+            return Err("disk full".into());
+        }
+        self.ended.insert(agency);
+        Ok(())
+    }
+    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, String> {
+        if self.fail_draw {
+            return Err("disk unreadable".into());
+        }
+        self.draws += 1;
+        Ok(self
+            .bets
+            .iter()
+            .map(|(a, bets)| {
+                let docs = bets.iter().filter(|(_, n)| *n == 7574);
+                (*a, docs.map(|(d, _)| d.clone()).collect())
+            })
+            .collect())
+    }
+}
+
+struct Alive(Vec<SessionId>);
+impl Liveness for Alive {
+    fn is_alive(&self, session: SessionId) -> bool {
+        self.0.contains(&session)
+    }
+}
+
+fn ledger() -> MemoryLedger {
+    let mut ledger = MemoryLedger::default();
+    ledger
+        .bets
+        .insert(1, vec![("111".into(), 7574), ("112".into(), 1)]);
+    ledger
+        .bets
+        .insert(2, vec![("221".into(), 7574), ("222".into(), 7574)]);
+    ledger
+}
+
+fn claim(c: &mut Coordinator<MemoryLedger, Alive>, agency: u32, session: u32) -> ClaimReply {
+    let (tx, rx) = ipc::channel().unwrap();
+    c.serve(Request::Claim {
+        agency,
+        session,
+        reply: tx,
+    });
+    rx.recv().unwrap()
+}
+
+fn end(
+    c: &mut Coordinator<MemoryLedger, Alive>,
+    agency: u32,
+    session: u32,
+    total: u64,
+) -> EndReply {
+    let (tx, rx) = ipc::channel().unwrap();
+    c.serve(Request::End {
+        agency,
+        session,
+        total,
+        reply: tx,
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn second_live_claim_is_busy_and_dead_holder_is_replaced() {
+    let mut c = Coordinator::new(ledger(), Alive(vec![10]), 2, Timing::default());
+    assert_eq!(
+        claim(&mut c, 1, 10),
+        ClaimReply::Granted {
+            position: 2,
+            ended: false,
+            open: true
+        }
+    );
+    assert_eq!(claim(&mut c, 1, 11), ClaimReply::Busy);
+    // Session 12 claims agency 2 whose earlier holder (13) is dead.
+    assert!(matches!(claim(&mut c, 2, 13), ClaimReply::Granted { .. }));
+    assert!(matches!(claim(&mut c, 2, 12), ClaimReply::Granted { .. }));
+    c.serve(Request::Release { session: 10 });
+    assert!(matches!(claim(&mut c, 1, 11), ClaimReply::Granted { .. }));
+}
+
+#[test]
+fn winners_wait_for_every_end_and_each_agency_gets_only_its_own() {
+    let mut c = Coordinator::new(ledger(), Alive(vec![1, 2]), 2, Timing::default());
+    claim(&mut c, 1, 1);
+    claim(&mut c, 2, 2);
+    assert_eq!(end(&mut c, 1, 1, 2), EndReply::Recorded { position: 2 });
+    let (tx1, rx1) = ipc::channel().unwrap();
+    c.serve(Request::Winners {
+        agency: 1,
+        reply: tx1,
+    });
+    // Parked: nothing before the draw.
+    assert!(matches!(rx1.try_recv(), Err(TryRecvError::Empty)));
+    assert!(!c.has_drawn());
+    assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
+    assert!(c.has_drawn());
+    assert_eq!(
+        rx1.recv().unwrap(),
+        WinnersReply::Winners(vec!["111".into()])
+    );
+    let (tx2, rx2) = ipc::channel().unwrap();
+    c.serve(Request::Winners {
+        agency: 2,
+        reply: tx2,
+    });
+    assert_eq!(
+        rx2.recv().unwrap(),
+        WinnersReply::Winners(vec!["221".into(), "222".into()])
+    );
+    assert_eq!(c.ledger.draws, 1, "the draw happens once");
+    assert_eq!(
+        c.ledger.draw_records, 1,
+        "the draw is recorded before it is announced"
+    );
+}
+
+#[test]
+fn end_is_refused_for_wrong_count_non_holder_and_storage_failure() {
+    let mut c = Coordinator::new(ledger(), Alive(vec![1]), 2, Timing::default());
+    claim(&mut c, 1, 1);
+    assert_eq!(end(&mut c, 1, 1, 3), EndReply::CountMismatch { stored: 2 });
+    assert_eq!(end(&mut c, 1, 99, 2), EndReply::NotHolder);
+    c.ledger.fail_end = true;
+    assert!(matches!(end(&mut c, 1, 1, 2), EndReply::Failed(_)));
+    assert!(c.ended.is_empty(), "a failed END is not counted");
+    let (tx, rx) = ipc::channel().unwrap();
+    c.serve(Request::Winners {
+        agency: 1,
+        reply: tx,
+    });
+    assert_eq!(rx.recv().unwrap(), WinnersReply::NotEnded);
+}
+
+#[test]
+fn a_restart_with_every_end_durable_draws_at_once() {
+    let mut l = ledger();
+    l.ended = [1, 2].into_iter().collect();
+    l.drawn = true;
+    let mut c = Coordinator::new(l, Alive(vec![]), 2, Timing::default());
+    assert!(c.has_drawn());
+    assert_eq!(
+        c.ledger.draw_records, 0,
+        "a recovered draw is not recorded again"
+    );
+    claim(&mut c, 2, 5);
+    assert_eq!(
+        claim(&mut c, 2, 5),
+        ClaimReply::Granted {
+            position: 2,
+            ended: true,
+            open: true
+        }
+    );
+}
+
+fn winners(
+    c: &mut Coordinator<MemoryLedger, Alive>,
+    agency: u32,
+) -> ipc::IpcReceiver<WinnersReply> {
+    let (tx, rx) = ipc::channel().unwrap();
+    c.serve(Request::Winners { agency, reply: tx });
+    rx
+}
+
+fn opening(c: &mut Coordinator<MemoryLedger, Alive>) -> ipc::IpcReceiver<OpeningReply> {
+    let (tx, rx) = ipc::channel().unwrap();
+    c.serve(Request::Opening { reply: tx });
+    rx
+}
+
+const WATCHED: Timing = Timing {
+    opening_delay: Duration::from_millis(80),
+    winners_delay: Duration::from_millis(80),
+};
+
+#[test]
+fn a_new_round_opens_a_delay_after_the_last_agency_checks_in() {
+    let mut c = Coordinator::new(MemoryLedger::default(), Alive(vec![1, 2]), 2, WATCHED);
+    assert!(!c.is_open());
+    assert_eq!(
+        claim(&mut c, 1, 1),
+        ClaimReply::Granted {
+            position: 0,
+            ended: false,
+            open: false
+        }
+    );
+    let early = opening(&mut c);
+    sleep(Duration::from_millis(120));
+    c.tick(Instant::now());
+    assert!(
+        matches!(early.try_recv(), Err(TryRecvError::Empty)),
+        "one agency of two has checked in: the delay has not started"
+    );
+    assert_eq!(c.next_deadline(), None);
+    let checked_in = Instant::now();
+    claim(&mut c, 2, 2);
+    let at = c.next_deadline().expect("the opening is scheduled");
+    assert!(at >= checked_in + WATCHED.opening_delay);
+    c.tick(Instant::now());
+    assert!(
+        matches!(early.try_recv(), Err(TryRecvError::Empty)),
+        "not before its time"
+    );
+    sleep(at.saturating_duration_since(Instant::now()));
+    c.tick(Instant::now());
+    assert_eq!(early.recv().unwrap(), OpeningReply::Open);
+    assert!(c.is_open());
+    assert_eq!(
+        opening(&mut c).recv().unwrap(),
+        OpeningReply::Open,
+        "open now: answered at once"
+    );
+}
+
+#[test]
+fn a_round_already_on_record_is_open_at_once() {
+    let c = Coordinator::new(ledger(), Alive(vec![]), 2, WATCHED);
+    assert!(c.is_open(), "bets are stored: the round is under way");
+    let mut l = MemoryLedger::default();
+    l.ended.insert(1);
+    assert!(Coordinator::new(l, Alive(vec![]), 2, WATCHED).is_open());
+}
+
+#[test]
+fn winners_are_released_a_delay_after_the_draw_even_to_late_askers() {
+    let mut l = ledger();
+    l.ended = [1].into_iter().collect();
+    let mut c = Coordinator::new(l, Alive(vec![2]), 2, WATCHED);
+    let parked = winners(&mut c, 1);
+    claim(&mut c, 2, 2);
+    let drawn_at = Instant::now();
+    assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
+    assert!(c.has_drawn());
+    let late = winners(&mut c, 2);
+    c.tick(Instant::now());
+    assert!(matches!(parked.try_recv(), Err(TryRecvError::Empty)));
+    assert!(matches!(late.try_recv(), Err(TryRecvError::Empty)));
+    let at = c.next_deadline().expect("the release is scheduled");
+    assert!(at >= drawn_at + WATCHED.winners_delay);
+    sleep(at.saturating_duration_since(Instant::now()));
+    c.tick(Instant::now());
+    assert_eq!(
+        parked.recv().unwrap(),
+        WinnersReply::Winners(vec!["111".into()])
+    );
+    assert_eq!(
+        late.recv().unwrap(),
+        WinnersReply::Winners(vec!["221".into(), "222".into()])
+    );
+    assert_eq!(c.next_deadline(), None, "nothing left to do");
+}
+
+#[test]
+fn a_failed_draw_is_told_and_tried_again_on_the_next_query() {
+    let mut l = ledger();
+    l.ended = [1, 2].into_iter().collect();
+    l.fail_draw = true;
+    let mut c = Coordinator::new(l, Alive(vec![]), 2, Timing::default());
+    assert!(!c.has_drawn());
+    assert!(matches!(
+        winners(&mut c, 1).recv().unwrap(),
+        WinnersReply::Failed(_)
+    ));
+    c.ledger.fail_draw = false;
+    assert_eq!(
+        winners(&mut c, 1).recv().unwrap(),
+        WinnersReply::Winners(vec!["111".into()])
+    );
+    assert_eq!(c.ledger.draw_records, 1);
+}
+
+#[test]
+fn ends_of_agencies_outside_the_round_do_not_count_toward_the_barrier() {
+    let mut l = ledger();
+    l.ended = [3, 4].into_iter().collect();
+    let mut c = Coordinator::new(l, Alive(vec![1, 2]), 2, Timing::default());
+    assert!(
+        !c.has_drawn(),
+        "two ENDs on record, but of agencies 3 and 4"
+    );
+    claim(&mut c, 1, 1);
+    assert_eq!(end(&mut c, 1, 1, 2), EndReply::Recorded { position: 2 });
+    assert!(!c.has_drawn(), "agency 2 has not ended");
+    claim(&mut c, 2, 2);
+    end(&mut c, 2, 2, 2);
+    assert!(c.has_drawn());
+}

@@ -1,0 +1,169 @@
+//! Exercises 6–8: the agency's file streamed in batches with several in flight (one thread
+//! reads the file and sends, the other reads acknowledgements), then END and the winners.
+
+use super::*;
+
+/// What the sender thread has put on the wire, for the reader to match acknowledgements against.
+pub(super) enum Sent {
+    /// A batch of `count` bets ending at agency position `end`.
+    Batch { count: usize, end: u64 },
+    /// END after `total` bets.
+    End { total: u64 },
+}
+
+/// Exercises 6–8: upload from the server's position, END, then the winners.
+pub(super) fn upload(
+    config: &ClientConfig,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> Result<Vec<String>, ClientError> {
+    let mut conn = Connection::new(connect(config, stop, progress)?);
+    let (position, ended) = greet(&mut conn, config, stop)?;
+    progress.mark();
+    log::debug!(
+        "action: hello | result: success | client_id: {} | position: {position} | ended: {ended}",
+        config.id
+    );
+    if !ended {
+        let source = BetSource::open(&config.data_file, position).map_err(ClientError::Fatal)?;
+        let (sent_tx, sent_rx) = mpsc::sync_channel::<Sent>(config.window);
+        let sender_error = Mutex::new(None);
+        let writer = conn.writer()?;
+        let closer = conn.writer()?;
+        std::thread::scope(|scope| {
+            let error = &sender_error;
+            scope.spawn(move || {
+                let mut writer = writer;
+                if let Err(err) = send_all(source, &mut writer, position, config, &sent_tx, stop) {
+                    if let Ok(mut slot) = error.lock() {
+                        *slot = Some(err);
+                    }
+                    // Wake the reader, which is blocked on the socket.
+                    writer.shutdown();
+                }
+            });
+            let result = read_acks(&mut conn, &sent_rx, stop, progress);
+            if result.is_err() {
+                // Unblock a sender waiting on a full window or a full socket.
+                drop(sent_rx);
+                closer.shutdown();
+            }
+            result
+        })
+        .map_err(|err| {
+            sender_error
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take())
+                .unwrap_or(err)
+        })?;
+    }
+    conn.send(&Message::Winners)?;
+    let mut winners = Vec::new();
+    loop {
+        let done = next_frame(&mut conn, stop, |message| match message {
+            Message::WinnerList { total, documents } => {
+                winners.extend(documents.iter().map(str::to_owned));
+                Ok(winners.len() >= total as usize)
+            }
+            Message::Error { code, text } => Err(refused(code, text)),
+            other => Err(ClientError::Retry(format!(
+                "unexpected reply to WINNERS: {other:?}"
+            ))),
+        })?;
+        if done {
+            return Ok(winners);
+        }
+    }
+}
+
+/// The sender thread: reads the file, sends batches and END, recording each in `sent`.
+pub(super) fn send_all(
+    mut source: BetSource,
+    writer: &mut FrameWriter,
+    mut position: u64,
+    config: &ClientConfig,
+    sent: &SyncSender<Sent>,
+    stop: &AtomicBool,
+) -> Result<(), ClientError> {
+    let mut batch = BatchBuilder::new(config.batch_max_amount);
+    batch.reset(position);
+    let mut flush = |batch: &mut BatchBuilder, position: &mut u64| -> Result<(), ClientError> {
+        let count = batch.len();
+        *position += count as u64;
+        // Record first: the acknowledgement may arrive before `write_all` returns.
+        sent.send(Sent::Batch {
+            count,
+            end: *position,
+        })
+        .map_err(|_| ClientError::Retry("reader stopped".into()))?;
+        writer.send_batch(batch)?;
+        batch.reset(*position);
+        Ok(())
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(ClientError::Stopped);
+        }
+        let Some(bet) = source.next_bet().map_err(ClientError::Fatal)? else {
+            break;
+        };
+        let raw = bet.raw();
+        if !batch
+            .push(&raw)
+            .map_err(|err| ClientError::Fatal(err.to_string()))?
+        {
+            flush(&mut batch, &mut position)?;
+            batch
+                .push(&raw)
+                .map_err(|err| ClientError::Fatal(err.to_string()))?;
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut position)?;
+    }
+    sent.send(Sent::End { total: position })
+        .map_err(|_| ClientError::Retry("reader stopped".into()))?;
+    writer.send(&Message::End { total: position })?;
+    Ok(())
+}
+
+/// The reader: matches each acknowledgement to what was sent, in order, until END is acknowledged.
+pub(super) fn read_acks(
+    conn: &mut Connection,
+    sent: &Receiver<Sent>,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> Result<(), ClientError> {
+    loop {
+        let position = next_frame(conn, stop, |message| match message {
+            Message::Ack { position } => Ok(position),
+            Message::Error { code, text } => Err(refused(code, text)),
+            other => Err(ClientError::Retry(format!("unexpected reply: {other:?}"))),
+        })?;
+        let expected = loop {
+            match sent.recv_timeout(TICK) {
+                Ok(expected) => break expected,
+                Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => {}
+                Err(RecvTimeoutError::Timeout) => return Err(ClientError::Stopped),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(ClientError::Retry(
+                        "acknowledgement for nothing sent".into(),
+                    ))
+                }
+            }
+        };
+        match expected {
+            Sent::Batch { count, end } if end == position => {
+                progress.mark();
+                log::info!("action: apuesta_enviada | result: success | cantidad: {count}");
+            }
+            Sent::End { total } if total == position => return Ok(()),
+            Sent::Batch { end, .. } | Sent::End { total: end } => {
+                return Err(ClientError::Fatal(format!(
+                    "server acknowledged position {position}, expected {end}"
+                )))
+            }
+        }
+    }
+}

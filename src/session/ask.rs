@@ -1,0 +1,58 @@
+//! Calls to the coordinator: a request with its own reply channel, and a wait that watches
+//! SIGTERM, a deadline, or the peer.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use coordinator::Request;
+use ipc_channel::ipc::{self, IpcSender, TryRecvError};
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::{Session, Stop, TICK};
+use crate::protocol::ErrorCode;
+
+impl Session<'_, '_> {
+    /// Sends a request with a fresh reply channel and waits for the answer, watching SIGTERM.
+    ///
+    /// With a `timeout` the coordinator must answer within it. Without one the wait is for the
+    /// other agencies (the opening, the draw), which may take hours: it has no limit, but it ends
+    /// as soon as the peer closes or resets, so the claim is given up and a reconnecting agency is
+    /// not locked out by a session nobody listens to.
+    pub(super) fn ask<T: Serialize + DeserializeOwned>(
+        &self,
+        request: impl FnOnce(IpcSender<T>) -> Request,
+        timeout: Option<Duration>,
+    ) -> Result<T, Stop> {
+        let unavailable =
+            |why: String| Stop::Fail(ErrorCode::Unavailable, format!("coordinator: {why}"));
+        let (reply, answer) = ipc::channel::<T>().map_err(|err| unavailable(err.to_string()))?;
+        self.ctx
+            .coordinator
+            .send(request(reply))
+            .map_err(|err| unavailable(format!("{err:?}")))?;
+        let started = Instant::now();
+        loop {
+            if self.ctx.stop.load(Ordering::Relaxed) {
+                return Err(Stop::Shutdown);
+            }
+            match answer.try_recv_timeout(TICK) {
+                Ok(value) => return Ok(value),
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::IpcError(ipc::IpcError::Io(err)))
+                    if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(TryRecvError::IpcError(err)) => return Err(unavailable(format!("{err:?}"))),
+            }
+            match timeout {
+                Some(limit) if started.elapsed() >= limit => {
+                    return Err(unavailable("no answer in time".into()));
+                }
+                None if self.conn.peer_closed() => {
+                    return Err(Stop::Gone(
+                        "the peer left while waiting for the round".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+}
