@@ -1,10 +1,20 @@
 # tp0 — build, images and the compose deployment.
 #
-#   make docker-compose-up [CLIENTS=5] [CLIENT_MODE=agency|echo|bet]
+#   make docker-compose-up [CLIENTS=5] [CLIENT_MODE=agency|echo|bet]   (mode: this branch's exercise)
 #   make docker-compose-logs
 #   make docker-compose-down
-#   make test            unit/integration tests, then the end-to-end test
+#   make test            unit/integration tests, the end-to-end test, the Docker-path test
 #   make e2e             only the end-to-end test (docker/e2e.sh)
+#   make exercise-branches   local branches ej1..ej8, one commit each on the current commit
+#   make course-test     the course's grading workflow on a temporary clone (docker/course_workflow.py)
+#
+# Two ways to build the images, the same images either way (FROM scratch, one static binary):
+#   BUILD=host    cargo on the host compiles the static binaries, docker/server.Dockerfile and
+#                 docker/client.Dockerfile pack them (fast, offline);
+#   BUILD=docker  Docker alone, through server/Dockerfile and client/Dockerfile (the course's
+#                 paths; no Rust needed), after docker/builder-image.sh made sure their pinned
+#                 builder image exists.
+# The default, BUILD=auto, is host when cargo is on PATH and docker otherwise.
 #
 # Docker Compose v2 (`docker compose`) is used when present, else v1 (`docker-compose`).
 # Every compose call passes -p tp0: v1 cannot read the project name from the file.
@@ -14,7 +24,9 @@ SHELL := /bin/sh
 PROJECT      ?= tp0
 COMPOSE_FILE ?= docker-compose-dev.yaml
 CLIENTS      ?= 5
-CLIENT_MODE  ?= agency
+# Empty: generar-compose.sh picks the mode of this branch's exercise (agency on main, see
+# make exercise-branches).
+CLIENT_MODE  ?=
 DATA_DIR     ?= .data
 STOP_TIMEOUT ?= 10
 COMPOSE      ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
@@ -22,12 +34,25 @@ COMPOSE      ?= $(shell if docker compose version >/dev/null 2>&1; then echo "do
 # Static binaries for FROM scratch images: glibc with crt-static gives static-pie.
 TARGET     := x86_64-unknown-linux-gnu
 STATIC_DIR := target/$(TARGET)/release
-GENDATA    := $(STATIC_DIR)/gendata
+
+BUILD ?= auto
+ifeq ($(BUILD),auto)
+BUILD_PATH := $(if $(shell command -v cargo 2>/dev/null),host,docker)
+else ifneq ($(filter host docker,$(BUILD)),)
+BUILD_PATH := $(BUILD)
+else
+$(error BUILD must be auto, host or docker, not '$(BUILD)')
+endif
+# The data generator: the host binary, or on the Docker path an image holding /gendata.
+GENDATA_IMAGE := tp0-gendata:latest
+GENDATA       := $(if $(filter host,$(BUILD_PATH)),$(STATIC_DIR)/gendata,$(GENDATA_IMAGE))
 
 COMPOSE_CMD = $(COMPOSE) -p $(PROJECT) -f $(COMPOSE_FILE)
 
-.PHONY: reliability default all build static docker-image netcat-image data compose-file configs \
-        docker-compose-up docker-compose-down docker-compose-logs test e2e
+.PHONY: reliability default all build static docker-image docker-image-host docker-image-docker \
+        builder-image netcat-image data compose-file configs \
+        docker-compose-up docker-compose-down docker-compose-logs test e2e docker-path-test \
+        course-test exercise-branches exercise-branches-test
 
 default: build
 
@@ -41,11 +66,31 @@ static:
 	CARGO_TARGET_DIR=target RUSTFLAGS='-C target-feature=+crt-static' \
 		cargo build --release --target $(TARGET) --bin server --bin client --bin gendata
 
-# A rebuild leaves the previous image untagged: drop those (only ours, by label).
-docker-image: static
+docker-image: docker-image-$(BUILD_PATH)
+
+# A rebuild leaves the previous image untagged: drop those (only ours, by label). The Docker
+# path's build stage is labelled tp0.stage=build, not tp0.image: its images are the layer cache.
+PRUNE_OURS = docker image prune -f --filter label=tp0.image >/dev/null
+
+docker-image-host: static
 	docker build -f docker/server.Dockerfile -t server:latest .
 	docker build -f docker/client.Dockerfile -t client:latest .
-	@docker image prune -f --filter label=tp0.image >/dev/null
+	@$(PRUNE_OURS)
+
+# The build stage is tagged tp0-build:latest (a full cache hit), so that the prune drops the
+# build stages of older sources and keeps the newest with its dependency layers: a source
+# edit rebuilds our crates alone, and the disk holds one build stage, not one per edit.
+docker-image-docker: builder-image
+	docker build -f server/Dockerfile -t server:latest .
+	docker build -f client/Dockerfile -t client:latest .
+	docker build -q -f client/Dockerfile --target gendata -t $(GENDATA_IMAGE) . >/dev/null
+	docker build -q -f client/Dockerfile --target build -t tp0-build:latest . >/dev/null
+	@$(PRUNE_OURS)
+	@docker image prune -f --filter label=tp0.stage=build >/dev/null
+
+# The pinned rust:<version>-slim-<suite> of the Dockerfiles: present, pulled, or assembled locally.
+builder-image:
+	sh docker/builder-image.sh
 
 # An image with netcat for validar-echo-server.sh: busybox:latest, or tp0-netcat:latest built offline.
 netcat-image:
@@ -53,12 +98,12 @@ netcat-image:
 
 # .data/agency-N.csv: kept if present, else from .data/dataset.zip, else made by gendata.
 PREPARE_DATA = sh docker/prepare-data.sh '$(DATA_DIR)' '$(CLIENTS)' '$(GENDATA)'
-# SECRETS=1: per-agency secrets in $(DATA_DIR)/secrets, mounted into the server and each client.
-SECRETS      ?=
-SECRETS_DIR  := $(if $(SECRETS),$(DATA_DIR)/secrets,)
-GENERATE     = DATA_DIR='$(DATA_DIR)' SECRETS_DIR='$(SECRETS_DIR)' sh generar-compose.sh '$(COMPOSE_FILE)' '$(CLIENTS)' '$(CLIENT_MODE)'
+# Per-agency secrets in $(DATA_DIR)/secrets, created by generar-compose.sh and mounted into the
+# server and each client (agency and bet modes); SECRETS=0 turns identity off.
+SECRETS      ?= 1
+GENERATE     = DATA_DIR='$(DATA_DIR)' SECRETS_DIR='$(DATA_DIR)/secrets' SECRETS='$(SECRETS)' sh generar-compose.sh '$(COMPOSE_FILE)' '$(CLIENTS)' $(if $(CLIENT_MODE),'$(CLIENT_MODE)')
 
-data: static
+data: $(if $(filter host,$(BUILD_PATH)),static,docker-image-docker)
 	$(PREPARE_DATA)
 
 compose-file:
@@ -71,8 +116,9 @@ configs:
 	done
 
 # A compose file that generar-compose.sh wrote (exercise 1) is used as it is, unless
-# CLIENTS or CLIENT_MODE is given: then, or when there is none, it is generated anew.
-REGENERATE := $(filter command line environment,$(origin CLIENTS) $(origin CLIENT_MODE) $(origin SECRETS))
+# CLIENTS, CLIENT_MODE, SECRETS or WATCH_DELAYS is given: then, or when there is none, it is
+# generated anew (WATCH_DELAYS=0: no opening delay nor winners delay, see generar-compose.sh).
+REGENERATE := $(filter command line environment,$(origin CLIENTS) $(origin CLIENT_MODE) $(origin SECRETS) $(origin WATCH_DELAYS))
 
 docker-compose-up: configs docker-image
 	@if [ -n '$(REGENERATE)' ] || [ ! -f '$(COMPOSE_FILE)' ]; then \
@@ -81,11 +127,10 @@ docker-compose-up: configs docker-image
 		echo "using $(COMPOSE_FILE) as it is (CLIENTS=N or CLIENT_MODE=mode generates it anew)"; \
 	fi
 	@clients=$$(grep -c '^  client[0-9][0-9]*:$$' '$(COMPOSE_FILE)'); \
-	if grep -q 'CLI_MODE=agency' '$(COMPOSE_FILE)'; then \
+	if grep -q ':/agency.csv:ro' '$(COMPOSE_FILE)'; then \
 		sh docker/prepare-data.sh '$(DATA_DIR)' "$$clients" '$(GENDATA)'; \
 	fi
-	@if [ -n '$(SECRETS_DIR)' ]; then sh docker/make-secrets.sh '$(SECRETS_DIR)' "$$(grep -c '^  client[0-9][0-9]*:$$' '$(COMPOSE_FILE)')"; fi
-	@sh docker/netcat-image.sh || echo "warning: no netcat image; validar-echo-server.sh fails until 'make netcat-image' works" >&2
+	@sh docker/netcat-image.sh || echo "warning: no netcat image yet; validar-echo-server.sh will try again to make one (docker/netcat-image.sh)" >&2
 	$(COMPOSE_CMD) up -d
 
 docker-compose-down:
@@ -99,12 +144,49 @@ docker-compose-down:
 docker-compose-logs:
 	$(COMPOSE_CMD) logs -f
 
-test:
+test: exercise-branches-test
 	cargo test --release --workspace
+	$(MAKE) --no-print-directory compose-versions
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory docker-path-test
+	$(MAKE) --no-print-directory course-test
+
+# The course's graders use either Compose; the tests run both. Debian bookworm packages only v1
+# (docker-compose); the v2 plugin (docker compose) comes from the workplace's installer when it is
+# beside the repository (../shared/tools), else whatever the machine has is tested.
+V2_INSTALLER := ../shared/tools/install-compose-v2.sh
+.PHONY: compose-versions
+compose-versions:
+	@if ! docker compose version >/dev/null 2>&1 && [ -f '$(V2_INSTALLER)' ]; then \
+		echo "compose-versions: installing the Compose v2 plugin ($(V2_INSTALLER))"; \
+		bash '$(V2_INSTALLER)' || echo "compose-versions: v2 could not be installed; testing what there is" >&2; \
+	fi
+	@docker compose version 2>/dev/null || echo "compose-versions: no Compose v2 (docker compose)"
+	@docker-compose version --short 2>/dev/null | sed 's/^/Docker Compose v1 version /' || echo "compose-versions: no Compose v1 (docker-compose)"
+
+# The course's delivery branches ej1..ej8: the current commit plus one commit each that makes
+# that exercise generar-compose.sh's default. Touches no working tree; safe to run again.
+exercise-branches:
+	sh docker/exercise-branches.sh
+
+# Needs git only (no Docker, no cargo): runs the above in temporary clones.
+exercise-branches-test:
+	sh docker/exercise-branches-test.sh
 
 e2e: docker-image netcat-image
 	COMPOSE='$(COMPOSE)' GENDATA='$(GENDATA)' bash docker/e2e.sh
+
+# The course's grading workflow, in a temporary clone of HEAD, on every exercise branch, with
+# Compose v2 and v1. Limits for development, from the command line or the environment:
+# COURSE_BRANCHES=6,7 COURSE_ROUNDS=1 COURSE_RUNS=1 COURSE_COMPOSE=v2 COURSE_TIMEOUT=60;
+# COURSE_BUILD=course|make|auto picks how the images are built (make: the host's cargo, fast).
+course-test:
+	python3 docker/course_workflow.py
+
+# A fresh clone of HEAD, `make docker-compose-up` with cargo hidden from PATH (the images come
+# from server/Dockerfile and client/Dockerfile), the winners checked, then `make docker-compose-down`.
+docker-path-test:
+	COMPOSE='$(COMPOSE)' bash docker/docker-path-test.sh
 
 # The benchmark: the real server and clients on 127.0.0.1 (src/bin/bench.rs); writes
 # docs/benchmarks.md and docs/benchmarks.png. `target/release/bench --quick` is a smoke test.

@@ -15,15 +15,23 @@
 #   SERVER_HOST   server's name there   [server]
 #   SERVER_PORT   server's port         [12345]
 #   NETCAT_IMAGE  image with sh and nc  [busybox:latest if present, else
-#                                        tp0-netcat:latest (make netcat-image),
-#                                        else busybox:latest pulled]
+#                                        tp0-netcat:latest if present, else what
+#                                        docker/netcat-image.sh makes: busybox:latest
+#                                        pulled, or tp0-netcat:latest built offline]
 #   ECHO_TIMEOUT  seconds for the exchange [10]
+#   NETCAT_BUILD_TIMEOUT  seconds for docker/netcat-image.sh [300] (it may install
+#                 Debian's busybox-static with apt-get when run as root)
 set -u
 
 NETWORK=${NETWORK:-tp0_testing_net}
 SERVER_HOST=${SERVER_HOST:-server}
 SERVER_PORT=${SERVER_PORT:-12345}
 ECHO_TIMEOUT=${ECHO_TIMEOUT:-10}
+NETCAT_BUILD_TIMEOUT=${NETCAT_BUILD_TIMEOUT:-300}
+# The project's offline netcat image and the script that makes it, found beside this one
+# (so it works from any folder and through `sh path/to/validar-echo-server.sh`).
+OFFLINE_IMAGE=tp0-netcat:latest
+netcat_builder=$(cd "$(dirname "$0")" 2>/dev/null && pwd)/docker/netcat-image.sh
 
 result() {
     echo "action: test_echo_server | result: $1"
@@ -51,20 +59,33 @@ bounded 15 docker info >/dev/null 2>&1 || fail "cannot reach the Docker engine"
 bounded 15 docker network inspect "$NETWORK" >/dev/null 2>&1 \
     || fail "network $NETWORK does not exist (is the system up? make docker-compose-up)"
 
-image=${NETCAT_IMAGE:-}
-if [ -z "$image" ]; then
-    for candidate in busybox:latest tp0-netcat:latest; do
-        if docker image inspect "$candidate" >/dev/null 2>&1; then
-            image=$candidate
-            break
+# Prints the first image with a netcat that the engine already has.
+present_image() {
+    for candidate in busybox:latest "$OFFLINE_IMAGE"; do
+        if bounded 15 docker image inspect "$candidate" >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
         fi
     done
+    return 1
+}
+
+image=${NETCAT_IMAGE:-}
+if [ -z "$image" ]; then
+    image=$(present_image) || image=
 fi
 if [ -z "$image" ]; then
-    if bounded 60 docker pull busybox:latest >/dev/null 2>&1; then
+    if [ -f "$netcat_builder" ]; then
+        # Pulls busybox:latest or, with no registry, builds the offline image; its progress
+        # goes to stderr, so stdout keeps its one result line.
+        echo "validar-echo-server: no netcat image yet; making one with $netcat_builder" >&2
+        bounded "$NETCAT_BUILD_TIMEOUT" env NETCAT_IMAGE="$OFFLINE_IMAGE" sh "$netcat_builder" >&2 \
+            || fail "no netcat image: $netcat_builder could not make one (see above)"
+        image=$(present_image) || fail "no netcat image: $netcat_builder succeeded but neither busybox:latest nor $OFFLINE_IMAGE exists"
+    elif bounded 60 docker pull busybox:latest >/dev/null 2>&1; then
         image=busybox:latest
     else
-        fail "no netcat image: busybox:latest cannot be pulled; build one offline with: make netcat-image"
+        fail "no netcat image: busybox:latest cannot be pulled and $netcat_builder, which builds one offline, is missing"
     fi
 fi
 

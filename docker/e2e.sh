@@ -15,7 +15,7 @@
 #      `compose stop -t 1` on the rest, then `make docker-compose-down`;
 #   4. exercise 2: an edited config.yaml (read-only bind mount) takes effect when
 #      the container restarts, with no rebuild;
-#   5. agency secrets (generar-compose.sh with SECRETS_DIR): agencies with their
+#   5. agency secrets (on by default; here with an explicit SECRETS_DIR): agencies with their
 #      own secrets upload; a client holding another agency's secret is refused.
 # Prints PASS/FAIL per check and ends with "N passed, M failed"; exits 1 if any failed.
 #
@@ -349,6 +349,8 @@ done
 info "expected winners per agency: ${expected[*]}; $total_bets bets in all"
 
 generate "$AGENCIES" agency
+check "by default each agency gets its own secret (the server mounts all, client1 only its own)" \
+    grep -q 'SECRETS_FILE=/secrets' "$COMPOSE_FILE"
 mapfile -t clients < <(client_names "$AGENCIES")
 started=$SECONDS
 check "compose up: the server turns healthy, the clients start" up
@@ -377,6 +379,10 @@ recovered=$(logs_of server | grep -E 'action: recover_bets \| result: success' |
     | sed -nE 's/.*\| bets: ([0-9]+).*/\1/p')
 check "the restarted server recovered its bets from the volume (${recovered:-none} of $total_bets)" \
     test "${recovered:-x}" = "$total_bets"
+draws=$(count_in_log server 'action: sorteo \| result: success')
+recovered_draws=$(count_in_log server 'action: recover_draw \| result: success')
+check "the restart recovered the draw (recover_draw: $recovered_draws) and did not draw again (sorteo: $draws)" \
+    test "$draws" -eq 1 -a "$recovered_draws" -eq 1
 check "validar-echo-server.sh succeeds after the restart" validar_prints success 0
 
 started=$SECONDS
@@ -386,7 +392,35 @@ check "compose stop -t 10 ends the server with exit code 0 (got $(exit_code_of s
 check "the server logged its shutdown last" shutdown_logged server
 check "validar-echo-server.sh fails once the server is down" validar_prints fail 1
 save_logs server "${clients[@]}"
+
+# A plain `down` (no -v, what the course's tooling types) then `up`: a new, empty round.
+old_volume=$(docker inspect server --format '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Name}}{{end}}{{end}}' 2>/dev/null)
+compose down >>"$WORK/compose.log" 2>&1
+started=$SECONDS
+check "compose up after a plain down" up
+check "all $AGENCIES clients finish the new round within ${E2E_TIMEOUT} s" wait_exited "$E2E_TIMEOUT" "${clients[@]}"
+info "the new round took $((SECONDS - started)) s"
+check "the server started a new round (action: nueva_ronda), recovering nothing" \
+    test "$(count_in_log server 'action: nueva_ronda \| result: success')" -eq 1 \
+    -a "$(count_in_log server 'action: recover_bets')" -eq 0
+draws=$(count_in_log server 'action: sorteo \| result: success')
+check "the new round drew once (got $draws)" test "$draws" -eq 1
+for ((i = 1; i <= AGENCIES; i++)); do
+    got=$(logs_of "client$i" | grep -E 'action: consulta_ganadores \| result: success' \
+        | sed -nE 's/.*cant_ganadores: ([0-9]+).*/\1/p' | tail -n 1)
+    check "new round, client$i: exit code $(exit_code_of "client$i"), cant_ganadores ${got:-missing} (expected ${expected[i]})" \
+        test "$(exit_code_of "client$i")" = 0 -a "${got:-x}" = "${expected[i]}"
+done
+stored=$(docker run --rm --volumes-from server --entrypoint sh "$NETCAT_IMAGE" \
+    -c 'tr -cd "\n" < /data/bets.csv | wc -c' 2>/dev/null | tr -d ' ')
+check "the new round's volume holds each bet once (${stored:-no} of $total_bets rows)" \
+    test "${stored:-x}" = "$total_bets"
+check "no 'result: fail' in any log of the new round" no_fail_logged server "${clients[@]}"
+SCENARIO="agency-new-round"
+save_logs server "${clients[@]}"
 teardown
+# The first round's volume, left by the plain down, is this test's to remove.
+if [ -n "$old_volume" ]; then docker volume rm "$old_volume" >/dev/null 2>&1; fi
 
 # ================================================================ 2. echo mode
 SCENARIO="echo"
@@ -484,7 +518,7 @@ save_logs server client1
 teardown
 
 # ================================================================ secrets
-section "agency secrets: each agency uploads with its own secret, another's is refused"
+section "agency secrets (given explicitly): each agency uploads with its own secret, another's is refused"
 sh "$ROOT/docker/make-secrets.sh" "$WORK/secrets" 2 >/dev/null
 SECRETS_DIR=$WORK/secrets generate 2 agency
 check "the compose file mounts the secrets" grep -q 'SECRETS_FILE=/secrets' "$COMPOSE_FILE"

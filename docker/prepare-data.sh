@@ -4,14 +4,17 @@
 # Usage: sh docker/prepare-data.sh <data_dir> <clients> <gendata>
 #   data_dir  where the compose file's clients read their bets (.data)
 #   clients   how many agency files are needed
-#   gendata   the data generator binary (target/.../release/gendata)
+#   gendata   the data generator: its binary (target/.../release/gendata), or where
+#             there is no such file, a Docker image whose entrypoint is gendata
+#             (tp0-gendata:latest, from client/Dockerfile's target gendata)
 #
 # Each missing file comes, in order, from
 #   1. <data_dir>/dataset.zip (the course's archive: agency-N.csv at its top level
 #      or in a folder), unpacked with unzip or, without it, python3 -m zipfile;
 #   2. gendata: a deterministic data set (GEN_BETS bets per agency [10000],
 #      seed GEN_SEED [7574]); what it prints (the winners) is kept in
-#      <data_dir>/generated.txt.
+#      <data_dir>/generated.txt. The image runs as the calling user, so the files
+#      are the caller's.
 # Files already present are never overwritten.
 set -eu
 
@@ -76,13 +79,29 @@ if [ -f "$data_dir/dataset.zip" ]; then
     take_missing_from "$scratch/zip" "$data_dir/dataset.zip"
 fi
 
+# gendata <out_dir> <agencies> <bets> <seed>, from the binary or the image.
+run_gendata() {
+    if [ -x "$gendata" ]; then
+        "$gendata" "$@"
+    else
+        out=$(cd "$1" && pwd)
+        shift
+        # Bounded where timeout exists: a wedged engine must not hang the make that called us.
+        bound=
+        if command -v timeout >/dev/null 2>&1; then bound="timeout 300"; fi
+        # shellcheck disable=SC2086 # $bound is empty or two words on purpose
+        $bound docker run --rm --user "$(id -u):$(id -g)" --network none \
+            -v "$out:/out" "$gendata" /out "$@"
+    fi
+}
+
 if missing; then
-    if [ ! -x "$gendata" ]; then
-        echo "prepare-data: agency files are missing in $data_dir and $gendata is not built (make docker-image builds it)" >&2
+    if [ ! -x "$gendata" ] && ! docker image inspect "$gendata" >/dev/null 2>&1; then
+        echo "prepare-data: agency files are missing in $data_dir and there is no gendata binary or image '$gendata' (make docker-image builds it)" >&2
         exit 1
     fi
     mkdir "$scratch/gen"
-    "$gendata" "$scratch/gen" "$clients" "${GEN_BETS:-10000}" "${GEN_SEED:-7574}" >"$scratch/gen.txt"
+    run_gendata "$scratch/gen" "$clients" "${GEN_BETS:-10000}" "${GEN_SEED:-7574}" >"$scratch/gen.txt"
     cp "$scratch/gen.txt" "$data_dir/generated.txt"
     take_missing_from "$scratch/gen" "gendata (seed ${GEN_SEED:-7574}; winners in $data_dir/generated.txt)"
 fi

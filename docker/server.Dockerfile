@@ -1,7 +1,9 @@
 # The bets server: one statically linked binary (static-pie, glibc) and nothing else.
-# Build from the repository root after `make docker-image` compiled it (the root
-# .dockerignore sends only the two static binaries as build context):
+# The Makefile's host path (cargo on the host): `make docker-image BUILD=host` compiles
+# the binary, then builds from the repository root (of target/, the root .dockerignore
+# sends only the two static binaries):
 #   docker build -f docker/server.Dockerfile -t server:latest .
+# Without cargo, server/Dockerfile builds the same image by Docker alone.
 #
 # At run time the server reads /config.ini (mounted read-only by the compose file),
 # keeps its bets in BETS_FILE (a named volume at /data in compose) and is PID 1:
