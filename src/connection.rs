@@ -259,6 +259,17 @@ pub struct FrameWriter {
 }
 
 impl FrameWriter {
+    /// Sends `message` on a socket nobody will read from, without ever blocking: the parent's
+    /// refusals, which must not stall the accept loop. What the socket cannot take at once is
+    /// dropped; the peer then sees the connection close without a reason.
+    pub fn send_and_forget(stream: TcpStream, message: &Message<'_>) {
+        let mut out = Vec::with_capacity(64);
+        if protocol::encode(message, &mut out).is_ok() && stream.set_nonblocking(true).is_ok() {
+            let mut stream = stream;
+            let _ = stream.write(&out);
+        }
+    }
+
     /// Encodes `message` and writes it whole.
     ///
     /// # Errors

@@ -1,14 +1,14 @@
 //! The listening socket, and the few bytes the parent itself may send: a refusal it never waits
 //! on. Also the container healthcheck, which looks for the listener without connecting.
 
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn6};
 
 use super::{setup, ServerError};
-use crate::protocol::{self, ErrorCode, Message};
+use crate::connection::FrameWriter;
+use crate::protocol::{ErrorCode, Message};
 
 /// Binds `[::]:port` (dual-stack, so IPv4 clients too) or, without IPv6, `0.0.0.0:port`, with
 /// SO_REUSEADDR and the configured backlog, non-blocking for the accept loop.
@@ -59,12 +59,8 @@ pub(super) fn refuse_busy(stream: TcpStream, peer: SocketAddr, limit: usize) {
 }
 
 /// Best-effort error frame from the parent; it must never block, so the socket is non-blocking.
-pub(super) fn refuse(mut stream: TcpStream, code: ErrorCode, text: &str) {
-    let mut out = Vec::new();
-    if protocol::encode(&Message::Error { code, text }, &mut out).is_ok() {
-        let _ = stream.set_nonblocking(true);
-        let _ = stream.write(&out);
-    }
+pub(super) fn refuse(stream: TcpStream, code: ErrorCode, text: &str) {
+    FrameWriter::send_and_forget(stream, &Message::Error { code, text });
 }
 
 /// Whether a socket in this network namespace listens on `port` (from `/proc/net/tcp{,6}`).
