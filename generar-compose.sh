@@ -32,6 +32,10 @@
 #   clients  CLI_ID; CLI_MODE unless the mode is agency (the client's default); the bet in
 #            bet mode; CLI_SECRET_FILE with secrets
 #
+# The clients start with the server (depends_on: service_started), not after its health check
+# (which Docker polls once a second): a client that connects before the server listens retries
+# every 50 ms to 1 s, logging `result: in_progress`, so the round starts as soon as it can.
+#
 # The file uses the Compose Specification (no `version:` key), which both
 # docker-compose v1.27+ and `docker compose` v2 read. It cannot name the project
 # for v1, so run it with `-p tp0`: the network is then tp0_testing_net.
@@ -198,7 +202,7 @@ EOF
       - testing_net
     depends_on:
       server:
-        condition: service_healthy
+        condition: service_started
     stop_grace_period: 10s
 EOF
         i=$(( i + 1 ))

@@ -353,7 +353,8 @@ check "by default each agency gets its own secret (the server mounts all, client
     grep -q 'SECRETS_FILE=/secrets' "$COMPOSE_FILE"
 mapfile -t clients < <(client_names "$AGENCIES")
 started=$SECONDS
-check "compose up: the server turns healthy, the clients start" up
+check "compose up: the server and the clients start (the clients do not wait for the health check)" up
+check "the server's health check turns healthy" wait_healthy 30 server
 check "all $AGENCIES clients finish within ${E2E_TIMEOUT} s" wait_exited "$E2E_TIMEOUT" "${clients[@]}"
 info "the clients took $((SECONDS - started)) s"
 for ((i = 1; i <= AGENCIES; i++)); do
