@@ -37,35 +37,9 @@ UP_TIMEOUT=${UP_TIMEOUT:-3000}
 CLIENTS_TIMEOUT=${CLIENTS_TIMEOUT:-300}
 LOG_DIR=$ROOT/target/docker-path-logs
 
-if [ -n "${COMPOSE:-}" ]; then
-    read -r -a COMPOSE_CMD <<<"$COMPOSE"
-elif docker compose version >/dev/null 2>&1; then
-    COMPOSE_CMD=(docker compose)
-else
-    COMPOSE_CMD=(docker-compose)
-fi
-
-# ---------------------------------------------------------------- reporting
-passed=0
-failed=0
-pass() { printf 'PASS  %s\n' "$*"; passed=$((passed + 1)); }
-fail() { printf 'FAIL  %s\n' "$*"; failed=$((failed + 1)); }
-info() { printf '      %s\n' "$*"; }
-check() {
-    local description=$1
-    shift
-    if "$@"; then pass "$description"; else fail "$description"; fi
-}
-summary() {
-    if [ "$failed" -gt 0 ]; then printf '\nlogs: %s\n' "$LOG_DIR"; fi
-    printf '\n%d passed, %d failed\n' "$passed" "$failed"
-}
-die() {
-    printf 'docker-path-test: %s\n' "$*" >&2
-    failed=$((failed + 1))
-    summary
-    exit 1
-}
+TEST_NAME=docker-path-test
+# shellcheck source=docker/lib.sh
+. "$ROOT/docker/lib.sh"
 
 # ---------------------------------------------------------------- helpers
 WORK=

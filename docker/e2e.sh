@@ -46,39 +46,9 @@ SLOW_PERIOD=500ms
 SERVER_SHUTDOWN='action: shutdown \| result: success \| resource: server'
 CLIENT_SHUTDOWN='action: shutdown \| result: success \| client_id: '
 
-if [ -n "${COMPOSE:-}" ]; then
-    read -r -a COMPOSE_CMD <<<"$COMPOSE"
-elif docker compose version >/dev/null 2>&1; then
-    COMPOSE_CMD=(docker compose)
-else
-    COMPOSE_CMD=(docker-compose)
-fi
-
-# ---------------------------------------------------------------- reporting
-passed=0
-failed=0
-pass() { printf 'PASS  %s\n' "$*"; passed=$((passed + 1)); }
-fail() { printf 'FAIL  %s\n' "$*"; failed=$((failed + 1)); }
-info() { printf '      %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
-# check <description> <command...>: PASS when the command succeeds.
-check() {
-    local description=$1
-    shift
-    if "$@"; then pass "$description"; else fail "$description"; fi
-}
-summary() {
-    if [ "$failed" -gt 0 ] && [ -n "$WORK" ]; then
-        printf '\nlogs of the containers and events of the engine: %s\n' "$LOG_DIR"
-    fi
-    printf '\n%d passed, %d failed\n' "$passed" "$failed"
-}
-die() {
-    printf 'e2e: %s\n' "$*" >&2
-    failed=$((failed + 1))
-    summary
-    exit 1
-}
+TEST_NAME=e2e
+# shellcheck source=docker/lib.sh
+. "$ROOT/docker/lib.sh"
 
 # ---------------------------------------------------------------- docker helpers
 WORK=
