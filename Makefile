@@ -49,7 +49,7 @@ GENDATA       := $(if $(filter host,$(BUILD_PATH)),$(STATIC_DIR)/gendata,$(GENDA
 
 COMPOSE_CMD = $(COMPOSE) -p $(PROJECT) -f $(COMPOSE_FILE)
 
-.PHONY: reliability default all build static docker-image docker-image-host docker-image-docker \
+.PHONY: reliability default all build static images docker-image docker-image-host docker-image-docker \
         builder-image netcat-image data compose-file configs \
         docker-compose-up docker-compose-down docker-compose-logs test e2e docker-path-test \
         course-test exercise-branches exercise-branches-test
@@ -88,6 +88,23 @@ docker-image-docker: builder-image
 	@$(PRUNE_OURS)
 	@docker image prune -f --filter label=tp0.stage=build >/dev/null
 
+# `make docker-compose-up` on built images skips every build step: the stamp holds the images'
+# IDs and is newer than every input, else the images are built again (a source edited, an image
+# removed or replaced by another build). `make docker-image` always builds.
+IMAGE_INPUTS := Cargo.toml Cargo.lock .dockerignore server/Dockerfile client/Dockerfile \
+                docker/server.Dockerfile docker/client.Dockerfile \
+                $(wildcard */Cargo.toml) $(shell find src coordinator/src -type f 2>/dev/null)
+IMAGES_STAMP := target/images-$(BUILD_PATH).stamp
+IMAGE_IDS     = docker image inspect -f '{{.Id}}' server:latest client:latest 2>/dev/null
+
+images:
+	@[ "$$($(IMAGE_IDS))" = "$$(cat '$(IMAGES_STAMP)' 2>/dev/null)" ] || rm -f '$(IMAGES_STAMP)'
+	@$(MAKE) --no-print-directory '$(IMAGES_STAMP)'
+
+$(IMAGES_STAMP): $(IMAGE_INPUTS)
+	$(MAKE) --no-print-directory docker-image
+	@mkdir -p target && $(IMAGE_IDS) >'$@'
+
 # The pinned rust:<version>-slim-<suite> of the Dockerfiles: present, pulled, or assembled locally.
 builder-image:
 	sh docker/builder-image.sh
@@ -120,7 +137,7 @@ configs:
 # generated anew (WATCH_DELAYS=0: no opening delay nor winners delay, see generar-compose.sh).
 REGENERATE := $(filter command line environment,$(origin CLIENTS) $(origin CLIENT_MODE) $(origin SECRETS) $(origin WATCH_DELAYS))
 
-docker-compose-up: configs docker-image
+docker-compose-up: configs images
 	@if [ -n '$(REGENERATE)' ] || [ ! -f '$(COMPOSE_FILE)' ]; then \
 		$(GENERATE); \
 	else \
@@ -173,7 +190,7 @@ exercise-branches:
 exercise-branches-test:
 	sh docker/exercise-branches-test.sh
 
-e2e: docker-image netcat-image
+e2e: images netcat-image
 	COMPOSE='$(COMPOSE)' GENDATA='$(GENDATA)' bash docker/e2e.sh
 
 # The course's grading workflow, in a temporary clone of HEAD, on every exercise branch, with
@@ -187,6 +204,13 @@ course-test:
 # from server/Dockerfile and client/Dockerfile), the winners checked, then `make docker-compose-down`.
 docker-path-test:
 	COMPOSE='$(COMPOSE)' bash docker/docker-path-test.sh
+
+# Docker rounds timed as a user runs them: `make docker-compose-up` (images built) to the last
+# client's exit, ROUNDS times after `down`; WATCH_DELAYS=0 for the round without watch delays.
+ROUNDS ?= 3
+.PHONY: round-time
+round-time:
+	CLIENTS='$(CLIENTS)' WATCH_DELAYS='$(or $(WATCH_DELAYS),1)' bash docker/round-time.sh '$(ROUNDS)'
 
 # The benchmark: the real server and clients on 127.0.0.1 (src/bin/bench.rs); writes
 # docs/benchmarks.md and docs/benchmarks.png. `target/release/bench --quick` is a smoke test.

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Times Docker rounds as a user runs them: from `make docker-compose-up` (images already built)
+# to the last client's exit, each round after `make docker-compose-down`.
+#
+# Usage: bash docker/round-time.sh [rounds]          (make round-time ROUNDS=3 WATCH_DELAYS=0)
+# Environment: CLIENTS (5), WATCH_DELAYS (1: the watched round; 0: as fast as it can), COMPOSE.
+# Prints one line per round and the best; exits 1 if a round fails (a client's exit code is not
+# 0, or the server did not log exactly one sorteo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Run as a user would, not as a sub-make of `make round-time` (whose variables would travel).
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+rounds=${1:-3}
+clients=${CLIENTS:-5}
+watch=${WATCH_DELAYS:-1}
+case $rounds in '' | *[!0-9]* | 0) echo "round-time: rounds must be a positive number" >&2; exit 2 ;; esac
+
+make_quiet() { make --no-print-directory -s "$@" >/dev/null; }
+now_ms() { date +%s%3N; }
+
+# One untimed `up` builds whatever is missing (images, data, the netcat image) and writes the
+# compose file; the timed ones then run plain `make docker-compose-up`, which uses it as it is.
+make_quiet docker-compose-down
+make_quiet docker-compose-up CLIENTS="$clients" WATCH_DELAYS="$watch"
+make_quiet docker-compose-down
+unset CLIENTS WATCH_DELAYS
+
+names=()
+for ((i = 1; i <= clients; i++)); do names+=("client$i"); done
+best=
+for ((r = 1; r <= rounds; r++)); do
+    start=$(now_ms)
+    make_quiet docker-compose-up
+    codes=$(docker wait "${names[@]}" | tr '\n' ' ')
+    elapsed=$(($(now_ms) - start))
+    draws=$(docker logs server 2>&1 | grep -c 'action: sorteo | result: success' || true)
+    make_quiet docker-compose-down
+    if [ "$(echo "$codes" | tr -d ' 0')" != "" ] || [ "$draws" != 1 ]; then
+        echo "round $r: FAIL (client exit codes: $codes; sorteo lines: $draws)" >&2
+        exit 1
+    fi
+    printf 'round %d: %d.%03d s\n' "$r" $((elapsed / 1000)) $((elapsed % 1000))
+    if [ -z "$best" ] || [ "$elapsed" -lt "$best" ]; then best=$elapsed; fi
+done
+printf 'best of %d (%d clients, WATCH_DELAYS=%s): %d.%03d s\n' "$rounds" "$clients" "$watch" \
+    $((best / 1000)) $((best % 1000))
