@@ -195,20 +195,25 @@ fn run(options: &Options) -> Result<bool, RunError> {
     let groups = plan(options.quick, course_present);
     let summaries = run_plan(&ctx, &groups, &course_dir, &scratch, &mut notes)?;
 
-    let sweeps = summaries
-        .iter()
-        .flat_map(|s| s.runs.iter().map(|r| r.sweeps))
-        .min();
+    let runs = || summaries.iter().flat_map(|s| s.runs.iter());
+    let sweeps = runs().map(|r| r.sweeps).min();
+    let busy: f64 = runs().map(|r| r.sampler_busy.as_secs_f64()).sum();
+    let measured: f64 = runs().filter_map(|r| r.e2e).map(|d| d.as_secs_f64()).sum();
     notes.push(format!(
         "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
          kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
-         forks and every client, at least every {} ms (fewest sweeps in one run: {}). `VmHWM` \
+         forks and every client, every {} ms (less often while one sweep takes over a tenth of \
+         the pause; fewest sweeps in one run: {}). `VmHWM` \
          starts afresh at exec and, at fork, at the child's resident set then, so no process \
          carries its launcher's peak; it is a high-water mark, so only growth in a process's last \
          interval before it exits could be missed. The coordinator is the server child whose pid \
-         the server logs at `start_coordinator`; every other server child is a session.",
+         the server logs at `start_coordinator`; every other server child is a session. The \
+         sampler thread used {:.1} ms of CPU per second of run ({:.1}% of one core), CPU the \
+         runs could otherwise have used.",
         memory::MIN_INTERVAL.as_millis(),
-        sweeps.map_or("none".into(), |n| n.to_string())
+        sweeps.map_or("none".into(), |n| n.to_string()),
+        1000.0 * busy / measured.max(1e-9),
+        100.0 * busy / measured.max(1e-9),
     ));
     notes.push(
         "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator reads \

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use crate::procs::{fail, RunError};
 
 /// The shortest pause between two sweeps over the processes.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(2);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
 /// A sweep may take at most this share (1/n) of the sampler's time, so that reading /proc does
 /// not compete with the runs it measures: the pause is at least `n - 1` sweeps long.
-const DUTY_DIVISOR: u32 = 5;
+const DUTY_DIVISOR: u32 = 10;
 
 /// The peaks (KiB) seen during one run, by pid.
 #[derive(Debug, Default)]
@@ -35,6 +35,8 @@ pub struct Peaks {
     pub clients: HashMap<i32, u64>,
     /// Sweeps done.
     pub sweeps: u64,
+    /// CPU time the sampler thread used (its own cost, on a core the run could have used).
+    pub busy: Duration,
 }
 
 /// A running sampler; [`Sampler::finish`] stops it and hands back what it saw.
@@ -89,12 +91,20 @@ fn sample(bench: Spawner, server: i32, stop: &AtomicBool) -> Peaks {
         let last = stop.load(Ordering::Relaxed);
         let began = Instant::now();
         sweep(bench, server, &mut peaks, &mut buf);
+        let took = began.elapsed();
         if last {
+            peaks.busy = thread_cpu_time();
             return peaks;
         }
-        let pause = (began.elapsed() * (DUTY_DIVISOR - 1)).max(MIN_INTERVAL);
+        let pause = (took * (DUTY_DIVISOR - 1)).max(MIN_INTERVAL);
         std::thread::sleep(pause);
     }
+}
+
+/// CPU time the calling thread has used (zero if the clock cannot be read).
+fn thread_cpu_time() -> Duration {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
 /// One look at every process of the run.

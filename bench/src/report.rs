@@ -177,3 +177,17 @@ pub fn report(
     md.push_str("```\n");
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(1_573_940), "1,573,940");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(mib(Some(2048)), "2.0");
+        assert_eq!(mib(None), "—");
+    }
+}

@@ -56,6 +56,8 @@ pub struct RunResult {
     pub rss_client: Option<u64>,
     /// Sweeps the memory sampler made over the run's processes.
     pub sweeps: u64,
+    /// CPU time the memory sampler used.
+    pub sampler_busy: Duration,
     /// Why the run failed, if it did.
     pub failures: Vec<String>,
 }
@@ -283,6 +285,7 @@ fn run_inner(
 /// gave) and its session children.
 fn record_peaks(result: &mut RunResult, peaks: &Peaks, coordinators: &[i32]) {
     result.sweeps = peaks.sweeps;
+    result.sampler_busy = peaks.busy;
     result.rss_server = peaks.server;
     result.rss_client = peaks.clients.values().copied().max();
     let (coordinator, sessions): (Vec<_>, Vec<_>) = peaks
