@@ -99,8 +99,17 @@ impl Machine {
             .unwrap_or_else(|_| "unknown".into());
         let commit = match git(root, &["rev-parse", "--short", "HEAD"]) {
             Some(head) => {
-                let dirty = git(root, &["status", "--porcelain", "--untracked-files=no"])
-                    .is_some_and(|s| !s.is_empty());
+                // The previous report itself does not make the tree "changed".
+                let status = [
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    ".",
+                    ":!docs/benchmarks.md",
+                    ":!docs/benchmarks.png",
+                ];
+                let dirty = git(root, &status).is_some_and(|s| !s.is_empty());
                 if dirty {
                     format!("{head} + uncommitted changes")
                 } else {
