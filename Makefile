@@ -212,12 +212,18 @@ ROUNDS ?= 3
 round-time:
 	CLIENTS='$(CLIENTS)' WATCH_DELAYS='$(or $(WATCH_DELAYS),1)' bash docker/round-time.sh '$(ROUNDS)'
 
-# The benchmark: the real server and clients on 127.0.0.1 (src/bin/bench.rs); writes
-# docs/benchmarks.md and docs/benchmarks.png. `target/release/bench --quick` is a smoke test.
-.PHONY: bench
+# The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
+# (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
+# docs/benchmarks.png. `make bench-quick` (target/release/bench --quick) is a smoke test that
+# writes to target/bench-quick/ instead.
+.PHONY: bench bench-quick
 bench:
-	cargo build --release --bins
+	cargo build --release --workspace
 	target/release/bench
+
+bench-quick:
+	cargo build --release --workspace
+	target/release/bench --quick
 
 # docs/reliability.md from the tests themselves: each reliability test prints one table row, and a
 # long run of the frame-decoder property test (FUZZ_ITERATIONS inputs) is recorded under it.

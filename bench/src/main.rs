@@ -1,0 +1,278 @@
+//! `bench`: end-to-end benchmark of the real `server` and `client` binaries of the `tp0` crate
+//! on 127.0.0.1 (`target/release/server`, `target/release/client`, and `gendata` for data).
+//!
+//! # What it measures
+//! For each configuration — a data set, its number of agencies, `SYNC` durable (`true`,
+//! `fdatasync` before each acknowledgement) or relaxed (`false`), and the clients' batch size —
+//! it starts one `server` (fresh bets file, `SERVER_PORT=0`, `LOGGING_LEVEL=DEBUG`, in an empty
+//! directory so no `config.ini` is read) and one `client` per agency (mode agency, in a directory
+//! without `config.yaml`), and records:
+//! - **end to end**: from just before the first client is spawned until the last client has been
+//!   seen to exit (polled every 0.5 ms): upload, END, the draw and the winners query included;
+//! - **bets/s**: bets in the data set / end-to-end time;
+//! - **draw time**: the coordinator's own `action: draw_scan | ... | us: U` log line;
+//! - **peak RSS**, measured from outside ([`memory`]): the `VmHWM` of the parent server, the
+//!   largest session child, the coordinator and the largest client, read from /proc.
+//!
+//! # How a run is checked
+//! A run PASSes only if every client exits 0, each client's `cant_ganadores` equals its agency's
+//! winners (counted from the data: rows whose number is 7574, or `gendata`'s own count), the
+//! coordinator's `sorteo` total equals their sum, the server exits 0 after SIGTERM, and the bets
+//! file has exactly one row per bet. Anything else, or a run still going at its timeout (every
+//! process of it is then killed), makes the configuration FAILED in the table.
+//!
+//! # Method
+//! Each configuration runs 3 times (the 10-million-bet ones once) and the table shows the median
+//! time, the throughput of that median and the median draw time; RSS is the maximum over the
+//! runs. Every process is started in its own process group, and each group is killed on every
+//! early exit path (timeouts, errors, SIGINT/SIGTERM to the bench). Scratch data lives under
+//! `target/bench-data` and is removed at the end.
+//!
+//! # Output
+//! `docs/benchmarks.md` (table, targets with PASS/MISS, the machine, the command) and
+//! `docs/benchmarks.png` (throughput against agencies and against batch size, durable vs
+//! relaxed, drawn with plotters, [`chart`]); the table is also printed on stdout.
+//!
+//! Usage: `bench [--quick] [--out DIR]`. `--quick` is a smoke test (a handful of small runs,
+//! well under a minute) that writes to `target/bench-quick/` unless `--out` says otherwise, so it
+//! never overwrites the published results. The exit status is 1 if any run FAILED or the bench
+//! could not do its work (the reason on stderr), 2 on a bad command line, 130 when interrupted.
+#![warn(missing_docs)]
+
+mod chart;
+mod data;
+mod logs;
+mod machine;
+mod memory;
+mod procs;
+mod report;
+mod run;
+mod scenarios;
+mod summary;
+mod targets;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::data::course_files;
+use crate::machine::{load_average, Machine};
+use crate::procs::{fail, remove_dir, Ctx, RunError, ScratchGuard};
+use crate::report::{report, table};
+use crate::scenarios::{plan, COURSE_REPEAT};
+use crate::summary::{run_plan, Status};
+use crate::targets::targets;
+
+/// Command-line options.
+struct Options {
+    /// Smoke-test subset.
+    quick: bool,
+    /// Where the report goes, if not the default.
+    out: Option<PathBuf>,
+}
+
+/// Parses the command line.
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        quick: false,
+        out: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--out" => {
+                options.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?))
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Writes to stdout, ignoring a closed pipe.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("bench: {msg}");
+            }
+            eprintln!("usage: bench [--quick] [--out DIR]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(RunError::Abort) => {
+            eprintln!("bench: interrupted; every process stopped, scratch data removed");
+            ExitCode::from(130)
+        }
+        Err(RunError::Fail(msg)) => {
+            eprintln!("bench: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The whole benchmark; `Ok(false)` if some run failed.
+fn run(options: &Options) -> Result<bool, RunError> {
+    let started = Instant::now();
+    let load_start = load_average();
+    let exe = std::env::current_exe().map_err(fail("locate the bench binary"))?;
+    let bins = exe
+        .parent()
+        .ok_or_else(|| RunError::Fail("the bench binary has no directory".into()))?
+        .to_path_buf();
+    for name in ["server", "client", "gendata"] {
+        if !bins.join(name).is_file() {
+            return Err(RunError::Fail(format!(
+                "{} not found: run `cargo build --release --workspace` first",
+                bins.join(name).display()
+            )));
+        }
+    }
+    let root = bins
+        .ancestors()
+        .find(|dir| dir.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .map_or_else(std::env::current_dir, Ok)
+        .map_err(fail("current directory"))?;
+    let target_dir = bins.parent().unwrap_or(&bins).to_path_buf();
+    let scratch = target_dir.join("bench-data");
+    let out_dir = options.out.clone().unwrap_or_else(|| {
+        if options.quick {
+            target_dir.join("bench-quick")
+        } else {
+            root.join("docs")
+        }
+    });
+    let course_dir = root.join("..").join("shared").join("dataset");
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+            .map_err(fail(format!("install handler for signal {signal}")))?;
+    }
+    let ctx = Ctx { bins, interrupted };
+
+    remove_dir(&scratch);
+    fs::create_dir_all(&scratch).map_err(fail(format!("create {}", scratch.display())))?;
+    let _scratch_guard = ScratchGuard(scratch.clone());
+
+    let course_present = course_files(&course_dir).is_some();
+    let mut notes = Vec::new();
+    if course_present {
+        notes.push(format!(
+            "Course dataset read from `{}` (never copied into the repo; the ×{COURSE_REPEAT} files \
+             are built in scratch space).",
+            "../shared/dataset"
+        ));
+    } else {
+        notes.push(format!(
+            "The course dataset was not found at {}: the course scenarios use generated data of \
+             the same size (5 agencies, 78,700 and 1,573,940 bets) instead.",
+            course_dir.display()
+        ));
+    }
+    let groups = plan(options.quick, course_present);
+    let summaries = run_plan(&ctx, &groups, &course_dir, &scratch, &mut notes)?;
+
+    let runs = || summaries.iter().flat_map(|s| s.runs.iter());
+    let sweeps = runs().map(|r| r.sweeps).min();
+    let busy: f64 = runs().map(|r| r.sampler_busy.as_secs_f64()).sum();
+    let measured: f64 = runs().filter_map(|r| r.e2e).map(|d| d.as_secs_f64()).sum();
+    notes.push(format!(
+        "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
+         kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
+         forks and every client, every {} ms (less often while one sweep takes over a tenth of \
+         the pause; fewest sweeps in one run: {}). `VmHWM` \
+         starts afresh at exec and, at fork, at the child's resident set then, so no process \
+         carries its launcher's peak; it is a high-water mark, so only growth in a process's last \
+         interval before it exits could be missed. The coordinator is the server child whose pid \
+         the server logs at `start_coordinator`; every other server child is a session. The \
+         sampler thread used {:.1} ms of CPU per second of run ({:.1}% of one core), CPU the \
+         runs could otherwise have used.",
+        memory::MIN_INTERVAL.as_millis(),
+        sweeps.map_or("none".into(), |n| n.to_string()),
+        1000.0 * busy / measured.max(1e-9),
+        100.0 * busy / measured.max(1e-9),
+    ));
+    notes.push(
+        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator reads \
+         the bets file as it grows, so at the barrier it scans only the tail."
+            .into(),
+    );
+    let machine = Machine::probe(&root, load_start);
+    if let Some(note) = load_note(&machine) {
+        notes.push(note);
+    }
+    let targets = targets(&summaries);
+    let md = report(
+        &summaries,
+        &targets,
+        &machine,
+        options.quick,
+        started.elapsed(),
+        &notes,
+    );
+    let png = chart::chart(&groups, &summaries, options.quick).map_err(RunError::Fail)?;
+    fs::create_dir_all(&out_dir).map_err(fail(format!("create {}", out_dir.display())))?;
+    let md_path = out_dir.join("benchmarks.md");
+    let png_path = out_dir.join("benchmarks.png");
+    fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
+    fs::write(&png_path, png).map_err(fail(format!("write {}", png_path.display())))?;
+
+    let mut text = table(&summaries);
+    text.push('\n');
+    for t in &targets {
+        let _ = writeln!(text, "{:<7} {}", t.verdict, t.text);
+    }
+    let _ = writeln!(
+        text,
+        "\nwrote {} and {} in {:.0} s",
+        md_path.display(),
+        png_path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    say(&text);
+    Ok(!summaries
+        .iter()
+        .any(|s| matches!(s.status, Status::Failed(_))))
+}
+
+/// A warning when the machine was busy: the 1-minute load average, at the start or the end,
+/// above its CPU count means other work shared the CPUs with the runs.
+fn load_note(machine: &Machine) -> Option<String> {
+    let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
+    let peak = [&machine.load_start, &machine.load_end]
+        .into_iter()
+        .filter_map(|l| one_minute(l))
+        .fold(0.0, f64::max);
+    (peak > machine.nproc as f64).then(|| {
+        format!(
+            "The machine was shared while the bench ran: the 1-minute load average reached {peak:.1} \
+             on {} CPUs (other builds and tests ran alongside; see Machine below). Times are slower \
+             and noisier than on an idle machine, so a MISS here may be the load's, not the code's; \
+             RSS is not affected.",
+            machine.nproc
+        )
+    })
+}

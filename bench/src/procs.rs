@@ -1,0 +1,213 @@
+//! Process driving: errors, interruption, the spawned children and scratch directories.
+
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+/// How often the bench looks at its children while it waits.
+pub const POLL: Duration = Duration::from_micros(500);
+
+/// Why a step stopped early.
+#[derive(Debug)]
+pub enum RunError {
+    /// The bench was interrupted (SIGINT, SIGTERM, SIGHUP): clean up and stop everything.
+    Abort,
+    /// This run or data set failed, with the reason; the bench goes on.
+    Fail(String),
+}
+
+/// Turns an I/O-style error into a [`RunError::Fail`] with context.
+pub fn fail<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> RunError {
+    move |err| RunError::Fail(format!("{what}: {err}"))
+}
+
+/// What every step needs: where the binaries are and whether to stop.
+pub struct Ctx {
+    /// Directory holding `server`, `client` and `gendata`.
+    pub bins: PathBuf,
+    /// Set by the signal handlers.
+    pub interrupted: Arc<AtomicBool>,
+}
+
+impl Ctx {
+    /// `Err(Abort)` once a stop signal arrived.
+    pub fn check(&self) -> Result<(), RunError> {
+        if self.interrupted.load(Ordering::Relaxed) {
+            Err(RunError::Abort)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Path of one of the project's binaries.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bins.join(name)
+    }
+}
+
+/// A spawned child in its own process group; the whole group is SIGKILLed when this is dropped
+/// unless the child was seen to exit successfully (a server that crashed may leave children).
+pub struct Proc {
+    /// For messages.
+    name: String,
+    /// The child.
+    child: Child,
+    /// Its exit status, once reaped.
+    status: Option<ExitStatus>,
+}
+
+impl Proc {
+    /// Spawns `cmd` as the leader of a new process group.
+    pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> Result<Proc, RunError> {
+        let name = name.into();
+        cmd.process_group(0);
+        let child = cmd.spawn().map_err(fail(format!("spawn {name}")))?;
+        Ok(Proc {
+            name,
+            child,
+            status: None,
+        })
+    }
+
+    /// The child's pid (also its process group id).
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The exit status, if the child was seen to exit.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.status
+    }
+
+    /// Reaps the child if it exited; the status once known.
+    pub fn poll(&mut self) -> Result<Option<ExitStatus>, RunError> {
+        if self.status.is_none() {
+            self.status = self
+                .child
+                .try_wait()
+                .map_err(fail(format!("wait for {}", self.name)))?;
+        }
+        Ok(self.status)
+    }
+
+    /// Sends SIGTERM to the child alone (the server then stops its own children).
+    pub fn terminate(&self) {
+        if self.status.is_none() {
+            // ESRCH only means it is already gone.
+            let _ = kill(self.pid(), Signal::SIGTERM);
+        }
+    }
+
+    /// SIGKILLs the whole process group and reaps the leader.
+    pub fn kill_group(&mut self) {
+        let _ = killpg(self.pid(), Signal::SIGKILL);
+        if self.status.is_none() {
+            if let Ok(status) = self.child.wait() {
+                self.status = Some(status);
+            }
+        }
+    }
+
+    /// Waits until the child exits or `deadline` passes.
+    pub fn wait_until(
+        &mut self,
+        ctx: &Ctx,
+        deadline: Instant,
+    ) -> Result<Option<ExitStatus>, RunError> {
+        loop {
+            if let Some(status) = self.poll()? {
+                return Ok(Some(status));
+            }
+            if let Err(abort) = ctx.check() {
+                self.kill_group();
+                return Err(abort);
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if !matches!(self.status, Some(status) if status.success()) {
+            self.kill_group();
+        }
+    }
+}
+
+/// Waits for all of `procs`; `Some(instant the last one was seen to exit)`, or `None` at the
+/// deadline (the stragglers are left running for the caller's guards to kill).
+pub fn wait_all(
+    ctx: &Ctx,
+    procs: &mut [Proc],
+    deadline: Instant,
+) -> Result<Option<Instant>, RunError> {
+    let mut last = Instant::now();
+    loop {
+        let mut running = 0;
+        for proc in procs.iter_mut() {
+            if proc.status.is_none() {
+                if proc.poll()?.is_some() {
+                    last = Instant::now();
+                } else {
+                    running += 1;
+                }
+            }
+        }
+        if running == 0 {
+            return Ok(Some(last));
+        }
+        ctx.check()?;
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Describes an exit status for a failure message.
+pub fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "unknown exit".into(),
+    }
+}
+
+/// Creates a log file for a child's stdout and stderr.
+pub fn log_files(path: &Path) -> Result<(Stdio, Stdio), RunError> {
+    let file = File::create(path).map_err(fail(format!("create {}", path.display())))?;
+    let copy = file
+        .try_clone()
+        .map_err(fail(format!("dup {}", path.display())))?;
+    Ok((Stdio::from(file), Stdio::from(copy)))
+}
+
+/// Removes a scratch directory, ignoring "not there".
+pub fn remove_dir(path: &Path) {
+    if let Err(err) = fs::remove_dir_all(path) {
+        if err.kind() != std::io::ErrorKind::NotFound {
+            eprintln!("bench: warning: remove {}: {err}", path.display());
+        }
+    }
+}
+
+/// Removes the scratch root when dropped, on every path.
+pub struct ScratchGuard(pub PathBuf);
+
+impl Drop for ScratchGuard {
+    fn drop(&mut self) {
+        remove_dir(&self.0);
+    }
+}

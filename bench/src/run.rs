@@ -1,0 +1,297 @@
+//! One run: a fresh server, one client per agency, the end-to-end time, the checks and the
+//! peak memory of every process (sampled from outside, see [`crate::memory`]).
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::data::Dataset;
+use crate::logs::{field, fields, for_each_line, num_field};
+use crate::memory::{Peaks, Sampler};
+use crate::procs::{describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError};
+
+/// The server's `SYNC` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sync {
+    /// `SYNC=true`: fdatasync before each acknowledgement.
+    Durable,
+    /// `SYNC=false`.
+    Relaxed,
+}
+
+impl Sync {
+    /// The environment value.
+    pub fn env(self) -> &'static str {
+        match self {
+            Sync::Durable => "true",
+            Sync::Relaxed => "false",
+        }
+    }
+
+    /// For tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sync::Durable => "durable",
+            Sync::Relaxed => "relaxed",
+        }
+    }
+}
+
+/// What one run measured; `failures` empty means it passed.
+#[derive(Default, Debug)]
+pub struct RunResult {
+    /// First client spawned → last client exited.
+    pub e2e: Option<Duration>,
+    /// The coordinator's draw scan, in µs.
+    pub draw_us: Option<u64>,
+    /// Peak RSS (KiB) of the parent server.
+    pub rss_server: Option<u64>,
+    /// Largest peak RSS (KiB) over the session children.
+    pub rss_session: Option<u64>,
+    /// Peak RSS (KiB) of the coordinator.
+    pub rss_coordinator: Option<u64>,
+    /// Largest peak RSS (KiB) over the clients.
+    pub rss_client: Option<u64>,
+    /// Sweeps the memory sampler made over the run's processes.
+    pub sweeps: u64,
+    /// CPU time the memory sampler used.
+    pub sampler_busy: Duration,
+    /// Why the run failed, if it did.
+    pub failures: Vec<String>,
+}
+
+/// Counts the rows (line feeds) of the bets file.
+fn count_rows(path: &Path) -> Result<u64, RunError> {
+    let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut rows = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(fail(format!("read {}", path.display())))?;
+        if n == 0 {
+            return Ok(rows);
+        }
+        rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+/// Starts the server in `dir` and returns it with the port it logged.
+fn start_server(
+    ctx: &Ctx,
+    dir: &Path,
+    agencies: usize,
+    sync: Sync,
+) -> Result<(Proc, u16), RunError> {
+    let log = dir.join("server.log");
+    let (out, err) = log_files(&log)?;
+    let mut server = Proc::spawn(
+        "server",
+        Command::new(ctx.bin("server"))
+            .current_dir(dir)
+            .env_clear()
+            .env("SERVER_PORT", "0")
+            .env("AGENCIES", agencies.to_string())
+            .env("BETS_FILE", dir.join("bets.csv"))
+            .env("SYNC", sync.env())
+            .env("LOGGING_LEVEL", "DEBUG")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (mut port, mut tail) = (None, Vec::new());
+        for_each_line(&log, |line| {
+            if let Some(f) = fields(line) {
+                if field(&f, "action") == Some("listen") && field(&f, "result") == Some("success") {
+                    port = port.or_else(|| field(&f, "port")?.parse::<u16>().ok());
+                }
+            }
+            if tail.len() == 3 {
+                tail.remove(0);
+            }
+            tail.push(line.to_string());
+        })?;
+        if let Some(port) = port {
+            return Ok((server, port));
+        }
+        if let Some(status) = server.poll()? {
+            return Err(RunError::Fail(format!(
+                "server {} before listening: {}",
+                describe(status),
+                tail.join(" / ")
+            )));
+        }
+        ctx.check()?;
+        if Instant::now() >= deadline {
+            return Err(RunError::Fail(
+                "server logged no listen port in 15 s".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// One run: server, clients, checks. Only an interruption is returned as an error; every other
+/// problem becomes a failure in the result.
+pub fn run_once(
+    ctx: &Ctx,
+    data: &Dataset,
+    sync: Sync,
+    batch: u16,
+    dir: &Path,
+) -> Result<RunResult, RunError> {
+    let mut result = RunResult::default();
+    let outcome = run_inner(ctx, data, sync, batch, dir, &mut result);
+    remove_dir(dir);
+    match outcome {
+        Ok(()) => Ok(result),
+        Err(RunError::Abort) => Err(RunError::Abort),
+        Err(RunError::Fail(reason)) => {
+            result.failures.push(reason);
+            Ok(result)
+        }
+    }
+}
+
+/// The body of [`run_once`]; the [`Proc`] guards kill whatever is left on any early return.
+fn run_inner(
+    ctx: &Ctx,
+    data: &Dataset,
+    sync: Sync,
+    batch: u16,
+    dir: &Path,
+    result: &mut RunResult,
+) -> Result<(), RunError> {
+    remove_dir(dir);
+    fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
+    let agencies = data.files.len();
+    let (mut server, port) = start_server(ctx, dir, agencies, sync)?;
+    // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
+    let sampler = Sampler::start(server.pid().as_raw())?;
+
+    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10);
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut clients = Vec::with_capacity(agencies);
+    for (i, file) in data.files.iter().enumerate() {
+        let id = i + 1;
+        let (out, err) = log_files(&dir.join(format!("client-{id}.log")))?;
+        clients.push(Proc::spawn(
+            format!("client {id}"),
+            Command::new(ctx.bin("client"))
+                .current_dir(dir)
+                .env_clear()
+                .env("CLI_ID", id.to_string())
+                .env("CLI_MODE", "agency")
+                .env("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
+                .env("CLI_DATA_FILE", file)
+                .env("CLI_BATCH_MAXAMOUNT", batch.to_string())
+                .env("CLI_LOG_LEVEL", "DEBUG")
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err),
+        )?);
+    }
+    match wait_all(ctx, &mut clients, deadline)? {
+        Some(end) => result.e2e = Some(end - start),
+        None => {
+            let running = clients.iter().filter(|c| c.status().is_none()).count();
+            return Err(RunError::Fail(format!(
+                "timeout after {} s: {running} of {agencies} clients still running (killed)",
+                timeout.as_secs()
+            )));
+        }
+    }
+
+    server.terminate();
+    match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
+        Some(status) if status.success() => {}
+        Some(status) => result.failures.push(format!("server {}", describe(status))),
+        None => {
+            server.kill_group();
+            result
+                .failures
+                .push("server still running 20 s after SIGTERM (killed)".into());
+        }
+    }
+    let peaks = sampler.finish();
+
+    for (i, client) in clients.iter().enumerate() {
+        let id = i + 1;
+        if let Some(status) = client.status().filter(|s| !s.success()) {
+            result
+                .failures
+                .push(format!("client {id} {}", describe(status)));
+        }
+        let mut told = None;
+        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
+            let Some(f) = fields(line) else { return };
+            if field(&f, "action") == Some("consulta_ganadores")
+                && field(&f, "result") == Some("success")
+            {
+                told = num_field(&f, "cant_ganadores");
+            }
+        })?;
+        let expected = data.winners.get(i).copied().unwrap_or_default();
+        match told {
+            Some(n) if n == expected => {}
+            Some(n) => result.failures.push(format!(
+                "client {id}: cant_ganadores {n}, expected {expected}"
+            )),
+            None => result
+                .failures
+                .push(format!("client {id}: no consulta_ganadores success line")),
+        }
+    }
+
+    let (mut drawn, mut coordinators) = (None, Vec::new());
+    for_each_line(&dir.join("server.log"), |line| {
+        let Some(f) = fields(line) else { return };
+        match field(&f, "action") {
+            Some("start_coordinator") if field(&f, "result") == Some("success") => {
+                coordinators.extend(num_field(&f, "pid").and_then(|p| i32::try_from(p).ok()));
+            }
+            Some("draw_scan") => result.draw_us = num_field(&f, "us"),
+            Some("sorteo") if field(&f, "result") == Some("success") => {
+                drawn = num_field(&f, "ganadores");
+            }
+            _ => {}
+        }
+    })?;
+    record_peaks(result, &peaks, &coordinators);
+    let expected: u64 = data.winners.iter().sum();
+    match drawn {
+        Some(n) if n == expected => {}
+        Some(n) => result
+            .failures
+            .push(format!("sorteo ganadores {n}, expected {expected}")),
+        None => result.failures.push("no sorteo success line".into()),
+    }
+
+    let rows = count_rows(&dir.join("bets.csv"))?;
+    if rows != data.bets {
+        result
+            .failures
+            .push(format!("bets file has {rows} rows, expected {}", data.bets));
+    }
+    Ok(())
+}
+
+/// Sorts the sampled peaks by role: the server's children are its coordinator (the pids its log
+/// gave) and its session children.
+fn record_peaks(result: &mut RunResult, peaks: &Peaks, coordinators: &[i32]) {
+    result.sweeps = peaks.sweeps;
+    result.sampler_busy = peaks.busy;
+    result.rss_server = peaks.server;
+    result.rss_client = peaks.clients.values().copied().max();
+    let (coordinator, sessions): (Vec<_>, Vec<_>) = peaks
+        .server_children
+        .iter()
+        .partition(|(pid, _)| coordinators.contains(pid));
+    result.rss_coordinator = coordinator.into_iter().map(|(_, kb)| *kb).max();
+    result.rss_session = sessions.into_iter().map(|(_, kb)| *kb).max();
+}

@@ -1,0 +1,163 @@
+//! The scenarios: which data sets run, at which sync settings and batch sizes, how often, and
+//! where each appears in the chart.
+
+use crate::data::Source;
+use crate::run::Sync;
+
+/// Repetitions of the course dataset in the "×20" data set.
+pub const COURSE_REPEAT: u32 = 20;
+/// The client's default batch size.
+pub const DEFAULT_BATCH: u16 = 120;
+
+/// What a group of configurations is plotted as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartRole {
+    /// One category of the "against agencies" panel.
+    Agencies,
+    /// The "against batch size" panel.
+    Batches,
+}
+
+/// Configurations sharing one data set.
+pub struct Group {
+    /// Stable key used by the targets.
+    pub id: &'static str,
+    /// Where the data comes from.
+    pub source: Source,
+    /// Human description of the data.
+    pub label: String,
+    /// Sync settings × batch sizes to run.
+    pub configs: Vec<(Sync, u16)>,
+    /// Repetitions.
+    pub runs: usize,
+    /// Needs [`crate::summary::BIG_FREE_BYTES`] of free disk.
+    pub big: bool,
+    /// Its place in the chart, if any.
+    pub chart: Option<ChartRole>,
+}
+
+/// Durable and relaxed at one batch size.
+fn both(batch: u16) -> Vec<(Sync, u16)> {
+    vec![(Sync::Durable, batch), (Sync::Relaxed, batch)]
+}
+
+/// Durable and relaxed at each batch size.
+fn sweep(batches: &[u16]) -> Vec<(Sync, u16)> {
+    batches.iter().flat_map(|&b| both(b)).collect()
+}
+
+/// The configurations to run; `course_present` picks generated stand-ins otherwise.
+pub fn plan(quick: bool, course_present: bool) -> Vec<Group> {
+    let course = if course_present {
+        Source::Course
+    } else {
+        Source::Generated {
+            agencies: 5,
+            per_agency: 15_740,
+        }
+    };
+    let course_x20 = if course_present {
+        Source::CourseRepeated(COURSE_REPEAT)
+    } else {
+        Source::Generated {
+            agencies: 5,
+            per_agency: 314_788,
+        }
+    };
+    let stand_in = if course_present {
+        ""
+    } else {
+        " (generated stand-in: course dataset absent)"
+    };
+    let gen = |agencies: u32, per_agency: u64| Source::Generated {
+        agencies,
+        per_agency,
+    };
+    if quick {
+        return vec![
+            Group {
+                id: "course",
+                source: course,
+                label: format!("course{stand_in}"),
+                configs: sweep(&[30, DEFAULT_BATCH]),
+                runs: 1,
+                big: false,
+                chart: Some(ChartRole::Batches),
+            },
+            Group {
+                id: "gen-200k-5",
+                source: gen(5, 40_000),
+                label: "generated 200k".into(),
+                configs: both(DEFAULT_BATCH),
+                runs: 1,
+                big: false,
+                chart: Some(ChartRole::Agencies),
+            },
+            Group {
+                id: "gen-200k-50",
+                source: gen(50, 4_000),
+                label: "generated 200k".into(),
+                configs: both(DEFAULT_BATCH),
+                runs: 1,
+                big: false,
+                chart: Some(ChartRole::Agencies),
+            },
+        ];
+    }
+    vec![
+        Group {
+            id: "course",
+            source: course,
+            label: format!("course{stand_in}"),
+            configs: both(DEFAULT_BATCH),
+            runs: 3,
+            big: false,
+            chart: None,
+        },
+        Group {
+            id: "course-x20",
+            source: course_x20,
+            label: format!("course ×{COURSE_REPEAT}{stand_in}"),
+            configs: sweep(&[30, 60, DEFAULT_BATCH, 140]),
+            runs: 3,
+            big: false,
+            chart: Some(ChartRole::Batches),
+        },
+        Group {
+            id: "gen-1m-5",
+            source: gen(5, 200_000),
+            label: "generated 1M".into(),
+            configs: both(DEFAULT_BATCH),
+            runs: 3,
+            big: false,
+            chart: Some(ChartRole::Agencies),
+        },
+        Group {
+            id: "gen-1m-50",
+            source: gen(50, 20_000),
+            label: "generated 1M".into(),
+            configs: both(DEFAULT_BATCH),
+            runs: 3,
+            big: false,
+            chart: Some(ChartRole::Agencies),
+        },
+        Group {
+            id: "gen-10m-5",
+            source: gen(5, 2_000_000),
+            label: "generated 10M".into(),
+            configs: both(DEFAULT_BATCH),
+            runs: 1,
+            big: true,
+            chart: None,
+        },
+        Group {
+            id: "gen-10m-50",
+            source: gen(50, 200_000),
+            label: "generated 10M".into(),
+            configs: both(DEFAULT_BATCH),
+            runs: 1,
+            big: true,
+            chart: None,
+        },
+    ]
+}
