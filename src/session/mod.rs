@@ -21,7 +21,7 @@ use coordinator::Request;
 use ipc_channel::ipc::IpcSender;
 
 use crate::config::{Secrets, ServerConfig};
-use crate::connection::{Connection, Fill};
+use crate::connection::{self, Connection, Fill};
 use crate::logging::field;
 use crate::protocol::{ErrorCode, Message, MAGIC, MAX_FRAME_LEN};
 use crate::storage::{BetsFile, CommitState, StorageError};
@@ -115,10 +115,12 @@ impl fmt::Display for Stop {
 pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> SessionEnd {
     let ip = peer.ip().to_canonical().to_string();
     let _ = stream.set_nodelay(true);
-    // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked.
+    // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked; a peer
+    // that vanished without a FIN (its network cut) is noticed by the kernel, so its claim lapses.
     let timeouts = stream
         .set_read_timeout(Some(TICK))
-        .and_then(|()| stream.set_write_timeout(Some(TICK)));
+        .and_then(|()| stream.set_write_timeout(Some(TICK)))
+        .and_then(|()| connection::detect_dead_peer(&stream));
     if let Err(err) = timeouts {
         log::error!("action: session | result: fail | ip: {ip} | error: {err}");
         return SessionEnd::Failed;
