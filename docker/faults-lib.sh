@@ -157,6 +157,14 @@ acked_rows() {
         | awk '{ n += $1 } END { print n + 0 }'
 }
 
+# uploading <n>...: none of these agencies has sent END yet (the fault hits mid-upload).
+uploading() {
+    local n
+    for n in "$@"; do
+        [ "$(count_in_log "$SERVER" "action: end_agency \| result: success \| agency: $n ")" -eq 0 ] || return 1
+    done
+}
+
 # bets_file <container with /data>: the bets file's bytes, to stdout.
 bets_file() {
     docker run --rm --volumes-from "$1" --network none --entrypoint cat "$NETCAT_IMAGE" /data/bets.csv 2>/dev/null

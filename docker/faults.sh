@@ -115,6 +115,7 @@ SCENARIO=kill-server
 if wanted $SCENARIO; then
     section "$SCENARIO: docker kill of the server mid-upload, then docker start"
     start
+    check "$SCENARIO: agencies 1 to 4 are still uploading" uploading 1 2 3 4
     docker kill "$SERVER" >/dev/null 2>&1
     before=()
     for ((i = 1; i <= AGENCIES; i++)); do before[i]=$(acked_rows "$i"); done
@@ -153,6 +154,7 @@ for SCENARIO in disconnect disconnect-new-address; do
     new_ip=$old_ip
     [ "$SCENARIO" = disconnect-new-address ] && new_ip=$SUBNET_BASE.203
     acked=$(acked_rows 3)
+    check "$SCENARIO: agency 3 is still uploading" uploading 3
     check "$SCENARIO: client3 ($old_ip) disconnected mid-upload, reconnected as $new_ip 10 s later" \
         cut_off 3 10 "$new_ip"
     check "$SCENARIO: client3 is on the network as $new_ip" test "$(ip_of "${PREFIX}client3")" = "$new_ip"
@@ -180,6 +182,7 @@ if wanted $SCENARIO; then
     check "$SCENARIO: agency 5 sent END while the others upload" \
         wait_log 60 'action: end_agency \| result: success \| agency: 5' 1 "$SERVER"
     sleep 1
+    check "$SCENARIO: the draw has not happened yet (agencies 1 to 4 still uploading)" uploading 1 2 3 4
     docker kill "${PREFIX}client5" >/dev/null 2>&1
     sleep 1
     docker start "${PREFIX}client5" >/dev/null 2>&1
@@ -196,6 +199,7 @@ SCENARIO=kill-client-cut-off
 if wanted $SCENARIO; then
     section "$SCENARIO: client2 cut off the network mid-upload, killed there, then back"
     start
+    check "$SCENARIO: agency 2 is still uploading" uploading 2
     docker network disconnect "$NETWORK" "${PREFIX}client2" >/dev/null 2>&1
     docker kill "${PREFIX}client2" >/dev/null 2>&1
     sleep 1
