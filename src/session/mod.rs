@@ -139,12 +139,7 @@ pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> Ses
         file: None,
     };
     let end = session.serve();
-    if session.progress.claimed {
-        // Best effort: a dead session's claim also lapses when its pid is gone.
-        let _ = ctx.coordinator.send(Request::Release {
-            session: std::process::id(),
-        });
-    }
+    session.release_claim();
     let _ = session.conn.stream().shutdown(std::net::Shutdown::Both);
     log::debug!(
         "action: shutdown | result: success | resource: session | ip: {} | agency: {} | closed: socket bets_file",
@@ -169,6 +164,17 @@ struct Session<'c, 'a> {
 }
 
 impl Session<'_, '_> {
+    /// Gives up the agency's claim, if this session holds it. Best effort: a dead session's claim
+    /// also lapses when its pid is gone.
+    fn release_claim(&mut self) {
+        if self.progress.claimed {
+            let _ = self.ctx.coordinator.send(Request::Release {
+                session: std::process::id(),
+            });
+            self.progress.claimed = false;
+        }
+    }
+
     fn serve(&mut self) -> SessionEnd {
         match self.wait_for_input() {
             Ok(true) => {}
@@ -263,6 +269,9 @@ impl Session<'_, '_> {
                 field(&text)
             );
         }
+        // Released before the peer hears why: an agency that reconnects at once is not told
+        // AgencyBusy by its own ending session (the coordinator reads requests in order).
+        self.release_claim();
         if let Some(code) = code {
             // The code travels in its own byte; the text is only the detail.
             let detail = match &stop {
