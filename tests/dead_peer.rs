@@ -190,3 +190,33 @@ fn a_client_cut_off_and_killed_mid_upload_resumes_from_another_address() {
         );
     }
 }
+
+/// `AgencyBusy` is retried but is not progress: a client kept out by a live session retries until
+/// its window closes, then gives up (exit 1), neither sooner nor forever.
+#[test]
+fn agency_busy_is_retried_until_the_window_closes_and_is_not_progress() {
+    let scratch = Scratch::new("busywindow");
+    let data = generated(1, 50, "busywindow");
+    let server = Server::start(&scratch.0, 1, &[]);
+    let _holder = Raw::new_agency(server.port, 1);
+    let started = Instant::now();
+    let (status, log) = run_client(
+        &server.address(),
+        1,
+        &data.file(1),
+        &[("CLI_RETRY_TIMEOUT", "3s")],
+    );
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        took >= Duration::from_secs(3),
+        "gave up after {took:?}: {log}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "kept retrying for {took:?}: {log}"
+    );
+    let refusals = log.matches("AgencyBusy").count();
+    assert!(refusals >= 3, "retried {refusals} times: {log}");
+    assert!(log.contains("gave up after"), "{log}");
+}
