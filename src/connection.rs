@@ -9,13 +9,41 @@ use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
 use nix::errno::Errno;
-use nix::sys::socket::{recv, MsgFlags};
+use nix::sys::socket::{recv, setsockopt, sockopt, MsgFlags};
 use std::time::{Duration, Instant};
 
 use crate::protocol::{self, CodecError, Decoded, Message, RawBet, MAX_FRAME_LEN};
 
 /// Size of the read buffer; a multiple of the largest frame.
 pub const READ_BUFFER: usize = 8 * MAX_FRAME_LEN;
+
+/// A connection silent this long gets its first keepalive probe.
+pub const KEEPALIVE_IDLE_SECS: u32 = 2;
+/// Seconds between keepalive probes.
+pub const KEEPALIVE_INTERVAL_SECS: u32 = 1;
+/// Unanswered probes that end a connection (the user timeout below usually ends it first).
+pub const KEEPALIVE_PROBES: u32 = 10;
+/// How long sent data (or keepalive probes) may stay unanswered before the kernel drops the
+/// connection: a peer whose host vanished, changed address or lost its network is noticed within
+/// this, well inside the client's retry window, instead of holding its agency's claim forever.
+pub const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Makes the kernel notice a silently dead peer (no FIN, no RST: its network cut, its host gone):
+/// TCP keepalive after [`KEEPALIVE_IDLE_SECS`] of silence, probes every
+/// [`KEEPALIVE_INTERVAL_SECS`], and `TCP_USER_TIMEOUT` of [`DEAD_PEER_TIMEOUT`]. A read, write
+/// or `peer_closed` on such a socket then fails with `ETIMEDOUT` instead of waiting forever.
+///
+/// # Errors
+/// A `setsockopt` fails (not a TCP socket).
+pub fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
+    let user_timeout = u32::try_from(DEAD_PEER_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
+    setsockopt(stream, sockopt::KeepAlive, &true)?;
+    setsockopt(stream, sockopt::TcpKeepIdle, &KEEPALIVE_IDLE_SECS)?;
+    setsockopt(stream, sockopt::TcpKeepInterval, &KEEPALIVE_INTERVAL_SECS)?;
+    setsockopt(stream, sockopt::TcpKeepCount, &KEEPALIVE_PROBES)?;
+    setsockopt(stream, sockopt::TcpUserTimeout, &user_timeout)?;
+    Ok(())
+}
 
 /// What a read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,4 +329,36 @@ pub fn is_idle(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::socket::getsockopt;
+    use std::net::TcpListener;
+
+    #[test]
+    fn dead_peer_detection_sets_keepalive_and_the_user_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        for stream in [&client, &server] {
+            assert!(!getsockopt(stream, sockopt::KeepAlive).unwrap());
+            detect_dead_peer(stream).unwrap();
+            assert!(getsockopt(stream, sockopt::KeepAlive).unwrap());
+            assert_eq!(
+                getsockopt(stream, sockopt::TcpKeepIdle).unwrap(),
+                KEEPALIVE_IDLE_SECS
+            );
+            assert_eq!(
+                getsockopt(stream, sockopt::TcpKeepInterval).unwrap(),
+                KEEPALIVE_INTERVAL_SECS
+            );
+            assert_eq!(
+                getsockopt(stream, sockopt::TcpKeepCount).unwrap(),
+                KEEPALIVE_PROBES
+            );
+            assert_eq!(getsockopt(stream, sockopt::TcpUserTimeout).unwrap(), 10_000);
+        }
+    }
 }

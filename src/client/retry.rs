@@ -99,6 +99,9 @@ pub(super) fn connect(
                     Some(stream) => {
                         stream.set_nodelay(true)?;
                         stream.set_read_timeout(Some(TICK))?;
+                        // A connection whose server or route vanished silently fails within
+                        // seconds, leaving the retry window to reconnect.
+                        crate::connection::detect_dead_peer(&stream)?;
                         return Ok(stream);
                     }
                     None => last,

@@ -28,15 +28,21 @@ pub(super) fn upload(
         let source = BetSource::open(&config.data_file, position).map_err(ClientError::Fatal)?;
         let (sent_tx, sent_rx) = mpsc::sync_channel::<Sent>(config.window);
         let sender_error = Mutex::new(None);
+        // Set when the reader fails first (say, the server refused a batch): the sender's error
+        // that follows ("reader stopped", a broken pipe) is a consequence, not the reason to log.
+        let reader_failed = AtomicBool::new(false);
         let writer = conn.writer()?;
         let closer = conn.writer()?;
         std::thread::scope(|scope| {
             let error = &sender_error;
+            let reader_failed = &reader_failed;
             scope.spawn(move || {
                 let mut writer = writer;
                 if let Err(err) = send_all(source, &mut writer, position, config, &sent_tx, stop) {
-                    if let Ok(mut slot) = error.lock() {
-                        *slot = Some(err);
+                    if !reader_failed.load(Ordering::SeqCst) {
+                        if let Ok(mut slot) = error.lock() {
+                            *slot = Some(err);
+                        }
                     }
                     // Wake the reader, which is blocked on the socket.
                     writer.shutdown();
@@ -44,6 +50,7 @@ pub(super) fn upload(
             });
             let result = read_acks(&mut conn, &sent_rx, stop, progress);
             if result.is_err() {
+                reader_failed.store(true, Ordering::SeqCst);
                 // Unblock a sender waiting on a full window or a full socket.
                 drop(sent_rx);
                 closer.shutdown();

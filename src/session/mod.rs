@@ -21,7 +21,7 @@ use coordinator::Request;
 use ipc_channel::ipc::IpcSender;
 
 use crate::config::{Secrets, ServerConfig};
-use crate::connection::{Connection, Fill};
+use crate::connection::{self, Connection, Fill};
 use crate::logging::field;
 use crate::protocol::{ErrorCode, Message, MAGIC, MAX_FRAME_LEN};
 use crate::storage::{BetsFile, CommitState, StorageError};
@@ -115,10 +115,12 @@ impl fmt::Display for Stop {
 pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> SessionEnd {
     let ip = peer.ip().to_canonical().to_string();
     let _ = stream.set_nodelay(true);
-    // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked.
+    // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked; a peer
+    // that vanished without a FIN (its network cut) is noticed by the kernel, so its claim lapses.
     let timeouts = stream
         .set_read_timeout(Some(TICK))
-        .and_then(|()| stream.set_write_timeout(Some(TICK)));
+        .and_then(|()| stream.set_write_timeout(Some(TICK)))
+        .and_then(|()| connection::detect_dead_peer(&stream));
     if let Err(err) = timeouts {
         log::error!("action: session | result: fail | ip: {ip} | error: {err}");
         return SessionEnd::Failed;
@@ -137,12 +139,7 @@ pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> Ses
         file: None,
     };
     let end = session.serve();
-    if session.progress.claimed {
-        // Best effort: a dead session's claim also lapses when its pid is gone.
-        let _ = ctx.coordinator.send(Request::Release {
-            session: std::process::id(),
-        });
-    }
+    session.release_claim();
     let _ = session.conn.stream().shutdown(std::net::Shutdown::Both);
     log::debug!(
         "action: shutdown | result: success | resource: session | ip: {} | agency: {} | closed: socket bets_file",
@@ -167,6 +164,17 @@ struct Session<'c, 'a> {
 }
 
 impl Session<'_, '_> {
+    /// Gives up the agency's claim, if this session holds it. Best effort: a dead session's claim
+    /// also lapses when its pid is gone.
+    fn release_claim(&mut self) {
+        if self.progress.claimed {
+            let _ = self.ctx.coordinator.send(Request::Release {
+                session: std::process::id(),
+            });
+            self.progress.claimed = false;
+        }
+    }
+
     fn serve(&mut self) -> SessionEnd {
         match self.wait_for_input() {
             Ok(true) => {}
@@ -261,6 +269,9 @@ impl Session<'_, '_> {
                 field(&text)
             );
         }
+        // Released before the peer hears why: an agency that reconnects at once is not told
+        // AgencyBusy by its own ending session (the coordinator reads requests in order).
+        self.release_claim();
         if let Some(code) = code {
             // The code travels in its own byte; the text is only the detail.
             let detail = match &stop {
