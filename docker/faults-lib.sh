@@ -10,22 +10,10 @@ SUBNET_BASE=${FAULTS_SUBNET_BASE:-172.25.211}
 SERVER=${PREFIX}server
 
 # ---------------------------------------------------------------- reporting
-passed=0
-failed=0
-pass() { printf 'PASS  %s\n' "$*"; passed=$((passed + 1)); }
-fail() { printf 'FAIL  %s\n' "$*"; failed=$((failed + 1)); }
-info() { printf '      %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
-check() {
-    local description=$1
-    shift
-    if "$@"; then pass "$description"; else fail "$description"; fi
-}
-die() {
-    printf 'faults: %s\n' "$*" >&2
-    printf '\n%d passed, %d failed\n' "$passed" "$((failed + 1))"
-    exit 1
-}
+# pass, fail, info, section, check, summary, die and COMPOSE_CMD come from docker/lib.sh.
+TEST_NAME=faults
+# shellcheck source=docker/lib.sh
+. "$ROOT/docker/lib.sh"
 
 # row <fault> <injection> <observed> <lost>: one table row for docs/reliability.md.
 row() {

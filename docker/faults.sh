@@ -43,13 +43,6 @@ FAULTS_ONLY=${FAULTS_ONLY:-kill-server disconnect disconnect-new-address kill-cl
 LOG_DIR=$ROOT/target/faults-logs
 ROWS=$ROOT/target/faults-rows.md
 AGENCIES=5
-if [ -n "${COMPOSE:-}" ]; then
-    read -r -a COMPOSE_CMD <<<"$COMPOSE"
-elif docker compose version >/dev/null 2>&1; then
-    COMPOSE_CMD=(docker compose)
-else
-    COMPOSE_CMD=(docker-compose)
-fi
 WORK=
 COMPOSE_FILE=
 OVERRIDE_FILE=
@@ -234,7 +227,6 @@ if [ "$failed" -eq 0 ]; then
     info "rows for docs/reliability.md: $ROWS (make reliability)"
 else
     rm -f "$ROWS.tmp"
-    info "logs of the containers: $LOG_DIR"
 fi
-printf '\n%d passed, %d failed\n' "$passed" "$failed"
+summary
 [ "$failed" -eq 0 ]

@@ -1,4 +1,4 @@
-# Shared by the Docker test scripts (e2e.sh, docker-path-test.sh): the compose command and the
+# Shared by the Docker test scripts (e2e.sh, docker-path-test.sh, faults.sh): the compose command and the
 # PASS/FAIL report. Sourced, not run; the caller sets TEST_NAME and LOG_DIR first.
 
 # COMPOSE (e.g. "docker-compose") forces one; else v2 when it works, else v1.
