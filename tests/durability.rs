@@ -94,7 +94,7 @@ fn with_sync_off_the_checker_reports_acks_that_did_not_wait() {
 }
 
 /// A hand-written trace, for the rules no real server breaks: `lines` use `{B}` for the bets
-/// file, `{E}` for the journal, `{S}` for the client's socket, and `"<bytes>"` as hex.
+/// file, `{E}` for the journal, `{D}` for their directory, `{S}` for the client's socket, and `"<bytes>"` as hex.
 fn synthetic(lines: &[&str]) -> strace::Report {
     let hex = |text: &[u8]| {
         text.iter()
@@ -105,6 +105,7 @@ fn synthetic(lines: &[&str]) -> strace::Report {
         .iter()
         .map(|line| {
             let line = line
+                .replace("{D}", &format!("3<{}>", hex(b"/d")))
                 .replace("{B}", &format!("4<{}>", hex(b"/d/bets.csv")))
                 .replace("{E}", &format!("5<{}>", hex(b"/d/bets.csv.ends")))
                 .replace("{S}", &format!("9<{}>", hex(b"TCP:[1.1.1.1:1->2.2.2.2:2]")));
@@ -124,6 +125,7 @@ const JOURNAL: &str = r#""\x37\x2c\x31\x0a""#;
 #[test]
 fn the_checker_catches_an_end_acknowledged_before_its_journal_is_synced() {
     let mut lines = [
+        "20 00:00:00.000000 fsync({D}) = 0".to_string(),
         format!("10 00:00:00.000001 recvfrom({{S}}, {HELLO}, 65536, 0, NULL, NULL) = 9"),
         format!("10 00:00:00.000002 write({{B}}, {ROW}, 22) = 22"),
         "10 00:00:00.000003 fdatasync({B}) = 0".to_string(),
@@ -143,7 +145,7 @@ fn the_checker_catches_an_end_acknowledged_before_its_journal_is_synced() {
         "{report:?}"
     );
     // The same events with the ACK after the sync returned: clean.
-    lines.swap(6, 7);
+    lines.swap(7, 8);
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     let report = synthetic(&refs);
     assert!(
@@ -156,6 +158,7 @@ fn the_checker_catches_an_end_acknowledged_before_its_journal_is_synced() {
 fn a_sync_by_another_process_covers_rows_written_before_it_began() {
     let batch = r#""\xff\x03\x00\x1b\x00\x00\x00\x00\x00\x00\x00\x00\x01\x41\x01\x42\x01\x31\x0a\x32\x30\x30\x30\x2d\x30\x31\x2d\x30\x31\x01\x31""#;
     let lines = [
+        "20 00:00:00.000000 fsync({D}) = 0".to_string(),
         format!("10 00:00:00.000001 recvfrom({{S}}, {HELLO}, 65536, 0, NULL, NULL) = 9"),
         format!("10 00:00:00.000002 recvfrom({{S}}, {batch}, 65536, 0, NULL, NULL) = 31"),
         // A sibling's sync entered before our write does not cover it ...
@@ -170,7 +173,24 @@ fn a_sync_by_another_process_covers_rows_written_before_it_began() {
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     let report = synthetic(&refs);
     assert_eq!(report.violations.len(), 1, "{report:?}");
-    assert!(report.violations[0].contains("line 6"), "{report:?}");
+    assert!(report.violations[0].contains("line 7"), "{report:?}");
     // The second ACK answers no request (one BET was read): the checker says so, not passes it.
     assert_eq!(report.anomalies.len(), 1, "{report:?}");
+}
+
+#[test]
+fn the_checker_catches_an_ack_before_the_directory_is_synced() {
+    let lines = [
+        format!("10 00:00:00.000001 recvfrom({{S}}, {HELLO}, 65536, 0, NULL, NULL) = 9"),
+        format!("10 00:00:00.000002 recvfrom({{S}}, {END}, 65536, 0, NULL, NULL) = 12"),
+        format!("10 00:00:00.000003 write({{B}}, {ROW}, 22) = 22"),
+        "10 00:00:00.000004 fdatasync({B}) = 0".to_string(),
+        format!("20 00:00:00.000005 write({{E}}, {JOURNAL}, 4) = 4"),
+        "20 00:00:00.000006 fdatasync({E}) = 0".to_string(),
+        format!("10 00:00:00.000007 sendto({{S}}, {ACK}, 12, MSG_NOSIGNAL, NULL, 0) = 12"),
+    ];
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let report = synthetic(&refs);
+    assert_eq!(report.violations.len(), 1, "{report:?}");
+    assert!(report.violations[0].contains("directory"), "{report:?}");
 }

@@ -1,7 +1,8 @@
 //! Reads an `strace -f -tt -yy -xx` trace of the server and checks the durability order: no ACK
 //! leaves on a TCP socket before an `fdatasync` of the bets file that covers the acknowledged rows
 //! has returned (in any process), and no END is acknowledged before its line in the END journal
-//! (`<bets>.ends`) is covered by an `fdatasync` that has returned.
+//! (`<bets>.ends`) is covered by an `fdatasync` that has returned. Nor does any ACK leave before an
+//! `fsync` of the bets file's directory has returned: the files' names must survive the cut too.
 //!
 //! Why the line order of the trace is a sound clock: strace prints a syscall's exit before it lets
 //! the process run on, so anything that process does next (update shared memory, unlock, answer a
@@ -184,6 +185,8 @@ struct File {
 pub fn check(trace: &str, bets: &str) -> Report {
     let calls = parse(trace);
     let ends = format!("{bets}.ends");
+    let dir = bets.rsplit_once('/').map_or(".", |(dir, _)| dir);
+    let mut dir_synced = false;
     let mut events: Vec<(usize, bool, usize)> = Vec::new();
     for (i, call) in calls.iter().enumerate() {
         events.push((call.entry, false, i));
@@ -206,6 +209,9 @@ pub fn check(trace: &str, bets: &str) -> Report {
         let ok = call.ret >= 0;
         let data = &call.data[..call.data.len().min(call.ret.max(0) as usize)];
         match (call.name.as_str(), is_exit) {
+            ("fsync" | "fdatasync", true) if call.desc == dir.as_bytes() && call.ret == 0 => {
+                dir_synced = true;
+            }
             ("fdatasync" | "fsync", false) if file => {
                 let len = files.entry(call.desc.clone()).or_default().content.len();
                 sync_from.insert(i, len);
@@ -248,7 +254,12 @@ pub fn check(trace: &str, bets: &str) -> Report {
                 socket.outbound.extend_from_slice(data);
                 let bets_file = files.get(bets.as_bytes());
                 let ends_file = files.get(ends.as_bytes());
-                check_acks(socket, bets_file, ends_file, line, &mut report);
+                let durable = Durable {
+                    bets: bets_file,
+                    ends: ends_file,
+                    dir_synced,
+                };
+                check_acks(socket, &durable, line, &mut report);
             }
             _ => {}
         }
@@ -277,14 +288,15 @@ fn read_requests(socket: &mut Socket) {
     }
 }
 
+/// What is on disk at one line of the trace.
+struct Durable<'a> {
+    bets: Option<&'a File>,
+    ends: Option<&'a File>,
+    dir_synced: bool,
+}
+
 /// Checks each ACK in what the server sent against what is durable at this line.
-fn check_acks(
-    socket: &mut Socket,
-    bets: Option<&File>,
-    ends: Option<&File>,
-    line: usize,
-    report: &mut Report,
-) {
+fn check_acks(socket: &mut Socket, on_disk: &Durable<'_>, line: usize, report: &mut Report) {
     while !socket.lost {
         let (position, used) = match decode(&socket.outbound) {
             Ok(Decoded::Frame(Message::Ack { position }, used)) => (position, used),
@@ -306,7 +318,12 @@ fn check_acks(
                 .push(format!("{at}: an ACK for no request"));
             continue;
         };
-        let durable = bets.map_or(&[][..], |f| &f.content[..f.durable]);
+        if !on_disk.dir_synced {
+            report.violations.push(format!(
+                "{at}: ACK sent before the bets file's directory was synced"
+            ));
+        }
+        let durable = on_disk.bets.map_or(&[][..], |f| &f.content[..f.durable]);
         let rows = rows_of(durable, agency);
         if rows < position {
             report.violations.push(format!(
@@ -317,7 +334,7 @@ fn check_acks(
             Expect::Batch => report.acks += 1,
             Expect::End { total } => {
                 report.end_acks += 1;
-                let journal = ends.map_or(&[][..], |f| &f.content[..f.durable]);
+                let journal = on_disk.ends.map_or(&[][..], |f| &f.content[..f.durable]);
                 let entry = format!("{agency},{total}");
                 if !journal
                     .split(|&b| b == b'\n')
