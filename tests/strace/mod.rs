@@ -57,9 +57,11 @@ fn parse(trace: &str) -> Vec<Call> {
     let mut calls = Vec::new();
     let mut pending: HashMap<u32, (String, String, usize)> = HashMap::new();
     for (index, line) in trace.lines().enumerate() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(pid), Some(_time), Some(rest)) = (parts.next(), parts.next(), parts.next())
-        else {
+        // strace pads the pid column (`2140  22:24:51.523401 ...`): split on runs of spaces.
+        let Some((pid, rest)) = line.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Some((_time, rest)) = rest.trim_start().split_once(' ') else {
             continue;
         };
         let Ok(pid) = pid.parse::<u32>() else {
