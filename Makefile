@@ -221,7 +221,7 @@ reliability:
 # -C passes=sancov-module, -Z ...); the machines that run this have the stable toolchain alone, so
 # RUSTC_BOOTSTRAP=1 lets stable rustc accept them (the flags are the same ones nightly uses).
 # --sanitizer=none: the fuzzed code is safe Rust with no `unsafe`, so AddressSanitizer would find
-# nothing the bounds checks do not, at a third of the speed; debug assertions (overflow) stay on.
+# nothing the bounds checks do not, and slow every run; debug assertions (overflow) stay on.
 # Seeds come from examples/fuzz_seeds.rs; the corpus grows in fuzz/corpus/<target> (not tracked),
 # crashes land in fuzz/artifacts/<target>. cargo-fuzz is installed into ~/.cargo/bin when missing.
 FUZZ_TARGETS       ?= decode bet rows
