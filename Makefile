@@ -3,7 +3,9 @@
 #   make docker-compose-up [CLIENTS=5] [CLIENT_MODE=agency|echo|bet]   (mode: this branch's exercise)
 #   make docker-compose-logs
 #   make docker-compose-down
-#   make test            unit/integration tests, the end-to-end test, the Docker-path test
+#   make test            unit/integration tests, a fuzz smoke run, the end-to-end test, the Docker-path test
+#   make fuzz-smoke      each cargo-fuzz target for FUZZ_SMOKE_SECONDS (20); fuzz-long: FUZZ_SECONDS (1800)
+#   make test-strace     only the power-loss proof (tests/durability.rs, under strace)
 #   make e2e             only the end-to-end test (docker/e2e.sh)
 #   make faults          faults across hosts on real containers (docker/faults.sh): kill, disconnect,
 #                        disk full; its rows go to target/faults-rows.md for make reliability
@@ -165,6 +167,7 @@ docker-compose-logs:
 
 test: exercise-branches-test
 	cargo test --release --workspace
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory compose-versions
 	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory faults
@@ -267,3 +270,50 @@ reliability:
 	  echo '<!-- faults above -->'; \
 	} >docs/reliability.md.tmp; mv docs/reliability.md.tmp docs/reliability.md; \
 	echo "docs/reliability.md: $$(wc -l <"$$rows") faults, $$(grep -c '^| ' "$$faults" || true) across hosts"
+
+# Coverage-guided fuzzing (fuzz/, its own workspace): the frame decoder, the bet validator and the
+# agency-file row reader. cargo-fuzz passes rustc flags that only nightly accepts (-Z sanitizer,
+# -C passes=sancov-module, -Z ...); the machines that run this have the stable toolchain alone, so
+# RUSTC_BOOTSTRAP=1 lets stable rustc accept them (the flags are the same ones nightly uses).
+# --sanitizer=none: the fuzzed code is safe Rust with no `unsafe`, so AddressSanitizer would find
+# nothing the bounds checks do not, and slow every run; debug assertions (overflow) stay on.
+# Seeds come from examples/fuzz_seeds.rs; the corpus grows in fuzz/corpus/<target> (not tracked),
+# crashes land in fuzz/artifacts/<target>. cargo-fuzz is installed into ~/.cargo/bin when missing.
+FUZZ_TARGETS       ?= decode bet rows
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SECONDS       ?= 1800
+FUZZ_LOG_DIR       ?= /tmp
+FUZZ_NICE          ?= nice -n 19
+FUZZ_RUN = cd fuzz && RUSTC_BOOTSTRAP=1 $(FUZZ_NICE) cargo fuzz run --sanitizer=none
+.PHONY: fuzz-install fuzz-seeds fuzz-smoke fuzz-long test-strace
+fuzz-install:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+fuzz-seeds:
+	cargo run --release --quiet --example fuzz_seeds -- fuzz/corpus
+
+# Fails on the first target that crashes, hangs (-timeout, seconds per input) or panics.
+fuzz-smoke: fuzz-install fuzz-seeds
+	@set -e; mkdir -p $(FUZZ_LOG_DIR); for t in $(FUZZ_TARGETS); do \
+		echo "fuzz-smoke: $$t for $(FUZZ_SMOKE_SECONDS) s"; \
+		( $(FUZZ_RUN) $$t -- -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=10 \
+			>$(FUZZ_LOG_DIR)/tp0-fuzz-smoke-$$t.log 2>&1 ) \
+			|| { tail -n 40 $(FUZZ_LOG_DIR)/tp0-fuzz-smoke-$$t.log; echo "fuzz-smoke: $$t failed" >&2; exit 1; }; \
+		grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_LOG_DIR)/tp0-fuzz-smoke-$$t.log | tail -n 1; \
+	done
+
+# One target after another, each for FUZZ_SECONDS, at the lowest priority; the last lines of each
+# log are libFuzzer's final statistics (executions, corpus, cov/ft), the numbers docs/reliability.md quotes.
+fuzz-long: fuzz-install fuzz-seeds
+	@set -e; mkdir -p $(FUZZ_LOG_DIR); for t in $(FUZZ_TARGETS); do \
+		echo "fuzz-long: $$t for $(FUZZ_SECONDS) s, log $(FUZZ_LOG_DIR)/tp0-fuzz-long-$$t.log"; \
+		( $(FUZZ_RUN) $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			>$(FUZZ_LOG_DIR)/tp0-fuzz-long-$$t.log 2>&1 ) \
+			|| { tail -n 40 $(FUZZ_LOG_DIR)/tp0-fuzz-long-$$t.log; echo "fuzz-long: $$t failed" >&2; exit 1; }; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::' $(FUZZ_LOG_DIR)/tp0-fuzz-long-$$t.log; \
+	done
+
+# The power-loss proof alone: the server under strace, every ACK and END checked against the
+# fdatasync calls that precede it (skipped, saying why, where strace cannot run).
+test-strace:
+	cargo test --release --test durability -- --nocapture

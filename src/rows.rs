@@ -141,6 +141,7 @@ pub fn unescape_into(field: &[u8], out: &mut Vec<u8>) {
 pub struct RowReader<R> {
     inner: R,
     buf: Vec<u8>,
+    chunk: Vec<u8>,
     pos: usize,
     eof: bool,
     row: Row,
@@ -193,6 +194,7 @@ impl<R: Read> RowReader<R> {
         RowReader {
             inner,
             buf: Vec::with_capacity(64 * 1024),
+            chunk: vec![0; 64 * 1024],
             pos: 0,
             eof: false,
             row: Row::empty(),
@@ -241,22 +243,15 @@ impl<R: Read> RowReader<R> {
             }
             self.buf.drain(..self.pos);
             self.pos = 0;
-            let filled = self.buf.len();
-            self.buf.resize(filled + 64 * 1024, 0);
+            // Into a chunk zeroed once, then appended: growing `buf` by 64 KiB of zeros per read
+            // cost 64 KiB of writes even for a read that returns one byte (the fuzzer's pieces).
             let n = loop {
-                match self.inner.read(&mut self.buf[filled..]) {
+                match self.inner.read(&mut self.chunk) {
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other,
+                    other => break other?,
                 }
             };
-            let n = match n {
-                Ok(n) => n,
-                Err(err) => {
-                    self.buf.truncate(filled);
-                    return Err(err);
-                }
-            };
-            self.buf.truncate(filled + n);
+            self.buf.extend_from_slice(&self.chunk[..n]);
             self.eof = n == 0;
         }
         self.rows += 1;

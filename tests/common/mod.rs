@@ -60,13 +60,32 @@ impl Server {
     }
 
     pub fn start_on(dir: &Path, port: u16, agencies: u32, env: &[(&str, &str)]) -> Server {
+        Server::start_wrapped(dir, port, agencies, env, &[])
+    }
+
+    /// Starts the server as the last argument of `wrapper` (e.g. `strace -f -o trace`), so
+    /// `child` is the wrapper and the server its only child.
+    pub fn start_wrapped(
+        dir: &Path,
+        port: u16,
+        agencies: u32,
+        env: &[(&str, &str)],
+        wrapper: &[String],
+    ) -> Server {
         let log = dir.join("server.log");
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        let mut command = Command::new(SERVER);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(SERVER);
+                command
+            }
+            None => Command::new(SERVER),
+        };
         command
             .current_dir(dir)
             .env("SERVER_PORT", port.to_string())
