@@ -135,7 +135,8 @@ generate() {
     } >"$OVERRIDE_FILE"
 }
 
-up() { compose up -d >>"$WORK/compose.log" 2>&1; }
+# up [service...]: compose up -d of every service, or of those named.
+up() { compose up -d "$@" >>"$WORK/compose.log" 2>&1; }
 
 # sent <n>: batches agency n's client logged as acknowledged (all its runs).
 sent() { count_in_log "${PREFIX}client$1" 'action: apuesta_enviada \| result: success'; }
