@@ -153,7 +153,23 @@ pub fn wait_all(
     deadline: Instant,
 ) -> Result<Option<Instant>, RunError> {
     let mut last = Instant::now();
+    let mut scan = true;
     loop {
+        if !scan {
+            // One system call says whether any child has exited (and stays a zombie for the
+            // scan to reap), instead of one `try_wait` per child every poll: with thousands of
+            // clients that scan alone kept a CPU busy.
+            scan = some_child_exited();
+            ctx.check()?;
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            if !scan {
+                std::thread::sleep(POLL);
+                continue;
+            }
+        }
+        scan = false;
         let mut running = 0;
         for proc in procs.iter_mut() {
             if proc.status.is_none() {
@@ -173,6 +189,19 @@ pub fn wait_all(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Whether some child of the bench has exited and not been reaped (`waitid` with `WNOWAIT`:
+/// nothing is reaped here). Errors count as "yes", so the caller scans.
+fn some_child_exited() -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    !matches!(
+        waitid(
+            Id::All,
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT
+        ),
+        Ok(WaitStatus::StillAlive)
+    )
 }
 
 /// Describes an exit status for a failure message.
