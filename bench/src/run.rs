@@ -284,7 +284,14 @@ fn run_inner(
 
     server.terminate();
     match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
-        Some(status) if status.success() => {}
+        Some(status) if status.success() => {
+            // Sessions and the coordinator are in the server's process group: none may outlive it.
+            if nix::sys::signal::killpg(server.pid(), None).is_ok() {
+                result
+                    .failures
+                    .push("processes of the server's group left after it exited".into());
+            }
+        }
         Some(status) => result.failures.push(format!("server {}", describe(status))),
         None => {
             server.kill_group();

@@ -184,7 +184,9 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
          to start them all (part of end to end: clients start while earlier ones already run). \
          Listen overflows = the kernel's `TcpExt: ListenOverflows` during the run (a full accept \
          queue drops the SYN, which the client's kernel resends after 1 s); client reconnects = \
-         `action: reconnect` lines in all clients' logs. Load = 1-minute load average at the end \
+         `action: reconnect` lines in all clients' logs. Every run is checked as in Correctness above, \
+         and also that no process of the server's group (sessions, coordinator) is left once the \
+         server has exited after SIGTERM. Load = 1-minute load average at the end \
          of the run, on a 2-CPU machine shared with other jobs.\n",
         if runs > 1 {
             format!("Each size ran {runs} times: medians, RSS the maximum.")
