@@ -187,7 +187,12 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
          `action: reconnect` lines in all clients' logs. Every run is checked as in Correctness above, \
          and also that no process of the server's group (sessions, coordinator) is left once the \
          server has exited after SIGTERM. Load = 1-minute load average at the end \
-         of the run, on a 2-CPU machine shared with other jobs.\n",
+         of the run, on a 2-CPU machine shared with other jobs; it counts the run's own processes \
+         too (at 3,000 agencies, thousands of clients and sessions are runnable at once), so at \
+         the larger sizes it says little about other jobs. The clients are started one after the \
+         other by the bench, and each start waits for the new process to be scheduled among all \
+         those already running: at 1,000 agencies and more that start is most of end to end, \
+         while CPU per agency is the product's own work.\n",
         if runs > 1 {
             format!("Each size ran {runs} times: medians, RSS the maximum.")
         } else {
