@@ -44,6 +44,7 @@
 
 mod chart;
 mod data;
+mod launch;
 mod logs;
 mod machine;
 mod memory;

@@ -52,13 +52,57 @@ impl Ctx {
     }
 }
 
+/// How a child was started.
+pub enum Handle {
+    /// By `std::process::Command` (which waits for the child's `exec`).
+    Std(Child),
+    /// By a bare `fork` and `exec` ([`crate::launch`]), reaped with `waitpid`.
+    Raw(Pid),
+}
+
+impl Handle {
+    /// The pid.
+    fn pid(&self) -> Pid {
+        match self {
+            Handle::Std(child) => Pid::from_raw(child.id() as i32),
+            Handle::Raw(pid) => *pid,
+        }
+    }
+
+    /// `waitpid`, blocking or not; `None` while it runs.
+    fn wait(&mut self, block: bool) -> std::io::Result<Option<ExitStatus>> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Handle::Std(child) if block => child.wait().map(Some),
+            Handle::Std(child) => child.try_wait(),
+            Handle::Raw(pid) => {
+                let flags = (!block).then_some(WaitPidFlag::WNOHANG);
+                loop {
+                    return match waitpid(*pid, flags) {
+                        Ok(WaitStatus::Exited(_, code)) => {
+                            Ok(Some(ExitStatus::from_raw(code << 8)))
+                        }
+                        Ok(WaitStatus::Signaled(_, signal, _)) => {
+                            Ok(Some(ExitStatus::from_raw(signal as i32)))
+                        }
+                        Ok(WaitStatus::StillAlive) => Ok(None),
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                        Err(err) => Err(err.into()),
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// A spawned child in its own process group; the whole group is SIGKILLed when this is dropped
 /// unless the child was seen to exit successfully (a server that crashed may leave children).
 pub struct Proc {
     /// For messages.
     name: String,
     /// The child.
-    child: Child,
+    child: Handle,
     /// Its exit status, once reaped.
     status: Option<ExitStatus>,
 }
@@ -71,14 +115,23 @@ impl Proc {
         let child = cmd.spawn().map_err(fail(format!("spawn {name}")))?;
         Ok(Proc {
             name,
-            child,
+            child: Handle::Std(child),
             status: None,
         })
     }
 
+    /// A child already started by [`crate::launch`].
+    pub fn raw(name: impl Into<String>, pid: Pid) -> Proc {
+        Proc {
+            name: name.into(),
+            child: Handle::Raw(pid),
+            status: None,
+        }
+    }
+
     /// The child's pid (also its process group id).
     pub fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        self.child.pid()
     }
 
     /// The exit status, if the child was seen to exit.
@@ -91,7 +144,7 @@ impl Proc {
         if self.status.is_none() {
             self.status = self
                 .child
-                .try_wait()
+                .wait(false)
                 .map_err(fail(format!("wait for {}", self.name)))?;
         }
         Ok(self.status)
@@ -109,7 +162,7 @@ impl Proc {
     pub fn kill_group(&mut self) {
         let _ = killpg(self.pid(), Signal::SIGKILL);
         if self.status.is_none() {
-            if let Ok(status) = self.child.wait() {
+            if let Ok(Some(status)) = self.child.wait(true) {
                 self.status = Some(status);
             }
         }

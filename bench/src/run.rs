@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::data::Dataset;
+use crate::launch::launch;
 use crate::logs::{field, fields, for_each_line, num_field};
 use crate::memory::{Peaks, Sampler};
 use crate::procs::{describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError};
@@ -247,22 +248,19 @@ fn run_inner(
     let mut clients = Vec::with_capacity(agencies);
     for (i, file) in data.files.iter().enumerate() {
         let id = i + 1;
-        let (out, err) = log_files(&dir.join(format!("client-{id}.log")))?;
-        let mut cmd = Command::new(ctx.bin("client"));
-        cmd.current_dir(dir)
-            .env_clear()
-            .env("CLI_ID", id.to_string())
-            .env("CLI_MODE", "agency")
-            .env("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
-            .env("CLI_DATA_FILE", file)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+        let mut env = vec![
+            ("CLI_ID", id.to_string()),
+            ("CLI_MODE", "agency".to_string()),
+            ("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}")),
+            ("CLI_DATA_FILE", file.display().to_string()),
+        ];
         if let Settings::Tuned(_, batch) = settings {
-            cmd.env("CLI_BATCH_MAXAMOUNT", batch.to_string())
-                .env("CLI_LOG_LEVEL", "DEBUG");
+            env.push(("CLI_BATCH_MAXAMOUNT", batch.to_string()));
+            env.push(("CLI_LOG_LEVEL", "DEBUG".to_string()));
         }
-        clients.push(Proc::spawn(format!("client {id}"), &mut cmd)?);
+        let log = dir.join(format!("client-{id}.log"));
+        let pid = launch(&ctx.bin("client"), dir, &env, &log)?;
+        clients.push(Proc::raw(format!("client {id}"), pid));
     }
     result.spawn = Some(start.elapsed());
     match wait_all(ctx, &mut clients, deadline)? {
