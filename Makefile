@@ -226,7 +226,9 @@ round-time:
 
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
 # (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
-# docs/benchmarks.png. `make bench-quick` (target/release/bench --quick) is a smoke test that
+# docs/benchmarks.png (and docs/benchmarks-agencies.png: 5 to 3,000 agencies at once, shipped defaults;
+# `target/release/bench --only agencies` reruns only that section). `make bench-quick`
+# (target/release/bench --quick) is a smoke test that
 # writes to target/bench-quick/ instead.
 .PHONY: bench bench-quick
 bench:

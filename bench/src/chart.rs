@@ -329,7 +329,7 @@ fn draw_footer<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
 }
 
 /// Makes the embedded DejaVu Sans the `sans-serif` family.
-fn register_fonts() -> Result<(), String> {
+pub fn register_fonts() -> Result<(), String> {
     let bad = |_| "chart: the embedded DejaVu Sans font could not be parsed".to_string();
     plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular())
         .map_err(bad)?;
@@ -365,7 +365,7 @@ pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec
 }
 
 /// Encodes an RGB buffer as PNG.
-fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
+pub fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);

@@ -33,20 +33,26 @@
 //! `docs/benchmarks.png` (throughput against agencies and against batch size, durable vs
 //! relaxed, drawn with plotters, [`chart`]); the table is also printed on stdout.
 //!
-//! Usage: `bench [--quick] [--out DIR]`. `--quick` is a smoke test (a handful of small runs,
-//! well under a minute) that writes to `target/bench-quick/` unless `--out` says otherwise, so it
-//! never overwrites the published results. The exit status is 1 if any run FAILED or the bench
+//! Usage: `bench [--quick] [--only agencies] [--out DIR]`. `--quick` is a smoke test (a handful
+//! of small runs, well under a minute) that writes to `target/bench-quick/` unless `--out` says
+//! otherwise, so it never overwrites the published results. `--only agencies` runs only the
+//! agencies section ([`scale`]: 5 to 3,000 agencies with the shipped defaults) and replaces that
+//! section alone in an existing report. The bench raises its own soft `RLIMIT_NOFILE` to the
+//! hard limit (thousands of clients at once). The exit status is 1 if any run FAILED or the bench
 //! could not do its work (the reason on stderr), 2 on a bad command line, 130 when interrupted.
 #![warn(missing_docs)]
 
 mod chart;
 mod data;
+mod launch;
 mod logs;
 mod machine;
 mod memory;
 mod procs;
 mod report;
 mod run;
+mod scale;
+mod scale_chart;
 mod scenarios;
 mod summary;
 mod targets;
@@ -64,7 +70,7 @@ use crate::data::course_files;
 use crate::machine::{load_average, Machine};
 use crate::procs::{fail, remove_dir, Ctx, RunError, ScratchGuard};
 use crate::report::{report, table};
-use crate::scenarios::{plan, COURSE_REPEAT};
+use crate::scenarios::{plan, ChartRole, COURSE_REPEAT};
 use crate::summary::{run_plan, Status};
 use crate::targets::targets;
 
@@ -72,6 +78,8 @@ use crate::targets::targets;
 struct Options {
     /// Smoke-test subset.
     quick: bool,
+    /// Only the agencies section.
+    only_agencies: bool,
     /// Where the report goes, if not the default.
     out: Option<PathBuf>,
 }
@@ -80,12 +88,17 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         quick: false,
+        only_agencies: false,
         out: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => options.quick = true,
+            "--only" => match args.next().as_deref() {
+                Some("agencies") => options.only_agencies = true,
+                other => return Err(format!("--only takes `agencies`, not {other:?}")),
+            },
             "--out" => {
                 options.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?))
             }
@@ -110,7 +123,7 @@ fn main() -> ExitCode {
             if !msg.is_empty() {
                 eprintln!("bench: {msg}");
             }
-            eprintln!("usage: bench [--quick] [--out DIR]");
+            eprintln!("usage: bench [--quick] [--only agencies] [--out DIR]");
             return ExitCode::from(2);
         }
     };
@@ -192,8 +205,55 @@ fn run(options: &Options) -> Result<bool, RunError> {
             course_dir.display()
         ));
     }
-    let groups = plan(options.quick, course_present);
+    raise_fd_limit(&mut notes);
+    let mut groups = plan(options.quick, course_present);
+    if options.only_agencies {
+        groups.retain(|g| g.chart == Some(ChartRole::Scale));
+    }
+    let scale_runs = groups
+        .iter()
+        .find(|g| g.chart == Some(ChartRole::Scale))
+        .map_or(1, |g| g.runs);
     let summaries = run_plan(&ctx, &groups, &course_dir, &scratch, &mut notes)?;
+    let scaled: Vec<&summary::Summary> = summaries.iter().filter(|s| scale::is_scale(s)).collect();
+    let section = scale::section(
+        &scaled,
+        (&load_start, &load_average()),
+        &format!(
+            "{} at commit {}",
+            machine::utc_now(),
+            Machine::probe(&root, String::new()).commit
+        ),
+        scale_runs,
+    );
+    let scale_png = scale_chart::chart(&scaled).map_err(RunError::Fail)?;
+    fs::create_dir_all(&out_dir).map_err(fail(format!("create {}", out_dir.display())))?;
+    let scale_png_path = out_dir.join(scale::CHART);
+    fs::write(&scale_png_path, scale_png)
+        .map_err(fail(format!("write {}", scale_png_path.display())))?;
+    let mut text = scale::table(&scaled);
+    for t in scale::targets(&scaled) {
+        let _ = writeln!(text, "{:<7} {}", t.verdict, t.text);
+    }
+    say(&text);
+    let scale_failed = scaled.iter().any(|s| matches!(s.status, Status::Failed(_)));
+    let md_path = out_dir.join("benchmarks.md");
+    if options.only_agencies {
+        let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
+        fs::write(&md_path, scale::merge(&old, &section))
+            .map_err(fail(format!("write {}", md_path.display())))?;
+        say(&format!(
+            "wrote the agencies section of {} and {} in {:.0} s\n",
+            md_path.display(),
+            scale_png_path.display(),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(!scale_failed);
+    }
+    let summaries: Vec<summary::Summary> = summaries
+        .into_iter()
+        .filter(|s| !scale::is_scale(s))
+        .collect();
 
     let runs = || summaries.iter().flat_map(|s| s.runs.iter());
     let sweeps = runs().map(|r| r.sweeps).min();
@@ -225,17 +285,18 @@ fn run(options: &Options) -> Result<bool, RunError> {
         notes.push(note);
     }
     let targets = targets(&summaries);
-    let md = report(
-        &summaries,
-        &targets,
-        &machine,
-        options.quick,
-        started.elapsed(),
-        &notes,
+    let md = scale::merge(
+        &report(
+            &summaries,
+            &targets,
+            &machine,
+            options.quick,
+            started.elapsed(),
+            &notes,
+        ),
+        &section,
     );
     let png = chart::chart(&groups, &summaries, options.quick).map_err(RunError::Fail)?;
-    fs::create_dir_all(&out_dir).map_err(fail(format!("create {}", out_dir.display())))?;
-    let md_path = out_dir.join("benchmarks.md");
     let png_path = out_dir.join("benchmarks.png");
     fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
     fs::write(&png_path, png).map_err(fail(format!("write {}", png_path.display())))?;
@@ -253,9 +314,35 @@ fn run(options: &Options) -> Result<bool, RunError> {
         started.elapsed().as_secs_f64()
     );
     say(&text);
-    Ok(!summaries
-        .iter()
-        .any(|s| matches!(s.status, Status::Failed(_))))
+    Ok(!scale_failed
+        && !summaries
+            .iter()
+            .any(|s| matches!(s.status, Status::Failed(_))))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients are started at
+/// once); a note says what it is.
+fn raise_fd_limit(notes: &mut Vec<String>) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            let _ = run::INHERITED_NOFILE.set((soft, hard));
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+                notes.push(format!(
+                    "The bench could not raise its open-file limit from {soft}."
+                ));
+                return;
+            }
+            notes.push(format!(
+                "The bench raises its own soft open-file limit (RLIMIT_NOFILE) from {soft} to the \
+                 hard limit {hard}; the server is started with the limit the bench itself was \
+                 given ({soft}), so whatever it needs beyond that it must raise itself."
+            ));
+        }
+        Err(err) => notes.push(format!(
+            "The bench could not read its open-file limit: {err}."
+        )),
+    }
 }
 
 /// A warning when the machine was busy: the 1-minute load average, at the start or the end,

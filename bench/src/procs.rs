@@ -52,13 +52,57 @@ impl Ctx {
     }
 }
 
+/// How a child was started.
+pub enum Handle {
+    /// By `std::process::Command` (which waits for the child's `exec`).
+    Std(Child),
+    /// By a bare `fork` and `exec` ([`crate::launch`]), reaped with `waitpid`.
+    Raw(Pid),
+}
+
+impl Handle {
+    /// The pid.
+    fn pid(&self) -> Pid {
+        match self {
+            Handle::Std(child) => Pid::from_raw(child.id() as i32),
+            Handle::Raw(pid) => *pid,
+        }
+    }
+
+    /// `waitpid`, blocking or not; `None` while it runs.
+    fn wait(&mut self, block: bool) -> std::io::Result<Option<ExitStatus>> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Handle::Std(child) if block => child.wait().map(Some),
+            Handle::Std(child) => child.try_wait(),
+            Handle::Raw(pid) => {
+                let flags = (!block).then_some(WaitPidFlag::WNOHANG);
+                loop {
+                    return match waitpid(*pid, flags) {
+                        Ok(WaitStatus::Exited(_, code)) => {
+                            Ok(Some(ExitStatus::from_raw(code << 8)))
+                        }
+                        Ok(WaitStatus::Signaled(_, signal, _)) => {
+                            Ok(Some(ExitStatus::from_raw(signal as i32)))
+                        }
+                        Ok(WaitStatus::StillAlive) => Ok(None),
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                        Err(err) => Err(err.into()),
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// A spawned child in its own process group; the whole group is SIGKILLed when this is dropped
 /// unless the child was seen to exit successfully (a server that crashed may leave children).
 pub struct Proc {
     /// For messages.
     name: String,
     /// The child.
-    child: Child,
+    child: Handle,
     /// Its exit status, once reaped.
     status: Option<ExitStatus>,
 }
@@ -71,14 +115,23 @@ impl Proc {
         let child = cmd.spawn().map_err(fail(format!("spawn {name}")))?;
         Ok(Proc {
             name,
-            child,
+            child: Handle::Std(child),
             status: None,
         })
     }
 
+    /// A child already started by [`crate::launch`].
+    pub fn raw(name: impl Into<String>, pid: Pid) -> Proc {
+        Proc {
+            name: name.into(),
+            child: Handle::Raw(pid),
+            status: None,
+        }
+    }
+
     /// The child's pid (also its process group id).
     pub fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        self.child.pid()
     }
 
     /// The exit status, if the child was seen to exit.
@@ -91,7 +144,7 @@ impl Proc {
         if self.status.is_none() {
             self.status = self
                 .child
-                .try_wait()
+                .wait(false)
                 .map_err(fail(format!("wait for {}", self.name)))?;
         }
         Ok(self.status)
@@ -109,7 +162,7 @@ impl Proc {
     pub fn kill_group(&mut self) {
         let _ = killpg(self.pid(), Signal::SIGKILL);
         if self.status.is_none() {
-            if let Ok(status) = self.child.wait() {
+            if let Ok(Some(status)) = self.child.wait(true) {
                 self.status = Some(status);
             }
         }
@@ -153,7 +206,23 @@ pub fn wait_all(
     deadline: Instant,
 ) -> Result<Option<Instant>, RunError> {
     let mut last = Instant::now();
+    let mut scan = true;
     loop {
+        if !scan {
+            // One system call says whether any child has exited (and stays a zombie for the
+            // scan to reap), instead of one `try_wait` per child every poll: with thousands of
+            // clients that scan alone kept a CPU busy.
+            scan = some_child_exited();
+            ctx.check()?;
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            if !scan {
+                std::thread::sleep(POLL);
+                continue;
+            }
+        }
+        scan = false;
         let mut running = 0;
         for proc in procs.iter_mut() {
             if proc.status.is_none() {
@@ -173,6 +242,19 @@ pub fn wait_all(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Whether some child of the bench has exited and not been reaped (`waitid` with `WNOWAIT`:
+/// nothing is reaped here). Errors count as "yes", so the caller scans.
+fn some_child_exited() -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    !matches!(
+        waitid(
+            Id::All,
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT
+        ),
+        Ok(WaitStatus::StillAlive)
+    )
 }
 
 /// Describes an exit status for a failure message.

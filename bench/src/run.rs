@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::data::Dataset;
+use crate::launch::launch;
 use crate::logs::{field, fields, for_each_line, num_field};
 use crate::memory::{Peaks, Sampler};
 use crate::procs::{describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError};
@@ -46,6 +47,8 @@ pub struct RunResult {
     pub e2e: Option<Duration>,
     /// The coordinator's draw scan, in µs.
     pub draw_us: Option<u64>,
+    /// First client spawned → last client spawned (the bench's own share of `e2e`).
+    pub spawn: Option<Duration>,
     /// Peak RSS (KiB) of the parent server.
     pub rss_server: Option<u64>,
     /// Largest peak RSS (KiB) over the session children.
@@ -54,12 +57,55 @@ pub struct RunResult {
     pub rss_coordinator: Option<u64>,
     /// Largest peak RSS (KiB) over the clients.
     pub rss_client: Option<u64>,
+    /// The kernel's `TcpExt: ListenOverflows` over the run (accept queue full: a SYN dropped, to
+    /// be retransmitted 1 s later); the whole network namespace's count.
+    pub listen_overflows: Option<u64>,
+    /// `action: reconnect` lines over all the clients' logs (each one a retry after a backoff).
+    pub reconnects: u64,
+    /// CPU time (user + system) of every process of the run: the server and what it forked, and
+    /// the clients (`RUSAGE_CHILDREN` of the bench, before and after). Unlike wall-clock time it
+    /// does not grow with other jobs' load.
+    pub cpu: Option<Duration>,
+    /// The 1-minute load average when the run ended.
+    pub load: Option<f64>,
     /// Sweeps the memory sampler made over the run's processes.
     pub sweeps: u64,
     /// CPU time the memory sampler used.
     pub sampler_busy: Duration,
     /// Why the run failed, if it did.
     pub failures: Vec<String>,
+}
+
+/// The `TcpExt` counter `name` from `/proc/net/netstat` (header line, then values line).
+pub fn tcp_ext(name: &str) -> Option<u64> {
+    let text = fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// User + system CPU time of the bench's reaped children so far.
+fn children_cpu() -> Option<Duration> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let time = |t: nix::sys::time::TimeVal| {
+        Duration::new(
+            u64::try_from(t.tv_sec()).unwrap_or_default(),
+            u32::try_from(t.tv_usec()).unwrap_or_default() * 1000,
+        )
+    };
+    Some(time(usage.user_time()) + time(usage.system_time()))
+}
+
+/// The 1-minute load average.
+pub fn load_1min() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Counts the rows (line feeds) of the bets file.
@@ -78,29 +124,52 @@ fn count_rows(path: &Path) -> Result<u64, RunError> {
     }
 }
 
+/// The open-file limit (soft, hard) the bench was started with, before it raised its own; the
+/// server is started with it (see `main`'s `raise_fd_limit`).
+pub static INHERITED_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+
+/// How a run configures the server and the clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settings {
+    /// `SYNC` and the batch size as the configuration says, DEBUG logs on both sides.
+    Tuned(Sync, u16),
+    /// The shipped defaults: only the port, `AGENCIES`, the bets file and what each client must
+    /// be told (its id, the address, its file) are set; logging at the default levels.
+    Shipped,
+}
+
 /// Starts the server in `dir` and returns it with the port it logged.
 fn start_server(
     ctx: &Ctx,
     dir: &Path,
     agencies: usize,
-    sync: Sync,
+    settings: Settings,
 ) -> Result<(Proc, u16), RunError> {
     let log = dir.join("server.log");
     let (out, err) = log_files(&log)?;
-    let mut server = Proc::spawn(
-        "server",
-        Command::new(ctx.bin("server"))
-            .current_dir(dir)
-            .env_clear()
-            .env("SERVER_PORT", "0")
-            .env("AGENCIES", agencies.to_string())
-            .env("BETS_FILE", dir.join("bets.csv"))
-            .env("SYNC", sync.env())
-            .env("LOGGING_LEVEL", "DEBUG")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err),
-    )?;
+    let mut cmd = Command::new(ctx.bin("server"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("SERVER_PORT", "0")
+        .env("AGENCIES", agencies.to_string())
+        .env("BETS_FILE", dir.join("bets.csv"))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    if let Settings::Tuned(sync, _) = settings {
+        cmd.env("SYNC", sync.env()).env("LOGGING_LEVEL", "DEBUG");
+    }
+    if let Some(&(soft, hard)) = INHERITED_NOFILE.get() {
+        use nix::sys::resource::{setrlimit, Resource};
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec only setrlimit, a plain system call, runs.
+        unsafe {
+            cmd.pre_exec(move || {
+                setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(std::io::Error::from)
+            });
+        }
+    }
+    let mut server = Proc::spawn("server", &mut cmd)?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (mut port, mut tail) = (None, Vec::new());
@@ -140,12 +209,11 @@ fn start_server(
 pub fn run_once(
     ctx: &Ctx,
     data: &Dataset,
-    sync: Sync,
-    batch: u16,
+    settings: Settings,
     dir: &Path,
 ) -> Result<RunResult, RunError> {
     let mut result = RunResult::default();
-    let outcome = run_inner(ctx, data, sync, batch, dir, &mut result);
+    let outcome = run_inner(ctx, data, settings, dir, &mut result);
     remove_dir(dir);
     match outcome {
         Ok(()) => Ok(result),
@@ -161,43 +229,48 @@ pub fn run_once(
 fn run_inner(
     ctx: &Ctx,
     data: &Dataset,
-    sync: Sync,
-    batch: u16,
+    settings: Settings,
     dir: &Path,
     result: &mut RunResult,
 ) -> Result<(), RunError> {
     remove_dir(dir);
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let agencies = data.files.len();
-    let (mut server, port) = start_server(ctx, dir, agencies, sync)?;
+    let cpu_before = children_cpu();
+    let (mut server, port) = start_server(ctx, dir, agencies, settings)?;
     // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
     let sampler = Sampler::start(server.pid().as_raw())?;
 
+    let overflows_before = tcp_ext("ListenOverflows");
     let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10);
     let start = Instant::now();
     let deadline = start + timeout;
     let mut clients = Vec::with_capacity(agencies);
     for (i, file) in data.files.iter().enumerate() {
         let id = i + 1;
-        let (out, err) = log_files(&dir.join(format!("client-{id}.log")))?;
-        clients.push(Proc::spawn(
-            format!("client {id}"),
-            Command::new(ctx.bin("client"))
-                .current_dir(dir)
-                .env_clear()
-                .env("CLI_ID", id.to_string())
-                .env("CLI_MODE", "agency")
-                .env("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}"))
-                .env("CLI_DATA_FILE", file)
-                .env("CLI_BATCH_MAXAMOUNT", batch.to_string())
-                .env("CLI_LOG_LEVEL", "DEBUG")
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err),
-        )?);
+        let mut env = vec![
+            ("CLI_ID", id.to_string()),
+            ("CLI_MODE", "agency".to_string()),
+            ("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}")),
+            ("CLI_DATA_FILE", file.display().to_string()),
+        ];
+        if let Settings::Tuned(_, batch) = settings {
+            env.push(("CLI_BATCH_MAXAMOUNT", batch.to_string()));
+            env.push(("CLI_LOG_LEVEL", "DEBUG".to_string()));
+        }
+        let log = dir.join(format!("client-{id}.log"));
+        let pid = launch(&ctx.bin("client"), dir, &env, &log)?;
+        clients.push(Proc::raw(format!("client {id}"), pid));
     }
+    result.spawn = Some(start.elapsed());
     match wait_all(ctx, &mut clients, deadline)? {
-        Some(end) => result.e2e = Some(end - start),
+        Some(end) => {
+            result.e2e = Some(end - start);
+            result.load = load_1min();
+            result.listen_overflows = overflows_before
+                .zip(tcp_ext("ListenOverflows"))
+                .map(|(a, b)| b.saturating_sub(a));
+        }
         None => {
             let running = clients.iter().filter(|c| c.status().is_none()).count();
             return Err(RunError::Fail(format!(
@@ -209,7 +282,14 @@ fn run_inner(
 
     server.terminate();
     match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
-        Some(status) if status.success() => {}
+        Some(status) if status.success() => {
+            // Sessions and the coordinator are in the server's process group: none may outlive it.
+            if nix::sys::signal::killpg(server.pid(), None).is_ok() {
+                result
+                    .failures
+                    .push("processes of the server's group left after it exited".into());
+            }
+        }
         Some(status) => result.failures.push(format!("server {}", describe(status))),
         None => {
             server.kill_group();
@@ -219,6 +299,11 @@ fn run_inner(
         }
     }
     let peaks = sampler.finish();
+    if clients.iter().all(|c| c.status().is_some()) && server.status().is_some() {
+        result.cpu = cpu_before
+            .zip(children_cpu())
+            .map(|(a, b)| b.saturating_sub(a));
+    }
 
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;
@@ -230,6 +315,9 @@ fn run_inner(
         let mut told = None;
         for_each_line(&dir.join(format!("client-{id}.log")), |line| {
             let Some(f) = fields(line) else { return };
+            if field(&f, "action") == Some("reconnect") {
+                result.reconnects += 1;
+            }
             if field(&f, "action") == Some("consulta_ganadores")
                 && field(&f, "result") == Some("success")
             {

@@ -16,6 +16,46 @@ pub enum ChartRole {
     Agencies,
     /// The "against batch size" panel.
     Batches,
+    /// The agencies section (shipped defaults, 1,000 bets per agency): its own table and chart.
+    Scale,
+}
+
+/// Agency counts of the agencies section.
+pub const SCALE_AGENCIES: [u32; 5] = [5, 50, 200, 1_000, 3_000];
+/// Agency counts of the agencies section in `--quick`.
+pub const SCALE_AGENCIES_QUICK: [u32; 1] = [200];
+/// Bets per agency in the agencies section.
+pub const SCALE_BETS: u64 = 1_000;
+
+/// The agencies section: every count in `counts`, durable (the shipped `SYNC`), default batch.
+pub fn scale_groups(counts: &[u32], runs: usize) -> Vec<Group> {
+    counts
+        .iter()
+        .map(|&agencies| Group {
+            id: scale_id(agencies),
+            source: Source::Generated {
+                agencies,
+                per_agency: SCALE_BETS,
+            },
+            label: "generated, 1,000 bets per agency, shipped defaults".into(),
+            configs: vec![(Sync::Durable, DEFAULT_BATCH)],
+            runs,
+            big: false,
+            chart: Some(ChartRole::Scale),
+        })
+        .collect()
+}
+
+/// The stable id of an agencies-section group.
+fn scale_id(agencies: u32) -> &'static str {
+    match agencies {
+        5 => "agencies-5",
+        50 => "agencies-50",
+        200 => "agencies-200",
+        1_000 => "agencies-1000",
+        3_000 => "agencies-3000",
+        _ => "agencies-other",
+    }
 }
 
 /// Configurations sharing one data set.
@@ -74,7 +114,7 @@ pub fn plan(quick: bool, course_present: bool) -> Vec<Group> {
         per_agency,
     };
     if quick {
-        return vec![
+        let mut groups = vec![
             Group {
                 id: "course",
                 source: course,
@@ -103,8 +143,10 @@ pub fn plan(quick: bool, course_present: bool) -> Vec<Group> {
                 chart: Some(ChartRole::Agencies),
             },
         ];
+        groups.extend(scale_groups(&SCALE_AGENCIES_QUICK, 1));
+        return groups;
     }
-    vec![
+    let mut groups = vec![
         Group {
             id: "course",
             source: course,
@@ -159,5 +201,7 @@ pub fn plan(quick: bool, course_present: bool) -> Vec<Group> {
             big: true,
             chart: None,
         },
-    ]
+    ];
+    groups.extend(scale_groups(&SCALE_AGENCIES, 3));
+    groups
 }

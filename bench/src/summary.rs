@@ -6,8 +6,8 @@ use std::path::Path;
 use crate::data::{prepare, Source};
 use crate::procs::{remove_dir, Ctx, RunError};
 use crate::report::thousands;
-use crate::run::{run_once, RunResult, Sync};
-use crate::scenarios::Group;
+use crate::run::{run_once, RunResult, Settings, Sync};
+use crate::scenarios::{ChartRole, Group};
 
 /// Free space needed before the 10-million-bet data sets are generated.
 pub const BIG_FREE_BYTES: u64 = 3_000_000_000;
@@ -228,7 +228,12 @@ pub fn run_plan(
             for (k, &(sync, batch)) in group.configs.iter().enumerate() {
                 done += 1;
                 let run_dir = scratch.join("run");
-                let result = match run_once(ctx, &data, sync, batch, &run_dir) {
+                let settings = if group.chart == Some(ChartRole::Scale) {
+                    Settings::Shipped
+                } else {
+                    Settings::Tuned(sync, batch)
+                };
+                let result = match run_once(ctx, &data, settings, &run_dir) {
                     Ok(result) => result,
                     Err(abort) => {
                         remove_dir(&data_dir);

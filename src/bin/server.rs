@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use tp0::config::{process_env, ServerConfig};
 use tp0::logging;
-use tp0::supervision::{is_listening, Supervisor};
+use tp0::supervision::{is_listening, raise_fd_limit, Supervisor};
 
 fn main() -> ExitCode {
     let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
@@ -24,9 +24,14 @@ fn main() -> ExitCode {
     }
     logging::init(config.logging_level, config.syslog);
     log::debug!(
-        "action: config | result: success | port: {} | listen_backlog: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?} | opening_delay: {:?} | winners_delay: {:?}",
+        "action: config | result: success | port: {} | listen_backlog: {} | backlog_source: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?} | opening_delay: {:?} | winners_delay: {:?}",
         config.port,
-        config.listen_backlog,
+        config.backlog(),
+        if config.listen_backlog.is_some() {
+            "set"
+        } else {
+            "agencies_plus_max_sessions"
+        },
         config.logging_level,
         config.agencies,
         logging::field(&config.bets_file.display().to_string()),
@@ -35,6 +40,17 @@ fn main() -> ExitCode {
         config.winners_delay
     );
     logging::env_overrides(&config.env_overrides);
+    // Every waiting agency holds descriptors (its socket, and a reply channel in the
+    // coordinator): thousands at once need more than the common soft limit of 1,024.
+    match raise_fd_limit() {
+        Ok(limit) => log::info!(
+            "action: fd_limit | result: success | soft: {} | was: {} | hard: {}",
+            limit.now,
+            limit.was,
+            limit.hard
+        ),
+        Err(err) => log::warn!("action: fd_limit | result: fail | error: {err}"),
+    }
     let supervisor = match Supervisor::new(config) {
         Ok(supervisor) => supervisor,
         Err(err) => {

@@ -40,6 +40,8 @@ use crate::protocol::{self, BatchBuilder, ErrorCode, Message, RawBet};
 
 /// How often blocking reads and sleeps look at the stop flag.
 const TICK: Duration = Duration::from_millis(200);
+/// How often a read waiting for the draw looks at the stop flag.
+const WINNERS_TICK: Duration = Duration::from_secs(1);
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 

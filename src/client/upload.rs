@@ -66,6 +66,10 @@ pub(super) fn upload(
         })?;
     }
     conn.send(&Message::Winners)?;
+    // The answer waits for every other agency: with thousands of clients waiting at once, a
+    // wake-up every TICK each cost more CPU than the uploads. The sender thread is gone, so
+    // SIGTERM reaches this thread and interrupts the read at once; the tick only bounds a race.
+    conn.stream().set_read_timeout(Some(WINNERS_TICK))?;
     let mut winners = Vec::new();
     loop {
         let done = next_frame(&mut conn, stop, |message| match message {

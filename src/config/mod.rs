@@ -18,7 +18,7 @@ mod tests;
 pub use client::{ClientConfig, Mode};
 pub use parse::{parse_duration, MAX_DURATION};
 pub use secrets::Secrets;
-pub use server::ServerConfig;
+pub use server::{ServerConfig, MIN_BACKLOG};
 
 use std::fmt;
 

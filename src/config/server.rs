@@ -18,8 +18,9 @@ pub struct ServerConfig {
     pub port: u16,
     /// The name clients dial (`SERVER_IP`); kept for the course's config, not bound.
     pub ip: String,
-    /// `listen(2)` backlog.
-    pub listen_backlog: i32,
+    /// `listen(2)` backlog as configured; `None` (empty, the default) derives it from `AGENCIES`
+    /// and `MAX_SESSIONS`, see [`ServerConfig::backlog`].
+    pub listen_backlog: Option<i32>,
     /// Log level.
     pub logging_level: LevelFilter,
     /// Agencies the draw waits for; valid agency ids are `1..=agencies`.
@@ -55,7 +56,7 @@ impl Default for ServerConfig {
         ServerConfig {
             port: 12345,
             ip: "server".into(),
-            listen_backlog: 128,
+            listen_backlog: None,
             logging_level: LevelFilter::Debug,
             agencies: 5,
             bets_file: PathBuf::from("./bets.csv"),
@@ -73,7 +74,22 @@ impl Default for ServerConfig {
     }
 }
 
+/// The smallest backlog the server derives (the course's 128).
+pub const MIN_BACKLOG: i32 = 128;
+
 impl ServerConfig {
+    /// The `listen(2)` backlog: as configured, or else room for every agency and every anonymous
+    /// session to connect at the same instant (`AGENCIES + MAX_SESSIONS`, at least
+    /// [`MIN_BACKLOG`]). A full accept queue drops a SYN, which the client's kernel resends only
+    /// after a second: thousands of agencies connecting at once stalled on 128. The kernel caps
+    /// it at `net.core.somaxconn` (4096 by default).
+    pub fn backlog(&self) -> i32 {
+        self.listen_backlog.unwrap_or_else(|| {
+            let wanted = (self.agencies as usize).saturating_add(self.max_sessions);
+            i32::try_from(wanted).unwrap_or(i32::MAX).max(MIN_BACKLOG)
+        })
+    }
+
     /// Loads `path` (an INI file with a `[DEFAULT]` section), then applies environment overrides.
     ///
     /// # Errors
@@ -117,11 +133,15 @@ impl ServerConfig {
             |v| Some(v.trim().to_string()),
             &mut c.ip,
         )?;
+        let backlog = |v: &str| match v.trim() {
+            "" => Some(None),
+            n => positive(n).map(Some),
+        };
         set(
             &get,
             "SERVER_LISTEN_BACKLOG",
-            "a positive number",
-            positive,
+            "a positive number, or empty for one fitting AGENCIES",
+            backlog,
             &mut c.listen_backlog,
         )?;
         set(

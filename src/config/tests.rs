@@ -90,7 +90,8 @@ fn files_with_only_the_course_keys_load_with_defaults_for_the_rest() {
         "[DEFAULT]\nSERVER_PORT = 12345\nSERVER_IP = server\nSERVER_LISTEN_BACKLOG = 5\nLOGGING_LEVEL = DEBUG\n",
     );
     let config = ServerConfig::load(&server, &env_of(&[])).unwrap();
-    assert_eq!(config.listen_backlog, 5);
+    assert_eq!(config.listen_backlog, Some(5));
+    assert_eq!(config.backlog(), 5);
     assert_eq!(config.bets_file, ServerConfig::default().bets_file);
     assert!(config.env_overrides.is_empty());
     let client = temp(
@@ -126,4 +127,18 @@ fn client_reads_nested_yaml_and_cli_env_wins() {
     assert_eq!(err.key, "mode");
     let broken = temp("broken.yaml", "server: [unclosed");
     assert!(ClientConfig::load(&broken, &env_of(&[])).is_err());
+}
+
+#[test]
+fn the_backlog_fits_the_agencies_unless_set() {
+    let env = |key: &str| match key {
+        "AGENCIES" => Some("3000".to_string()),
+        "SERVER_LISTEN_BACKLOG" => Some(" ".to_string()),
+        _ => None,
+    };
+    let config = ServerConfig::load(Path::new("/nonexistent/config.ini"), &env).unwrap();
+    assert_eq!(config.listen_backlog, None);
+    assert_eq!(config.backlog(), 3000 + 128);
+    assert_eq!(ServerConfig::default().backlog(), 5 + 128);
+    assert!(ServerConfig::default().backlog() >= MIN_BACKLOG);
 }

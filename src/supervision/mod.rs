@@ -22,11 +22,13 @@
 mod children;
 mod coordinator;
 mod identified;
+mod limits;
 mod listener;
 mod signals;
 
 pub use children::{Children, Exit, Reaped, Role, Standing};
 pub use identified::Identified;
+pub use limits::{raise_fd_limit, FdLimit};
 pub use listener::is_listening;
 
 use self::coordinator::{run_coordinator, FATAL_EXIT};
@@ -148,7 +150,7 @@ impl Supervisor {
         };
         let owner = storage::claim_ownership(&config.bets_file, config.shutdown_grace * 2)
             .map_err(setup("bets file"))?;
-        let listener = bind(config.port, config.listen_backlog)?;
+        let listener = bind(config.port, config.backlog())?;
         let signals = Signals::install().map_err(setup("signals"))?;
         let commit = CommitState::new().map_err(setup("shared memory"))?;
         let (requests_tx, requests_rx) = ipc::channel().map_err(setup("coordinator channel"))?;
