@@ -9,12 +9,12 @@ use ipc_channel::ipc::{self, IpcSender, TryRecvError};
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{Session, Stop, TICK};
+use crate::protocol::ErrorCode;
 
 /// The longest a wait for the other agencies (no deadline) sleeps between looks at the peer.
 /// Thousands of sessions wait at once, for as long as the slowest agency uploads; waking each of
 /// them five times a second cost more CPU than their uploads. SIGTERM interrupts the wait at once.
 const LONG_WAIT_TICK: Duration = Duration::from_secs(1);
-use crate::protocol::ErrorCode;
 
 impl Session<'_, '_> {
     /// Sends a request with a fresh reply channel and waits for the answer, watching SIGTERM.
