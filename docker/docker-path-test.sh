@@ -67,9 +67,6 @@ cleanup() {
     if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 
-state_of() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
-exit_code_of() { docker inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null || echo missing; }
-
 wait_exited() { # <seconds> <container>...
     local deadline=$((SECONDS + $1)) name busy
     shift

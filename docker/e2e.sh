@@ -96,11 +96,6 @@ cleanup() {
     if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 
-logs_of() { docker logs "$1" 2>&1; }
-count_in_log() { logs_of "$1" | grep -cE -- "$2"; }
-state_of() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
-exit_code_of() { docker inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null || echo missing; }
-health_of() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null || echo missing; }
 
 # Saves the named containers' logs as $LOG_DIR/<scenario>-<name>.log.
 save_logs() {
@@ -253,15 +248,7 @@ docker info >/dev/null 2>&1 || die "cannot reach the Docker engine"
 for file in "$SERVER_CONFIG_FILE" "$CLIENT_CONFIG_FILE"; do
     [ -f "$file" ] || die "$file is missing"
 done
-for image in server:latest client:latest; do
-    docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (make docker-image)"
-done
-if [ -z "${NETCAT_IMAGE:-}" ]; then
-    for image in busybox:latest tp0-netcat:latest; do
-        if docker image inspect "$image" >/dev/null 2>&1; then NETCAT_IMAGE=$image && break; fi
-    done
-fi
-[ -n "${NETCAT_IMAGE:-}" ] || die "no busybox:latest nor tp0-netcat:latest image (make netcat-image)"
+require_images
 export NETCAT_IMAGE
 if [ -n "$(tp0_leftovers)" ]; then
     die "a $PROJECT deployment exists (containers, volumes or network $NETWORK): run 'make docker-compose-down' first"

@@ -62,11 +62,6 @@ cleanup() {
     if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 
-logs_of() { docker logs "$1" 2>&1; }
-count_in_log() { logs_of "$1" | grep -cE -- "$2"; }
-state_of() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
-exit_code_of() { docker inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null || echo missing; }
-health_of() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null || echo missing; }
 ip_of() {
     docker inspect -f "{{with index .NetworkSettings.Networks \"$NETWORK\"}}{{.IPAddress}}{{end}}" "$1" 2>/dev/null
 }

@@ -52,15 +52,7 @@ SCENARIO=none
 
 # ---------------------------------------------------------------- preflight and data
 docker info >/dev/null 2>&1 || die "cannot reach the Docker engine"
-for image in server:latest client:latest; do
-    docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (make docker-image)"
-done
-if [ -z "${NETCAT_IMAGE:-}" ]; then
-    for image in busybox:latest tp0-netcat:latest; do
-        if docker image inspect "$image" >/dev/null 2>&1; then NETCAT_IMAGE=$image && break; fi
-    done
-fi
-[ -n "${NETCAT_IMAGE:-}" ] || die "no busybox:latest nor tp0-netcat:latest image (make netcat-image)"
+require_images
 [ -z "$(leftovers)" ] || die "something of project $PROJECT exists: remove it first (docker ps -a --filter name=$PREFIX)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tp0-faults.XXXXXX")

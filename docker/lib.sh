@@ -1,5 +1,5 @@
-# Shared by the Docker test scripts (e2e.sh, docker-path-test.sh, faults.sh): the compose command and the
-# PASS/FAIL report. Sourced, not run; the caller sets TEST_NAME and LOG_DIR first.
+# Shared by the Docker test scripts (e2e.sh, docker-path-test.sh, faults.sh): the compose command, the
+# PASS/FAIL report and container queries. Sourced, not run; the caller sets TEST_NAME and LOG_DIR first.
 
 # COMPOSE (e.g. "docker-compose") forces one; else v2 when it works, else v1.
 if [ -n "${COMPOSE:-}" ]; then
@@ -33,4 +33,26 @@ die() {
     failed=$((failed + 1))
     summary
     exit 1
+}
+
+# ---------------------------------------------------------------- containers
+logs_of() { docker logs "$1" 2>&1; }
+count_in_log() { logs_of "$1" | grep -cE -- "$2"; }
+state_of() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null || echo missing; }
+exit_code_of() { docker inspect -f '{{.State.ExitCode}}' "$1" 2>/dev/null || echo missing; }
+health_of() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null || echo missing; }
+
+# require_images: server:latest and client:latest exist; NETCAT_IMAGE is set (busybox, else the
+# project's offline tp0-netcat) unless the caller set it.
+require_images() {
+    local image
+    for image in server:latest client:latest; do
+        docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (make docker-image)"
+    done
+    if [ -z "${NETCAT_IMAGE:-}" ]; then
+        for image in busybox:latest tp0-netcat:latest; do
+            if docker image inspect "$image" >/dev/null 2>&1; then NETCAT_IMAGE=$image && break; fi
+        done
+    fi
+    [ -n "${NETCAT_IMAGE:-}" ] || die "no busybox:latest nor tp0-netcat:latest image (make netcat-image)"
 }
