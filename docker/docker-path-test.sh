@@ -67,22 +67,6 @@ cleanup() {
     if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 
-wait_exited() { # <seconds> <container>...
-    local deadline=$((SECONDS + $1)) name busy
-    shift
-    while :; do
-        busy=0
-        for name in "$@"; do
-            case $(state_of "$name") in
-                exited | dead | missing) ;;
-                *) busy=1 ;;
-            esac
-        done
-        [ "$busy" -eq 0 ] && return 0
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 1
-    done
-}
 
 # Compose v2 writes ESC[2K before every logs line even into a pipe: strip ANSI codes first.
 strip_ansi() { sed 's/\x1b\[[0-9;?]*[A-Za-z]//g'; }

@@ -80,19 +80,10 @@ teardown() {
 }
 
 cleanup() {
-    local id
     teardown
     if [ -n "$EVENTS_PID" ]; then kill "$EVENTS_PID" 2>/dev/null; fi
     # Anything still labelled with the project goes too.
-    for id in $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"); do
-        docker rm -f "$id" >/dev/null 2>&1
-    done
-    for id in $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"); do
-        docker volume rm "$id" >/dev/null 2>&1
-    done
-    for id in $(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"); do
-        docker network rm "$id" >/dev/null 2>&1
-    done
+    remove_project "$PROJECT"
     if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 
@@ -103,23 +94,6 @@ save_logs() {
     for name in "$@"; do logs_of "$name" >"$LOG_DIR/$SCENARIO-$name.log"; done
 }
 
-# wait_exited <seconds> <container>...: until every one has stopped.
-wait_exited() {
-    local deadline=$((SECONDS + $1)) name busy
-    shift
-    while :; do
-        busy=0
-        for name in "$@"; do
-            case $(state_of "$name") in
-                exited | dead | missing) ;;
-                *) busy=1 ;;
-            esac
-        done
-        [ "$busy" -eq 0 ] && return 0
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 1
-    done
-}
 
 # wait_log <seconds> <pattern> <count> <container>...: until each logged count matches.
 wait_log() {

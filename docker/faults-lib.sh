@@ -10,7 +10,8 @@ SUBNET_BASE=${FAULTS_SUBNET_BASE:-172.25.211}
 SERVER=${PREFIX}server
 
 # ---------------------------------------------------------------- reporting
-# pass, fail, info, section, check, summary, die and COMPOSE_CMD come from docker/lib.sh.
+# pass, fail, info, section, check, summary, die, COMPOSE_CMD, the container queries, wait_exited
+# and remove_project come from docker/lib.sh.
 TEST_NAME=faults
 # shellcheck source=docker/lib.sh
 . "$ROOT/docker/lib.sh"
@@ -49,16 +50,10 @@ teardown() {
 cleanup() {
     local id
     teardown
-    for id in $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT") \
-        $(docker ps -aq --filter "name=^${PREFIX}"); do
+    for id in $(docker ps -aq --filter "name=^${PREFIX}"); do
         docker rm -f "$id" >/dev/null 2>&1
     done
-    for id in $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"); do
-        docker volume rm "$id" >/dev/null 2>&1
-    done
-    for id in $(docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"); do
-        docker network rm "$id" >/dev/null 2>&1
-    done
+    remove_project "$PROJECT"
     if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
 }
 
@@ -72,19 +67,6 @@ save_logs() {
     for name in "$SERVER" $(client_names); do logs_of "$name" >"$LOG_DIR/$SCENARIO-${name#"$PREFIX"}.log"; done
 }
 
-wait_exited() { # <seconds> <container>...
-    local deadline=$((SECONDS + $1)) name busy
-    shift
-    while :; do
-        busy=0
-        for name in "$@"; do
-            case $(state_of "$name") in exited | dead | missing) ;; *) busy=1 ;; esac
-        done
-        [ "$busy" -eq 0 ] && return 0
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 1
-    done
-}
 
 wait_log() { # <seconds> <pattern> <count> <container>...
     local deadline=$((SECONDS + $1)) pattern=$2 count=$3 name

@@ -56,3 +56,35 @@ require_images() {
     fi
     [ -n "${NETCAT_IMAGE:-}" ] || die "no busybox:latest nor tp0-netcat:latest image (make netcat-image)"
 }
+
+# wait_exited <seconds> <container>...: until every one has stopped.
+wait_exited() {
+    local deadline=$((SECONDS + $1)) name busy
+    shift
+    while :; do
+        busy=0
+        for name in "$@"; do
+            case $(state_of "$name") in
+                exited | dead | missing) ;;
+                *) busy=1 ;;
+            esac
+        done
+        [ "$busy" -eq 0 ] && return 0
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 1
+    done
+}
+
+# remove_project <project>: every container, volume and network labelled with the compose project.
+remove_project() {
+    local id
+    for id in $(docker ps -aq --filter "label=com.docker.compose.project=$1"); do
+        docker rm -f "$id" >/dev/null 2>&1
+    done
+    for id in $(docker volume ls -q --filter "label=com.docker.compose.project=$1"); do
+        docker volume rm "$id" >/dev/null 2>&1
+    done
+    for id in $(docker network ls -q --filter "label=com.docker.compose.project=$1"); do
+        docker network rm "$id" >/dev/null 2>&1
+    done
+}
