@@ -112,14 +112,6 @@ impl Drop for Netns {
     }
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The client in the namespace is cut off `when` says, then killed; agency 1 comes back from
 /// 127.0.0.1 with a 20 s retry window; agency 2 then completes the round.
 fn cut_off_kill_and_return(tag: u8, mid_upload: bool) -> Option<Duration> {
@@ -156,16 +148,7 @@ fn cut_off_kill_and_return(tag: u8, mid_upload: bool) -> Option<Duration> {
     let let_in = back_at.elapsed();
     let (status, log) = run_client(&server.address(), 2, &data.file(2), &[]);
     assert!(status.success(), "{log}");
-    let output = back.wait_with_output();
-    let log = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the returning agency was locked out: {log}"
-    );
-    assert_eq!(
-        logged_value(&log, "consulta_ganadores", "cant_ganadores"),
-        Some(data.winners[0].to_string())
-    );
+    finished_with_winners(back, data.winners[0], "the returning agency was locked out");
     assert_one_complete_draw(&server, &data);
     drop(server);
     Some(let_in)

@@ -16,14 +16,6 @@ fn evidence(fault: &str, injection: &str, observed: &str) {
     println!("reliability: | {fault} | {injection} | {observed} | nothing |");
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// An honest agency uploads while hostile peers send every kind of bad input.
 #[test]
 fn hostile_bytes_get_error_replies_while_an_honest_agency_finishes() {
@@ -654,16 +646,7 @@ fn a_client_killed_while_waiting_for_the_draw_comes_back_and_waits_again() {
     std::thread::sleep(Duration::from_secs(4));
     let (status, log) = run_client(&server.address(), 2, &data.file(2), &[]);
     assert!(status.success(), "{log}");
-    let output = back.wait_with_output();
-    let log = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the restarted agency waited: {log}"
-    );
-    assert_eq!(
-        logged_value(&log, "consulta_ganadores", "cant_ganadores"),
-        Some(data.winners[0].to_string())
-    );
+    let log = finished_with_winners(back, data.winners[0], "the restarted agency waited");
     assert!(
         !log.contains("apuesta_enviada"),
         "nothing re-uploaded: {log}"

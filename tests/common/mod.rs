@@ -375,6 +375,28 @@ pub fn assert_all_succeed(clients: Vec<ClientProcess>) {
     }
 }
 
+/// Waits for `client` and asserts it exited 0 (else `failure` and its log) having logged
+/// `winners` winners; returns its log.
+pub fn finished_with_winners(client: ClientProcess, winners: usize, failure: &str) -> String {
+    let output = client.wait_with_output();
+    let log = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{failure}: {log}");
+    assert_eq!(
+        logged_value(&log, "consulta_ganadores", "cant_ganadores"),
+        Some(winners.to_string())
+    );
+    log
+}
+
+/// Polls `done` every 5 ms until it holds, failing the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The end state every fault test wants: each agency's file stored once, and one draw.
 pub fn assert_one_complete_draw(server: &Server, data: &Dataset) {
     assert_stored_exactly_once(&server.dir.join("bets.csv"), data);
