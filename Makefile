@@ -226,18 +226,22 @@ round-time:
 
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
 # (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
-# docs/benchmarks.png (and docs/benchmarks-agencies.png: 5 to 3,000 agencies at once, shipped defaults;
-# `target/release/bench --only agencies` reruns only that section). `make bench-quick`
-# (target/release/bench --quick) is a smoke test that
-# writes to target/bench-quick/ instead.
-.PHONY: bench bench-quick
-bench:
-	cargo build --release --workspace
-	target/release/bench
+# docs/benchmarks.png (and docs/benchmarks-agencies.png: 5 to 3,000 agencies at once, shipped
+# defaults; `make bench BENCH_ARGS='--only agencies'` reruns only that section). It measures the
+# binaries the images ship: static-pie, built as `make static` builds them (a dynamically linked
+# client needs about a fifth more CPU per agency, most of it in the loader). `make bench-quick` is a
+# smoke test that writes to target/x86_64-unknown-linux-gnu/bench-quick/ instead.
+BENCH_ARGS ?=
+.PHONY: bench bench-quick bench-build
+bench-build:
+	CARGO_TARGET_DIR=target RUSTFLAGS='-C target-feature=+crt-static' \
+		cargo build --release --workspace --target $(TARGET)
 
-bench-quick:
-	cargo build --release --workspace
-	target/release/bench --quick
+bench: bench-build
+	$(STATIC_DIR)/bench $(BENCH_ARGS)
+
+bench-quick: bench-build
+	$(STATIC_DIR)/bench --quick
 
 # docs/reliability.md from the tests themselves: each reliability test (tests/reliability.rs,
 # tests/dead_peer.rs) prints one `reliability: |...|` table row, and a long run of the frame-decoder

@@ -1,5 +1,7 @@
 //! `bench`: end-to-end benchmark of the real `server` and `client` binaries of the `tp0` crate
-//! on 127.0.0.1 (`target/release/server`, `target/release/client`, and `gendata` for data).
+//! on 127.0.0.1 (`server`, `client`, and `gendata` for data, taken from the bench's own
+//! directory). `make bench` builds all of them static-pie (glibc `crt-static`), the form the
+//! images ship, into `target/x86_64-unknown-linux-gnu/release/`.
 //!
 //! # What it measures
 //! For each configuration — a data set, its number of agencies, `SYNC` durable (`true`,
@@ -153,7 +155,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
     for name in ["server", "client", "gendata"] {
         if !bins.join(name).is_file() {
             return Err(RunError::Fail(format!(
-                "{} not found: run `cargo build --release --workspace` first",
+                "{} not found: run `make bench`, which builds them first",
                 bins.join(name).display()
             )));
         }

@@ -170,9 +170,12 @@ pub fn report(
     let _ = writeln!(md, "- Bench wall time: {:.0} s", elapsed.as_secs_f64());
     md.push_str("\n## Command\n\n```sh\n");
     if quick {
-        md.push_str("cargo build --release --workspace && target/release/bench --quick\n");
+        md.push_str("make bench-quick\n");
     } else {
-        md.push_str("make bench   # = cargo build --release --workspace && target/release/bench\n");
+        md.push_str(
+            "make bench   # static-pie binaries, as `make static` builds them, then \
+             target/x86_64-unknown-linux-gnu/release/bench\n",
+        );
     }
     md.push_str("```\n");
     md

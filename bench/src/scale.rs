@@ -223,7 +223,7 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
     let _ = writeln!(
         md,
         "\nMeasured {stamp}; load average (1/5/15 min) {} at the start of the section, {} at its \
-         end. Only this section: `target/release/bench --only agencies`.\n",
+         end. Only this section: `make bench BENCH_ARGS='--only agencies'`.\n",
         load.0, load.1
     );
     let _ = writeln!(md, "{END}");
