@@ -67,3 +67,39 @@ pub fn launch(
         ))),
     }
 }
+
+/// While alive, the calling thread runs under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: it starts
+/// the clients without queueing for a CPU behind the thousands it already started, and each child
+/// it forks starts as an ordinary `SCHED_OTHER` process. Dropping it returns the thread to
+/// `SCHED_OTHER`. Without the privilege for it (`CAP_SYS_NICE`) nothing changes.
+pub struct Urgent {
+    /// Whether the switch to `SCHED_FIFO` was allowed.
+    granted: bool,
+}
+
+impl Urgent {
+    /// Raises the calling thread.
+    pub fn raise() -> Urgent {
+        let param = libc::sched_param { sched_priority: 1 };
+        // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
+        let granted = unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+        } == 0;
+        Urgent { granted }
+    }
+
+    /// Whether the thread really runs under `SCHED_FIFO`.
+    pub fn granted(&self) -> bool {
+        self.granted
+    }
+}
+
+impl Drop for Urgent {
+    fn drop(&mut self) {
+        if self.granted {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: as in `raise`.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+        }
+    }
+}

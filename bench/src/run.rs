@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::data::Dataset;
-use crate::launch::launch;
+use crate::launch::{launch, Urgent};
 use crate::logs::{field, fields, for_each_line, num_field};
 use crate::memory::{Peaks, Sampler};
 use crate::procs::{describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError};
@@ -49,6 +49,8 @@ pub struct RunResult {
     pub draw_us: Option<u64>,
     /// First client spawned → last client spawned (the bench's own share of `e2e`).
     pub spawn: Option<Duration>,
+    /// Whether the clients were started from a `SCHED_FIFO` thread ([`Urgent`]).
+    pub spawn_urgent: bool,
     /// Peak RSS (KiB) of the parent server.
     pub rss_server: Option<u64>,
     /// Largest peak RSS (KiB) over the session children.
@@ -246,6 +248,8 @@ fn run_inner(
     let start = Instant::now();
     let deadline = start + timeout;
     let mut clients = Vec::with_capacity(agencies);
+    let urgent = Urgent::raise();
+    result.spawn_urgent = urgent.granted();
     for (i, file) in data.files.iter().enumerate() {
         let id = i + 1;
         let mut env = vec![
@@ -263,6 +267,7 @@ fn run_inner(
         clients.push(Proc::raw(format!("client {id}"), pid));
     }
     result.spawn = Some(start.elapsed());
+    drop(urgent);
     match wait_all(ctx, &mut clients, deadline)? {
         Some(end) => {
             result.e2e = Some(end - start);

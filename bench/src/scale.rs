@@ -189,14 +189,23 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
          server has exited after SIGTERM. Load = 1-minute load average at the end \
          of the run, on a 2-CPU machine shared with other jobs; it counts the run's own processes \
          too (at 3,000 agencies, thousands of clients and sessions are runnable at once), so at \
-         the larger sizes it says little about other jobs. The clients are started one after the \
-         other by the bench, and each start waits for the new process to be scheduled among all \
-         those already running: at 1,000 agencies and more that start is most of end to end, \
-         while CPU per agency is the product's own work.\n",
+         the larger sizes it says little about other jobs. The bench starts the clients one after \
+         the other, each with a bare `fork` and `exec`, {} CPU per agency is the product's own \
+         work.\n",
         if runs > 1 {
             format!("Each size ran {runs} times: medians, RSS the maximum.")
         } else {
             "Each size ran once.".into()
+        },
+        if summaries.iter().flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
+            "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
+             queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
+             of 3,000 agencies went to starting them), while each client runs as an ordinary \
+             process, like the server."
+        } else {
+            "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
+             `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already running \
+             and at 1,000 agencies and more starting them is most of end to end, while"
         }
     );
     md.push_str(&table(summaries));
