@@ -112,6 +112,11 @@ fn fail<T>(field: Field, reason: &'static str) -> Result<T, BetError> {
     Err(BetError { field, reason })
 }
 
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+/// `0x80` in every byte of a word.
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
 fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
     if bytes.is_empty() {
         return fail(field, "empty");
@@ -119,20 +124,31 @@ fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
     if bytes.len() > MAX_NAME_LEN {
         return fail(field, "longer than 255 bytes");
     }
-    // One pass: most names are ASCII, and for them this is all the checking needed.
-    let (mut ascii_only, mut blank) = (true, true);
-    for &byte in bytes {
-        if byte == 0 {
-            return fail(field, "contains NUL");
-        }
-        ascii_only &= byte.is_ascii();
-        // ASCII's `char::is_whitespace` set, as for non-ASCII names: `is_ascii_whitespace` omits
-        // the vertical tab, which let a name of only `\x0B` through (found by
-        // fuzz/fuzz_targets/bet.rs). Only used when every byte is ASCII.
-        blank &= matches!(byte, b' ' | b'\t'..=b'\r');
+    // Eight bytes at a time (names are a few words long): a NUL anywhere, and whether every
+    // byte is ASCII, for which nothing more needs checking.
+    let (mut nul, mut high) = (false, 0u64);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        nul |= word.wrapping_sub(ONES) & !word & HIGHS != 0;
+        high |= word & HIGHS;
     }
+    for &byte in chunks.remainder() {
+        nul |= byte == 0;
+        high |= u64::from(byte & 0x80);
+    }
+    if nul {
+        return fail(field, "contains NUL");
+    }
+    let ascii_only = high == 0;
+    // ASCII's `char::is_whitespace` set, as for non-ASCII names: `is_ascii_whitespace` omits the
+    // vertical tab, which let a name of only `\x0B` through (found by fuzz/fuzz_targets/bet.rs).
+    // Only used when every byte is ASCII; it stops at the first letter.
+    let blank = || bytes.iter().all(|b| matches!(b, b' ' | b'\t'..=b'\r'));
     if ascii_only {
-        return if blank {
+        return if blank() {
             fail(field, "blank")
         } else {
             Ok(ascii(bytes))

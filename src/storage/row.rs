@@ -1,11 +1,24 @@
 //! One bet as one CSV row, byte for byte what the course's `store_bets` writes.
 
 use crate::domain::Bet;
+use crate::rows::needs_quotes;
+
+/// The agency (at most 10 digits), five commas and `\r\n`.
+const ROW_OVERHEAD: usize = 10 + 5 + 2;
 
 /// Appends `agency,first,last,document,birthdate,number\r\n` to `out`, quoting like Python's
 /// `csv.QUOTE_MINIMAL`: a field is quoted when it holds a comma, a quote, `\r` or `\n`, and its
 /// quotes are doubled.
 pub fn append_row(out: &mut Vec<u8>, agency: u32, bet: &Bet<'_>) {
+    // Room for the row unquoted, so the pushes below do not each check the capacity's growth.
+    out.reserve(
+        ROW_OVERHEAD
+            + bet.first_name.len()
+            + bet.last_name.len()
+            + bet.document.len()
+            + bet.birthdate.len()
+            + bet.number_text.len(),
+    );
     push_u32(out, agency);
     for field in [
         bet.first_name,
@@ -21,10 +34,7 @@ pub fn append_row(out: &mut Vec<u8>, agency: u32, bet: &Bet<'_>) {
 }
 
 fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    if !field
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
+    if !needs_quotes(field) {
         out.extend_from_slice(field);
         return;
     }
