@@ -131,6 +131,25 @@ impl Machine {
     }
 }
 
+/// A warning when the machine was busy: the 1-minute load average, at the start or the end,
+/// above its CPU count means other work shared the CPUs with the runs.
+pub fn load_note(machine: &Machine) -> Option<String> {
+    let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
+    let peak = [&machine.load_start, &machine.load_end]
+        .into_iter()
+        .filter_map(|l| one_minute(l))
+        .fold(0.0, f64::max);
+    (peak > machine.nproc as f64).then(|| {
+        format!(
+            "The machine was shared while the bench ran: the 1-minute load average reached {peak:.1} \
+             on {} CPUs (other builds and tests ran alongside; see Machine below). Times are slower \
+             and noisier than on an idle machine, so a MISS here may be the load's, not the code's; \
+             RSS is not affected.",
+            machine.nproc
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 mod chart;
+mod counters;
 mod data;
 mod launch;
 mod logs;
@@ -67,8 +68,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::course_files;
-use crate::machine::{load_average, Machine};
-use crate::procs::{fail, remove_dir, Ctx, RunError, ScratchGuard};
+use crate::machine::{load_average, load_note, Machine};
+use crate::procs::{fail, raise_fd_limit, remove_dir, Ctx, RunError, ScratchGuard};
 use crate::report::{report, table};
 use crate::scenarios::{plan, ChartRole, COURSE_REPEAT};
 use crate::summary::{run_plan, Status};
@@ -318,48 +319,4 @@ fn run(options: &Options) -> Result<bool, RunError> {
         && !summaries
             .iter()
             .any(|s| matches!(s.status, Status::Failed(_))))
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients are started at
-/// once); a note says what it is.
-fn raise_fd_limit(notes: &mut Vec<String>) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) => {
-            let _ = run::INHERITED_NOFILE.set((soft, hard));
-            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
-                notes.push(format!(
-                    "The bench could not raise its open-file limit from {soft}."
-                ));
-                return;
-            }
-            notes.push(format!(
-                "The bench raises its own soft open-file limit (RLIMIT_NOFILE) from {soft} to the \
-                 hard limit {hard}; the server is started with the limit the bench itself was \
-                 given ({soft}), so whatever it needs beyond that it must raise itself."
-            ));
-        }
-        Err(err) => notes.push(format!(
-            "The bench could not read its open-file limit: {err}."
-        )),
-    }
-}
-
-/// A warning when the machine was busy: the 1-minute load average, at the start or the end,
-/// above its CPU count means other work shared the CPUs with the runs.
-fn load_note(machine: &Machine) -> Option<String> {
-    let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
-    let peak = [&machine.load_start, &machine.load_end]
-        .into_iter()
-        .filter_map(|l| one_minute(l))
-        .fold(0.0, f64::max);
-    (peak > machine.nproc as f64).then(|| {
-        format!(
-            "The machine was shared while the bench ran: the 1-minute load average reached {peak:.1} \
-             on {} CPUs (other builds and tests ran alongside; see Machine below). Times are slower \
-             and noisier than on an idle machine, so a MISS here may be the load's, not the code's; \
-             RSS is not affected.",
-            machine.nproc
-        )
-    })
 }

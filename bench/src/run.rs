@@ -1,17 +1,19 @@
 //! One run: a fresh server, one client per agency, the end-to-end time, the checks and the
 //! peak memory of every process (sampled from outside, see [`crate::memory`]).
 
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::counters::{children_cpu, count_rows, load_1min, tcp_ext};
 use crate::data::Dataset;
 use crate::launch::launch;
 use crate::logs::{field, fields, for_each_line, num_field};
 use crate::memory::{Peaks, Sampler};
-use crate::procs::{describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError};
+use crate::procs::{
+    describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError, INHERITED_NOFILE,
+};
 
 /// The server's `SYNC` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,58 +77,6 @@ pub struct RunResult {
     /// Why the run failed, if it did.
     pub failures: Vec<String>,
 }
-
-/// The `TcpExt` counter `name` from `/proc/net/netstat` (header line, then values line).
-pub fn tcp_ext(name: &str) -> Option<u64> {
-    let text = fs::read_to_string("/proc/net/netstat").ok()?;
-    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
-    let (names, values) = (lines.next()?, lines.next()?);
-    let at = names.split_whitespace().position(|n| n == name)?;
-    values.split_whitespace().nth(at)?.parse().ok()
-}
-
-/// User + system CPU time of the bench's reaped children so far.
-fn children_cpu() -> Option<Duration> {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
-    let time = |t: nix::sys::time::TimeVal| {
-        Duration::new(
-            u64::try_from(t.tv_sec()).unwrap_or_default(),
-            u32::try_from(t.tv_usec()).unwrap_or_default() * 1000,
-        )
-    };
-    Some(time(usage.user_time()) + time(usage.system_time()))
-}
-
-/// The 1-minute load average.
-pub fn load_1min() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Counts the rows (line feeds) of the bets file.
-fn count_rows(path: &Path) -> Result<u64, RunError> {
-    let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut rows = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(fail(format!("read {}", path.display())))?;
-        if n == 0 {
-            return Ok(rows);
-        }
-        rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-}
-
-/// The open-file limit (soft, hard) the bench was started with, before it raised its own; the
-/// server is started with it (see `main`'s `raise_fd_limit`).
-pub static INHERITED_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
 
 /// How a run configures the server and the clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
