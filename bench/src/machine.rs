@@ -78,6 +78,14 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 }
 
 impl Machine {
+    /// The machine in one line: CPUs, model, memory, kernel.
+    pub fn line(&self) -> String {
+        format!(
+            "{} CPUs ({}), {} of memory, {}",
+            self.nproc, self.cpu, self.memory, self.kernel
+        )
+    }
+
     /// Reads /proc and git; `load_start` is [`load_average`] taken when the bench began.
     pub fn probe(root: &Path, load_start: String) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -107,7 +115,7 @@ impl Machine {
                     "--",
                     ".",
                     ":!docs/benchmarks.md",
-                    ":!docs/benchmarks.png",
+                    ":!docs/benchmarks*.png",
                 ];
                 let dirty = git(root, &status).is_some_and(|s| !s.is_empty());
                 if dirty {

@@ -1,7 +1,9 @@
-//! One run: a fresh server, one client per agency, the end-to-end time, the checks and the
-//! peak memory of every process (sampled from outside, see [`crate::memory`]).
+//! One run: a fresh server, one client per agency (in the far section each behind its own
+//! [`crate::link::Link`]), the end-to-end time, the checks and the peak memory of every process
+//! (sampled from outside, see [`crate::memory`]).
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::counters::{children_cpu, count_rows, load_1min, tcp_ext};
 use crate::data::Dataset;
 use crate::launch::launch;
+use crate::link::{Link, Spec};
 use crate::logs::{field, fields, for_each_line, num_field};
 use crate::memory::{Peaks, Sampler};
 use crate::procs::{
@@ -86,6 +89,14 @@ pub enum Settings {
     /// The shipped defaults: only the port, `AGENCIES`, the bets file and what each client must
     /// be told (its id, the address, its file) are set; logging at the default levels.
     Shipped,
+    /// The shipped server; each client behind its own emulated link (`None`: straight to the
+    /// server, no emulator) and given `client_env` on top of what it must be told.
+    Far {
+        /// The link between each client and the server.
+        link: Option<Spec>,
+        /// Extra `CLI_` settings (say, a window of one batch).
+        client_env: &'static [(&'static str, &'static str)],
+    },
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
@@ -191,8 +202,25 @@ fn run_inner(
     // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
     let sampler = Sampler::start(server.pid().as_raw())?;
 
+    let upstream = SocketAddr::from(([127, 0, 0, 1], port));
+    let (links, round_trips) = match settings {
+        Settings::Far {
+            link: Some(spec), ..
+        } => (
+            (0..agencies)
+                .map(|_| Link::start(spec, upstream))
+                .collect::<std::io::Result<Vec<Link>>>()
+                .map_err(fail("start the link emulator"))?,
+            // Room for a round trip per 50 bets of the largest agency, and a hundred more.
+            spec.rtt()
+                * u32::try_from(data.per_agency.iter().max().map_or(0, |n| n / 50) + 100)
+                    .unwrap_or(u32::MAX),
+        ),
+        _ => (Vec::new(), Duration::ZERO),
+    };
+
     let overflows_before = tcp_ext("ListenOverflows");
-    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10);
+    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10) + round_trips;
     let start = Instant::now();
     let deadline = start + timeout;
     let mut clients = Vec::with_capacity(agencies);
@@ -201,12 +229,21 @@ fn run_inner(
         let mut env = vec![
             ("CLI_ID", id.to_string()),
             ("CLI_MODE", "agency".to_string()),
-            ("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}")),
+            (
+                "CLI_SERVER_ADDRESS",
+                links.get(i).map_or(upstream, Link::addr).to_string(),
+            ),
             ("CLI_DATA_FILE", file.display().to_string()),
         ];
-        if let Settings::Tuned(_, batch) = settings {
-            env.push(("CLI_BATCH_MAXAMOUNT", batch.to_string()));
-            env.push(("CLI_LOG_LEVEL", "DEBUG".to_string()));
+        match settings {
+            Settings::Tuned(_, batch) => {
+                env.push(("CLI_BATCH_MAXAMOUNT", batch.to_string()));
+                env.push(("CLI_LOG_LEVEL", "DEBUG".to_string()));
+            }
+            Settings::Far { client_env, .. } => {
+                env.extend(client_env.iter().map(|&(k, v)| (k, v.to_string())));
+            }
+            Settings::Shipped => {}
         }
         let log = dir.join(format!("client-{id}.log"));
         let pid = launch(&ctx.bin("client"), dir, &env, &log)?;
