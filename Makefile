@@ -226,10 +226,12 @@ round-time:
 
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
 # (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
-# docs/benchmarks.png (and docs/benchmarks-agencies.png: 5 to 3,000 agencies at once, shipped defaults;
-# `target/release/bench --only agencies` reruns only that section). `make bench-quick`
-# (target/release/bench --quick) is a smoke test that
-# writes to target/bench-quick/ instead.
+# docs/benchmarks.png, and two sections with their own charts, each rerun alone by
+# `target/release/bench --only <section>`: agencies (docs/benchmarks-agencies.png: 5 to 3,000
+# agencies at once, shipped defaults) and far (docs/benchmarks-far.png: each agency behind a
+# user-space emulated link, RTT up to 50 ms at 4 MB/s, shipped beside stop-and-wait).
+# `make bench-quick` (target/release/bench --quick) is a smoke test that writes to
+# target/bench-quick/ instead.
 .PHONY: bench bench-quick
 bench:
 	cargo build --release --workspace
