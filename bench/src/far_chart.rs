@@ -161,7 +161,7 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
                 let (tw, th) = (tw as i32, th as i32);
                 // The label's box, cleared first so a line under it does not cross the text.
                 let left = match mode {
-                    Mode::Shipped => px + 6,
+                    Mode::Shipped => px + 9,
                     Mode::StopAndWait => px - 6 - tw,
                 };
                 let (top, bottom) = (py - 8 - th, py - 8);

@@ -251,6 +251,17 @@ pub fn section(
         machine.commit,
         machine.load_end,
     );
+    if let Some(peak) = machine.busy() {
+        let _ = writeln!(
+            md,
+            "The machine was shared while this section ran (the 1-minute load average reached \
+             {peak:.1} on {} CPUs). The emulator's timing rides on its threads being scheduled, \
+             as do the server's and the clients', so times here are slower and noisier than on \
+             an idle machine: stop-and-wait most, as every one of its round trips waits for a \
+             CPU several times.\n",
+            machine.nproc
+        );
+    }
     md.push_str(if quick {
         "Command: `make bench-quick` (= `cargo build --release --workspace && target/release/bench \
          --quick`).\n\n"
