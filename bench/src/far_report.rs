@@ -70,12 +70,12 @@ fn findings(rows: &[Row]) -> Vec<String> {
             shipped.partner(rows).and_then(|r| r.summary.e2e()),
         ) {
             out.push(format!(
-                "**Behind links of {}, the {} data ({} agencies, {} bets) takes {ts:.2} s as \
+                "**Behind links of {}, {} agencies sending {} bets ({}) take {ts:.2} s as \
                  shipped and {tw:.2} s stop-and-wait: shipped is {x:.1} times faster.**",
                 link_name(far),
-                shipped.summary.label,
                 shipped.summary.agencies,
                 thousands(shipped.summary.bets),
+                shipped.summary.label,
             ));
         }
         let rtt = FAR_RTT.as_secs_f64();
@@ -293,7 +293,9 @@ mod tests {
             eprintln!("{md}");
         }
         assert!(md.starts_with(BEGIN) && md.trim_end().ends_with(END));
-        assert!(md.contains("takes 0.52 s as shipped and 14.46 s stop-and-wait"));
+        assert!(md.contains(
+            "5 agencies sending 78,697 bets (course) take 0.52 s as shipped and 14.46 s"
+        ));
         assert!(md.contains("shipped is 27.8 times faster"));
         assert!(md.contains("are 270 batches of 100, 13.50 s at 50 ms"));
         assert!(md.contains("| **×27.8** |"));
