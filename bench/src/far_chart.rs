@@ -191,7 +191,7 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    use crate::far::sample_rows;
+    use crate::far::tests::sample_rows;
 
     #[test]
     fn renders_a_png_of_results() {

@@ -282,7 +282,7 @@ pub fn merge(report: &str, section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::far::sample_rows;
+    use crate::far::tests::sample_rows;
 
     #[test]
     fn the_section_says_what_the_rows_say() {
