@@ -226,11 +226,14 @@ round-time:
 
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
 # (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
-# docs/benchmarks.png (and docs/benchmarks-agencies.png: 5 to 3,000 agencies at once, shipped
-# defaults; `make bench BENCH_ARGS='--only agencies'` reruns only that section). It measures the
-# binaries the images ship: static-pie, built as `make static` builds them (a dynamically linked
-# client needs about a fifth more CPU per agency, most of it in the loader). `make bench-quick` is a
-# smoke test that writes to target/x86_64-unknown-linux-gnu/bench-quick/ instead.
+# docs/benchmarks.png, and two sections with their own charts, each rerun alone by
+# `make bench BENCH_ARGS='--only <section>'`: agencies (docs/benchmarks-agencies.png: 5 to 3,000
+# agencies at once, shipped defaults) and far (docs/benchmarks-far.png: each agency behind a
+# user-space emulated link, RTT up to 50 ms at 4 MB/s, shipped beside stop-and-wait). It measures
+# the binaries the images ship: static-pie, built as `make static` builds them (a dynamically
+# linked client needs about a fifth more CPU per agency, most of it in the loader).
+# `make bench-quick` is a smoke test that writes to target/x86_64-unknown-linux-gnu/bench-quick/
+# instead.
 BENCH_ARGS ?=
 .PHONY: bench bench-quick bench-build
 bench-build:

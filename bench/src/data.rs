@@ -37,6 +37,8 @@ pub struct Dataset {
     pub winners: Vec<u64>,
     /// Bets in all files.
     pub bets: u64,
+    /// Bets in each agency's file.
+    pub per_agency: Vec<u64>,
 }
 
 /// Counts the rows and the winning rows of an agency CSV (no header; number is the last field).
@@ -82,10 +84,12 @@ pub fn prepare(
                 files: Vec::new(),
                 winners: Vec::new(),
                 bets: 0,
+                per_agency: Vec::new(),
             };
             for file in files {
                 let (rows, winners) = scan_csv(&file)?;
                 data.bets += rows;
+                data.per_agency.push(rows);
                 data.winners.push(winners);
                 data.files.push(file);
             }
@@ -105,6 +109,11 @@ pub fn prepare(
                 files,
                 winners: base.winners.iter().map(|w| w * u64::from(*times)).collect(),
                 bets: base.bets * u64::from(*times),
+                per_agency: base
+                    .per_agency
+                    .iter()
+                    .map(|n| n * u64::from(*times))
+                    .collect(),
             })
         }
         Source::Generated {
@@ -207,6 +216,7 @@ pub fn generate(
             .collect(),
         winners,
         bets,
+        per_agency: vec![per_agency; agencies as usize],
     })
 }
 

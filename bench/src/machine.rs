@@ -78,6 +78,25 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 }
 
 impl Machine {
+    /// The larger 1-minute load average of the start and the end, if it was above the CPU count
+    /// (other work shared the CPUs).
+    pub fn busy(&self) -> Option<f64> {
+        let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
+        let peak = [&self.load_start, &self.load_end]
+            .into_iter()
+            .filter_map(|l| one_minute(l))
+            .fold(0.0, f64::max);
+        (peak > self.nproc as f64).then_some(peak)
+    }
+
+    /// The machine in one line: CPUs, model, memory, kernel.
+    pub fn line(&self) -> String {
+        format!(
+            "{} CPUs ({}), {} of memory, {}",
+            self.nproc, self.cpu, self.memory, self.kernel
+        )
+    }
+
     /// Reads /proc and git; `load_start` is [`load_average`] taken when the bench began.
     pub fn probe(root: &Path, load_start: String) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -107,7 +126,7 @@ impl Machine {
                     "--",
                     ".",
                     ":!docs/benchmarks.md",
-                    ":!docs/benchmarks.png",
+                    ":!docs/benchmarks*.png",
                 ];
                 let dirty = git(root, &status).is_some_and(|s| !s.is_empty());
                 if dirty {
@@ -129,6 +148,19 @@ impl Machine {
             load_end: load_average(),
         }
     }
+}
+
+/// A warning when the machine was busy: the 1-minute load average, at the start or the end,
+/// above its CPU count means other work shared the CPUs with the runs.
+pub fn load_note(machine: &Machine) -> Option<String> {
+    let peak = machine.busy()?;
+    Some(format!(
+        "The machine was shared while the bench ran: the 1-minute load average reached {peak:.1} \
+         on {} CPUs (other builds and tests ran alongside; see Machine below). Times are slower \
+         and noisier than on an idle machine, so a MISS here may be the load's, not the code's; \
+         RSS is not affected.",
+        machine.nproc
+    ))
 }
 
 #[cfg(test)]

@@ -30,23 +30,38 @@
 //! early exit path (timeouts, errors, SIGINT/SIGTERM to the bench). Scratch data lives under
 //! `target/bench-data` and is removed at the end.
 //!
+//! # Agencies far away
+//! A section of its own ([`far`]): each client reaches the server through its own user-space
+//! link emulator ([`link`]: a TCP proxy on 127.0.0.1 that delays each direction by half the
+//! round trip and caps it at 4 MB/s), the course dataset at round trips of 0 to 50 ms and on
+//! plain loopback, tp0 as shipped beside tp0 configured stop-and-wait (`CLI_BATCH_WINDOW=1`,
+//! `CLI_BATCH_MAXAMOUNT=100`) in the same run; checked like every other run.
+//!
 //! # Output
 //! `docs/benchmarks.md` (table, targets with PASS/MISS, the machine, the command) and
 //! `docs/benchmarks.png` (throughput against agencies and against batch size, durable vs
-//! relaxed, drawn with plotters, [`chart`]); the table is also printed on stdout.
+//! relaxed, drawn with plotters, [`chart`]); the agencies section's chart
+//! `docs/benchmarks-agencies.png` ([`scale_chart`]) and the far section's
+//! `docs/benchmarks-far.png` ([`far_chart`]); the tables are also printed on stdout.
 //!
-//! Usage: `bench [--quick] [--only agencies] [--out DIR]`. `--quick` is a smoke test (a handful
-//! of small runs, well under a minute) that writes to `target/bench-quick/` unless `--out` says
-//! otherwise, so it never overwrites the published results. `--only agencies` runs only the
-//! agencies section ([`scale`]: 5 to 3,000 agencies with the shipped defaults) and replaces that
-//! section alone in an existing report. The bench raises its own soft `RLIMIT_NOFILE` to the
+//! Usage: `bench [--quick] [--only agencies|far] [--out DIR]`. `--quick` is a smoke test (a
+//! handful of small runs, well under a minute) that writes to `target/bench-quick/` unless
+//! `--out` says otherwise, so it never overwrites the published results. `--only agencies` runs
+//! only the agencies section ([`scale`]: 5 to 3,000 agencies with the shipped defaults), `--only
+//! far` only the agencies far away section, and either replaces that section alone in an
+//! existing report. The bench raises its own soft `RLIMIT_NOFILE` to the
 //! hard limit (thousands of clients at once). The exit status is 1 if any run FAILED or the bench
 //! could not do its work (the reason on stderr), 2 on a bad command line, 130 when interrupted.
 #![warn(missing_docs)]
 
 mod chart;
+mod counters;
 mod data;
+mod far;
+mod far_chart;
+mod far_report;
 mod launch;
+mod link;
 mod logs;
 mod machine;
 mod memory;
@@ -69,19 +84,28 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::course_files;
-use crate::machine::{load_average, Machine};
-use crate::procs::{fail, remove_dir, Ctx, RunError, ScratchGuard};
+use crate::machine::{load_average, load_note, Machine};
+use crate::procs::{fail, raise_fd_limit, remove_dir, Ctx, RunError, ScratchGuard};
 use crate::report::{report, table};
 use crate::scenarios::{plan, ChartRole, COURSE_REPEAT};
 use crate::summary::{run_plan, Status};
 use crate::targets::targets;
 
+/// A section run alone (`--only`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    /// The agencies section.
+    Agencies,
+    /// The agencies far away section.
+    Far,
+}
+
 /// Command-line options.
 struct Options {
     /// Smoke-test subset.
     quick: bool,
-    /// Only the agencies section.
-    only_agencies: bool,
+    /// One section alone.
+    only: Option<Only>,
     /// Where the report goes, if not the default.
     out: Option<PathBuf>,
 }
@@ -90,7 +114,7 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         quick: false,
-        only_agencies: false,
+        only: None,
         out: None,
     };
     let mut args = std::env::args().skip(1);
@@ -98,8 +122,9 @@ fn parse_args() -> Result<Options, String> {
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--only" => match args.next().as_deref() {
-                Some("agencies") => options.only_agencies = true,
-                other => return Err(format!("--only takes `agencies`, not {other:?}")),
+                Some("agencies") => options.only = Some(Only::Agencies),
+                Some("far") => options.only = Some(Only::Far),
+                other => return Err(format!("--only takes `agencies` or `far`, not {other:?}")),
             },
             "--out" => {
                 options.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?))
@@ -125,7 +150,7 @@ fn main() -> ExitCode {
             if !msg.is_empty() {
                 eprintln!("bench: {msg}");
             }
-            eprintln!("usage: bench [--quick] [--only agencies] [--out DIR]");
+            eprintln!("usage: bench [--quick] [--only agencies|far] [--out DIR]");
             return ExitCode::from(2);
         }
     };
@@ -208,8 +233,32 @@ fn run(options: &Options) -> Result<bool, RunError> {
         ));
     }
     raise_fd_limit(&mut notes);
+    fs::create_dir_all(&out_dir).map_err(fail(format!("create {}", out_dir.display())))?;
+    let md_path = out_dir.join("benchmarks.md");
+    let far_env = far::Env {
+        ctx: &ctx,
+        quick: options.quick,
+        course_present,
+        course_dir: &course_dir,
+        scratch: &scratch,
+        root: &root,
+        out_dir: &out_dir,
+    };
+    if options.only == Some(Only::Far) {
+        let (section, far_ok) = far::section(&far_env)?;
+        let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
+        fs::write(&md_path, far_report::merge(&old, &section))
+            .map_err(fail(format!("write {}", md_path.display())))?;
+        say(&format!(
+            "wrote the far section of {} and {} in {:.0} s\n",
+            md_path.display(),
+            out_dir.join(far::CHART).display(),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(far_ok);
+    }
     let mut groups = plan(options.quick, course_present);
-    if options.only_agencies {
+    if options.only == Some(Only::Agencies) {
         groups.retain(|g| g.chart == Some(ChartRole::Scale));
     }
     let scale_runs = groups
@@ -229,7 +278,6 @@ fn run(options: &Options) -> Result<bool, RunError> {
         scale_runs,
     );
     let scale_png = scale_chart::chart(&scaled).map_err(RunError::Fail)?;
-    fs::create_dir_all(&out_dir).map_err(fail(format!("create {}", out_dir.display())))?;
     let scale_png_path = out_dir.join(scale::CHART);
     fs::write(&scale_png_path, scale_png)
         .map_err(fail(format!("write {}", scale_png_path.display())))?;
@@ -239,8 +287,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
     }
     say(&text);
     let scale_failed = scaled.iter().any(|s| matches!(s.status, Status::Failed(_)));
-    let md_path = out_dir.join("benchmarks.md");
-    if options.only_agencies {
+    if options.only == Some(Only::Agencies) {
         let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
         fs::write(&md_path, scale::merge(&old, &section))
             .map_err(fail(format!("write {}", md_path.display())))?;
@@ -256,6 +303,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
         .into_iter()
         .filter(|s| !scale::is_scale(s))
         .collect();
+    let (far, far_ok) = far::section(&far_env)?;
 
     let runs = || summaries.iter().flat_map(|s| s.runs.iter());
     let sweeps = runs().map(|r| r.sweeps).min();
@@ -298,6 +346,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
         ),
         &section,
     );
+    let md = far_report::merge(&md, &far);
     let png = chart::chart(&groups, &summaries, options.quick).map_err(RunError::Fail)?;
     let png_path = out_dir.join("benchmarks.png");
     fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
@@ -317,51 +366,8 @@ fn run(options: &Options) -> Result<bool, RunError> {
     );
     say(&text);
     Ok(!scale_failed
+        && far_ok
         && !summaries
             .iter()
             .any(|s| matches!(s.status, Status::Failed(_))))
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients are started at
-/// once); a note says what it is.
-fn raise_fd_limit(notes: &mut Vec<String>) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) => {
-            let _ = run::INHERITED_NOFILE.set((soft, hard));
-            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
-                notes.push(format!(
-                    "The bench could not raise its open-file limit from {soft}."
-                ));
-                return;
-            }
-            notes.push(format!(
-                "The bench raises its own soft open-file limit (RLIMIT_NOFILE) from {soft} to the \
-                 hard limit {hard}; the server is started with the limit the bench itself was \
-                 given ({soft}), so whatever it needs beyond that it must raise itself."
-            ));
-        }
-        Err(err) => notes.push(format!(
-            "The bench could not read its open-file limit: {err}."
-        )),
-    }
-}
-
-/// A warning when the machine was busy: the 1-minute load average, at the start or the end,
-/// above its CPU count means other work shared the CPUs with the runs.
-fn load_note(machine: &Machine) -> Option<String> {
-    let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
-    let peak = [&machine.load_start, &machine.load_end]
-        .into_iter()
-        .filter_map(|l| one_minute(l))
-        .fold(0.0, f64::max);
-    (peak > machine.nproc as f64).then(|| {
-        format!(
-            "The machine was shared while the bench ran: the 1-minute load average reached {peak:.1} \
-             on {} CPUs (other builds and tests ran alongside; see Machine below). Times are slower \
-             and noisier than on an idle machine, so a MISS here may be the load's, not the code's; \
-             RSS is not affected.",
-            machine.nproc
-        )
-    })
 }

@@ -293,3 +293,32 @@ impl Drop for ScratchGuard {
         remove_dir(&self.0);
     }
 }
+
+/// The open-file limit (soft, hard) the bench was started with, before it raised its own; the
+/// server is started with it (see [`raise_fd_limit`]).
+pub static INHERITED_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients are started at
+/// once); a note says what it is.
+pub fn raise_fd_limit(notes: &mut Vec<String>) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            let _ = INHERITED_NOFILE.set((soft, hard));
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+                notes.push(format!(
+                    "The bench could not raise its open-file limit from {soft}."
+                ));
+                return;
+            }
+            notes.push(format!(
+                "The bench raises its own soft open-file limit (RLIMIT_NOFILE) from {soft} to the \
+                 hard limit {hard}; the server is started with the limit the bench itself was \
+                 given ({soft}), so whatever it needs beyond that it must raise itself."
+            ));
+        }
+        Err(err) => notes.push(format!(
+            "The bench could not read its open-file limit: {err}."
+        )),
+    }
+}

@@ -25,6 +25,32 @@ pub fn mib(kb: Option<u64>) -> String {
     kb.map_or("—".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
 }
 
+/// `report` with the section between the markers `begin` and `end` replaced by `section`; when
+/// it has none, `section` goes right after the marker `after` (if given and present), else
+/// before `## Targets`, else at the end.
+pub fn merge_section(
+    report: &str,
+    section: &str,
+    (begin, end): (&str, &str),
+    after: Option<&str>,
+) -> String {
+    if let (Some(b), Some(e)) = (report.find(begin), report.find(end)) {
+        if b < e {
+            let mut rest = &report[e + end.len()..];
+            rest = rest.strip_prefix('\n').unwrap_or(rest);
+            return format!("{}{section}{rest}", &report[..b]);
+        }
+    }
+    if let Some(at) = after.and_then(|marker| Some(report.find(marker)? + marker.len())) {
+        let at = at + usize::from(report[at..].starts_with('\n'));
+        return format!("{}\n{section}{}", &report[..at], &report[at..]);
+    }
+    match report.find("## Targets") {
+        Some(at) => format!("{}{section}\n{}", &report[..at], &report[at..]),
+        None => format!("{report}\n{section}"),
+    }
+}
+
 /// The results table in Markdown.
 pub fn table(summaries: &[Summary]) -> String {
     let mut out = String::new();
@@ -192,5 +218,28 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(mib(Some(2048)), "2.0");
         assert_eq!(mib(None), "—");
+    }
+
+    #[test]
+    fn merge_after_a_marker() {
+        let markers = ("<!-- x:begin -->", "<!-- x:end -->");
+        let section = "<!-- x:begin -->\nnew\n<!-- x:end -->\n";
+        let report = "# B\n\n<!-- a:end -->\n\n## Targets\n";
+        let merged = merge_section(report, section, markers, Some("<!-- a:end -->"));
+        assert_eq!(
+            merged,
+            format!("# B\n\n<!-- a:end -->\n\n{section}\n## Targets\n")
+        );
+        // Once there, the section is replaced in place.
+        let again = merge_section(&merged, &section.replace("new", "newer"), markers, None);
+        assert_eq!(again, merged.replace("new", "newer"));
+        // Without the marker: before the targets.
+        let merged = merge_section(
+            "# B\n## Targets\n",
+            section,
+            markers,
+            Some("<!-- a:end -->"),
+        );
+        assert_eq!(merged, format!("# B\n{section}\n## Targets\n"));
     }
 }

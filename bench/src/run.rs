@@ -1,17 +1,22 @@
-//! One run: a fresh server, one client per agency, the end-to-end time, the checks and the
-//! peak memory of every process (sampled from outside, see [`crate::memory`]).
+//! One run: a fresh server, one client per agency (in the far section each behind its own
+//! [`crate::link::Link`]), the end-to-end time, the checks and the peak memory of every process
+//! (sampled from outside, see [`crate::memory`]).
 
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::counters::{children_cpu, count_rows, load_1min, tcp_ext};
 use crate::data::Dataset;
 use crate::launch::{launch, Urgent};
+use crate::link::{Link, Spec};
 use crate::logs::{field, fields, for_each_line, num_field};
 use crate::memory::{Peaks, Sampler};
-use crate::procs::{describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError};
+use crate::procs::{
+    describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError, INHERITED_NOFILE,
+};
 
 /// The server's `SYNC` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,58 +83,6 @@ pub struct RunResult {
     pub failures: Vec<String>,
 }
 
-/// The `TcpExt` counter `name` from `/proc/net/netstat` (header line, then values line).
-pub fn tcp_ext(name: &str) -> Option<u64> {
-    let text = fs::read_to_string("/proc/net/netstat").ok()?;
-    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
-    let (names, values) = (lines.next()?, lines.next()?);
-    let at = names.split_whitespace().position(|n| n == name)?;
-    values.split_whitespace().nth(at)?.parse().ok()
-}
-
-/// User + system CPU time of the bench's reaped children so far.
-fn children_cpu() -> Option<Duration> {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
-    let time = |t: nix::sys::time::TimeVal| {
-        Duration::new(
-            u64::try_from(t.tv_sec()).unwrap_or_default(),
-            u32::try_from(t.tv_usec()).unwrap_or_default() * 1000,
-        )
-    };
-    Some(time(usage.user_time()) + time(usage.system_time()))
-}
-
-/// The 1-minute load average.
-pub fn load_1min() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Counts the rows (line feeds) of the bets file.
-fn count_rows(path: &Path) -> Result<u64, RunError> {
-    let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut rows = 0u64;
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(fail(format!("read {}", path.display())))?;
-        if n == 0 {
-            return Ok(rows);
-        }
-        rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-}
-
-/// The open-file limit (soft, hard) the bench was started with, before it raised its own; the
-/// server is started with it (see `main`'s `raise_fd_limit`).
-pub static INHERITED_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
-
 /// How a run configures the server and the clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settings {
@@ -138,6 +91,14 @@ pub enum Settings {
     /// The shipped defaults: only the port, `AGENCIES`, the bets file and what each client must
     /// be told (its id, the address, its file) are set; logging at the default levels.
     Shipped,
+    /// The shipped server; each client behind its own emulated link (`None`: straight to the
+    /// server, no emulator) and given `client_env` on top of what it must be told.
+    Far {
+        /// The link between each client and the server.
+        link: Option<Spec>,
+        /// Extra `CLI_` settings (say, a window of one batch).
+        client_env: &'static [(&'static str, &'static str)],
+    },
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
@@ -243,8 +204,25 @@ fn run_inner(
     // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
     let sampler = Sampler::start(server.pid().as_raw())?;
 
+    let upstream = SocketAddr::from(([127, 0, 0, 1], port));
+    let (links, round_trips) = match settings {
+        Settings::Far {
+            link: Some(spec), ..
+        } => (
+            (0..agencies)
+                .map(|_| Link::start(spec, upstream))
+                .collect::<std::io::Result<Vec<Link>>>()
+                .map_err(fail("start the link emulator"))?,
+            // Room for a round trip per 50 bets of the largest agency, and a hundred more.
+            spec.rtt()
+                * u32::try_from(data.per_agency.iter().max().map_or(0, |n| n / 50) + 100)
+                    .unwrap_or(u32::MAX),
+        ),
+        _ => (Vec::new(), Duration::ZERO),
+    };
+
     let overflows_before = tcp_ext("ListenOverflows");
-    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10);
+    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10) + round_trips;
     let start = Instant::now();
     let deadline = start + timeout;
     let mut clients = Vec::with_capacity(agencies);
@@ -255,12 +233,21 @@ fn run_inner(
         let mut env = vec![
             ("CLI_ID", id.to_string()),
             ("CLI_MODE", "agency".to_string()),
-            ("CLI_SERVER_ADDRESS", format!("127.0.0.1:{port}")),
+            (
+                "CLI_SERVER_ADDRESS",
+                links.get(i).map_or(upstream, Link::addr).to_string(),
+            ),
             ("CLI_DATA_FILE", file.display().to_string()),
         ];
-        if let Settings::Tuned(_, batch) = settings {
-            env.push(("CLI_BATCH_MAXAMOUNT", batch.to_string()));
-            env.push(("CLI_LOG_LEVEL", "DEBUG".to_string()));
+        match settings {
+            Settings::Tuned(_, batch) => {
+                env.push(("CLI_BATCH_MAXAMOUNT", batch.to_string()));
+                env.push(("CLI_LOG_LEVEL", "DEBUG".to_string()));
+            }
+            Settings::Far { client_env, .. } => {
+                env.extend(client_env.iter().map(|&(k, v)| (k, v.to_string())));
+            }
+            Settings::Shipped => {}
         }
         let log = dir.join(format!("client-{id}.log"));
         let pid = launch(&ctx.bin("client"), dir, &env, &log)?;

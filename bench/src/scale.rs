@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{mib, thousands};
+use crate::report::{merge_section, mib, thousands};
 use crate::run::RunResult;
 use crate::summary::{median, Status, Summary};
 use crate::targets::Target;
@@ -242,17 +242,7 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
 /// `report` with its agencies section replaced by `section` (or added before `## Targets`, or
 /// at the end, when it has none).
 pub fn merge(report: &str, section: &str) -> String {
-    if let (Some(b), Some(e)) = (report.find(BEGIN), report.find(END)) {
-        if b < e {
-            let mut after = &report[e + END.len()..];
-            after = after.strip_prefix('\n').unwrap_or(after);
-            return format!("{}{section}{after}", &report[..b]);
-        }
-    }
-    match report.find("## Targets") {
-        Some(at) => format!("{}{section}\n{}", &report[..at], &report[at..]),
-        None => format!("{report}\n{section}"),
-    }
+    merge_section(report, section, (BEGIN, END), None)
 }
 
 #[cfg(test)]

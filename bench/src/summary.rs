@@ -115,6 +115,18 @@ impl Summary {
         self.runs.iter().filter_map(pick).max()
     }
 
+    /// Marks the configuration FAILED, with every run's reasons, if any run failed.
+    pub fn settle(&mut self) {
+        let reasons: Vec<String> = self
+            .runs
+            .iter()
+            .flat_map(|r| r.failures.iter().cloned())
+            .collect();
+        if !reasons.is_empty() {
+            self.status = Status::Failed(reasons);
+        }
+    }
+
     /// The table's result cell.
     pub fn status_cell(&self) -> String {
         match &self.status {
@@ -261,14 +273,7 @@ pub fn run_plan(
             }
         }
         for summary in &mut summaries[first..] {
-            let reasons: Vec<String> = summary
-                .runs
-                .iter()
-                .flat_map(|r| r.failures.iter().cloned())
-                .collect();
-            if !reasons.is_empty() {
-                summary.status = Status::Failed(reasons);
-            }
+            summary.settle();
         }
         remove_dir(&data_dir);
     }
