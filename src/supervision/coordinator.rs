@@ -37,6 +37,7 @@ pub(super) fn run_coordinator(
     requests: &IpcReceiver<Request>,
     stop: &AtomicBool,
 ) -> i32 {
+    keep_request_buffers_off_the_heap();
     let ledger = match BetsLedger::open(&config.bets_file, commit) {
         Ok(ledger) => ledger,
         Err(err) => {
@@ -78,6 +79,27 @@ pub(super) fn run_coordinator(
         Err(err) => {
             log::error!("action: coordinator | result: fail | error: {err}");
             1
+        }
+    }
+}
+
+/// `ipc-channel` receives every request into a fresh buffer of its largest fragment (about
+/// 200 KiB). glibc's malloc raises its mmap threshold past that size after the first one is
+/// freed, so the next ones come from the heap, where the small allocations made between requests
+/// split the freed buffers and the heap grows with every agency served (3,000 agencies: 2.9 MiB
+/// of heap, 0.9 MiB with this). A fixed threshold keeps such buffers in their own mappings,
+/// returned to the kernel when freed; only the pages a request really fills are ever touched.
+fn keep_request_buffers_off_the_heap() {
+    #[cfg(target_env = "gnu")]
+    {
+        const THRESHOLD: nix::libc::c_int = 64 * 1024;
+        // SAFETY: mallopt only sets a parameter of this process's allocator; it is called before
+        // the coordinator allocates anything of its own, in a process with one thread.
+        let set = unsafe { nix::libc::mallopt(nix::libc::M_MMAP_THRESHOLD, THRESHOLD) };
+        if set != 1 {
+            log::warn!(
+                "action: mallopt | result: fail | param: M_MMAP_THRESHOLD | value: {THRESHOLD}"
+            );
         }
     }
 }
