@@ -224,6 +224,12 @@ ROUNDS ?= 3
 round-time:
 	CLIENTS='$(CLIENTS)' WATCH_DELAYS='$(or $(WATCH_DELAYS),1)' bash docker/round-time.sh '$(ROUNDS)'
 
+# The Docker round section of docs/benchmarks.md: round-time for both deployments, a bare
+# container start, the machine (docker/round-report.sh).
+.PHONY: round-report
+round-report: images
+	CLIENTS='$(CLIENTS)' bash docker/round-report.sh '$(ROUNDS)'
+
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
 # (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
 # docs/benchmarks.png, and two sections with their own charts, each rerun alone by

@@ -28,19 +28,30 @@ unset CLIENTS WATCH_DELAYS
 
 names=()
 for ((i = 1; i <= clients; i++)); do names+=("client$i"); done
+# Milliseconds since the epoch of a container's start or end, as the engine recorded it.
+engine_ms() { date -d "$(docker inspect -f "{{.State.$2}}" "$1")" +%s%3N; }
+seconds() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 best=
 for ((r = 1; r <= rounds; r++)); do
     start=$(now_ms)
     make_quiet docker-compose-up
+    up=$(($(now_ms) - start))
     codes=$(docker wait "${names[@]}" | tr '\n' ' ')
     elapsed=$(($(now_ms) - start))
     draws=$(docker logs server 2>&1 | grep -c 'action: sorteo | result: success' || true)
+    # Where the time went: the engine's own start times of the server and the clients.
+    server_started=$(engine_ms server StartedAt)
+    first_client=$(for n in "${names[@]}"; do engine_ms "$n" StartedAt; done | sort -n | head -1)
+    last_client=$(for n in "${names[@]}"; do engine_ms "$n" StartedAt; done | sort -n | tail -1)
+    last_exit=$(for n in "${names[@]}"; do engine_ms "$n" FinishedAt; done | sort -n | tail -1)
     make_quiet docker-compose-down
     if [ "$(echo "$codes" | tr -d ' 0')" != "" ] || [ "$draws" != 1 ]; then
         echo "round $r: FAIL (client exit codes: $codes; sorteo lines: $draws)" >&2
         exit 1
     fi
-    printf 'round %d: %d.%03d s\n' "$r" $((elapsed / 1000)) $((elapsed % 1000))
+    printf 'round %d: %s s (make docker-compose-up returned after %s s; up to the server start %s s, server start to the last client start %s s, first client start to the last exit %s s)\n' \
+        "$r" "$(seconds "$elapsed")" "$(seconds "$up")" "$(seconds $((server_started - start)))" \
+        "$(seconds $((last_client - server_started)))" "$(seconds $((last_exit - first_client)))"
     if [ -z "$best" ] || [ "$elapsed" -lt "$best" ]; then best=$elapsed; fi
 done
 printf 'best of %d (%d clients, WATCH_DELAYS=%s): %d.%03d s\n' "$rounds" "$clients" "$watch" \

@@ -1,0 +1,98 @@
+#!/bin/bash
+# The Docker round section of docs/benchmarks.md: `make round-time` for the watched deployment and
+# for WATCH_DELAYS=0, plus what one bare container start costs on this engine, with the machine
+# and the commands. Replaces the section between its markers (or adds it before `## Targets`).
+#
+# Usage: bash docker/round-report.sh [rounds]        (make round-report ROUNDS=3)
+# Environment: CLIENTS (5), COMPOSE. Exits 1 if a round fails (nothing is written then).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+rounds=${1:-3}
+clients=${CLIENTS:-5}
+report=docs/benchmarks.md
+begin='<!-- docker:begin -->'
+end='<!-- docker:end -->'
+source docker/lib.sh
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+watched=$(CLIENTS=$clients WATCH_DELAYS=1 bash docker/round-time.sh "$rounds")
+fast=$(CLIENTS=$clients WATCH_DELAYS=0 bash docker/round-time.sh "$rounds")
+
+# One container of the client image, started bare: no compose, no volume, no command to run.
+probe_start() {
+    local network=$1 name=tp0-start-probe total=0
+    for _ in 1 2 3; do
+        docker rm -f "$name" >/dev/null 2>&1 || true
+        docker create --name "$name" --network "$network" client:latest >/dev/null
+        local t0
+        t0=$(date +%s%3N)
+        docker start "$name" >/dev/null
+        total=$((total + $(date +%s%3N) - t0))
+        docker rm -f "$name" >/dev/null
+    done
+    echo $((total / 3))
+}
+docker network create tp0-start-probe >/dev/null
+bridge_ms=$(probe_start tp0-start-probe)
+none_ms=$(probe_start none)
+docker network rm tp0-start-probe >/dev/null
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+rows() { # the round lines of round-time.sh as table rows
+    grep '^round ' | sed -E 's/^round ([0-9]+): ([0-9.]+) s \(make docker-compose-up returned after ([0-9.]+) s; up to the server start ([0-9.]+) s, server start to the last client start ([0-9.]+) s, first client start to the last exit ([0-9.]+) s\)$/| '"$1"' | \1 | \2 | \3 | \4 | \5 | \6 |/'
+}
+best() { grep '^best of' | sed -E 's/.*: ([0-9.]+) s$/\1/'; }
+
+section=$(
+    cat <<EOF
+$begin
+## The Docker round
+
+From \`make docker-compose-up\` with the images already built to the last client's exit, $clients agencies
+on the course dataset, each round after \`make docker-compose-down\` (\`docker/round-time.sh\`). The engine's
+own start times of the containers split each round: the make steps and \`compose up\` up to the server's
+start, the wait from it to the last client's start (compose starts the clients once the server has
+started), and the round inside the containers, from the first client's start to the last exit. The watched
+deployment is the generated one (\`OPENING_DELAY=2s\`, \`WINNERS_DELAY=200ms\`: a round a reader can attach
+to); \`WATCH_DELAYS=0\` generates it without them.
+
+| deployment | round | total (s) | \`make docker-compose-up\` returned (s) | to the server's start (s) | server start → last client start (s) | first client start → last exit (s) |
+|---|---:|---:|---:|---:|---:|---:|
+$(rows watched <<<"$watched")
+$(rows 'WATCH_DELAYS=0' <<<"$fast")
+
+- Best watched round: $(best <<<"$watched") s; best \`WATCH_DELAYS=0\` round: $(best <<<"$fast") s (target 1.5 s).
+- One bare container of the client image (no compose, no volume) takes ${bridge_ms} ms to \`docker start\` on a
+  bridge network and ${none_ms} ms with no network (mean of 3): a round starts six such containers, and the
+  engine here starts them one after another, so container starts alone take most of the round. Our own
+  processes take the last column.
+
+Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'; true)), Linux $(uname -r),
+Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?') with the storage driver
+$(docker info -f '{{.Driver}}' 2>/dev/null || echo '?'), $("${COMPOSE_CMD[@]}" version 2>/dev/null | head -1). Measured $(date -u '+%Y-%m-%d %H:%M UTC') at
+commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ' + uncommitted changes'); load average (1/5/15 min) $load_start at the start, $load_end at the end.
+
+Command: \`make round-report\` (this section; \`make round-time\` and \`make round-time WATCH_DELAYS=0\`
+print the rounds alone).
+$end
+EOF
+)
+
+tmp=$(mktemp)
+if grep -qF "$begin" "$report"; then
+    awk -v begin="$begin" -v end="$end" -v file=<(printf '%s\n' "$section") '
+        $0 == begin { while ((getline line < file) > 0) print line; skip = 1; next }
+        $0 == end { skip = 0; next }
+        !skip { print }' "$report" >"$tmp"
+elif grep -q '^## Targets' "$report"; then
+    awk -v file=<(printf '%s\n\n' "$section") '
+        /^## Targets/ && !done { while ((getline line < file) > 0) print line; done = 1 }
+        { print }' "$report" >"$tmp"
+else
+    { cat "$report"; printf '\n%s\n' "$section"; } >"$tmp"
+fi
+mv "$tmp" "$report"
+printf '%s\n%s\n' "$watched" "$fast"
+echo "wrote the Docker round section of $report"
