@@ -65,9 +65,11 @@ $(rows 'WATCH_DELAYS=0' <<<"$fast")
 
 - Best watched round: $(best <<<"$watched") s; best \`WATCH_DELAYS=0\` round: $(best <<<"$fast") s (target 1.5 s).
 - One bare container of the client image (no compose, no volume) takes ${bridge_ms} ms to \`docker start\` on a
-  bridge network and ${none_ms} ms with no network (mean of 3): a round starts six such containers, and the
-  engine here starts them one after another, so container starts alone take most of the round. Our own
-  processes take the last column.
+  bridge network and ${none_ms} ms with no network (mean of 3). A round starts six containers, and the engine
+  here starts them one after another (the five clients' starts spread over the fourth column), so six
+  container starts alone take longer than the target before any of our code runs. The last column still
+  holds the later clients' container starts; the round itself (the uploads, the draw and the winners) is the
+  rest of it.
 
 Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'; true)), Linux $(uname -r),
 Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null || echo '?') with the storage driver
