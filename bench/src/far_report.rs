@@ -254,11 +254,11 @@ pub fn section(
     if let Some(peak) = machine.busy() {
         let _ = writeln!(
             md,
-            "The machine was shared while this section ran (the 1-minute load average reached \
-             {peak:.1} on {} CPUs). The emulator's timing rides on its threads being scheduled, \
-             as do the server's and the clients', so times here are slower and noisier than on \
-             an idle machine: stop-and-wait most, as every one of its round trips waits for a \
-             CPU several times.\n",
+            "The 1-minute load average reached {peak:.1} on {} CPUs around this section. It \
+             trails by about a minute, so it may still hold the bench's own previous section; \
+             where other work shared the CPUs, times here are slower and noisier than on an idle \
+             machine, stop-and-wait most: the emulator's timing rides on its threads being \
+             scheduled, and every round trip of stop-and-wait waits for a CPU several times.\n",
             machine.nproc
         );
     }

@@ -155,10 +155,11 @@ impl Machine {
 pub fn load_note(machine: &Machine) -> Option<String> {
     let peak = machine.busy()?;
     Some(format!(
-        "The machine was shared while the bench ran: the 1-minute load average reached {peak:.1} \
-         on {} CPUs (other builds and tests ran alongside; see Machine below). Times are slower \
-         and noisier than on an idle machine, so a MISS here may be the load's, not the code's; \
-         RSS is not affected.",
+        "The 1-minute load average reached {peak:.1} on {} CPUs (see Machine below). It counts \
+         every runnable process and trails by about a minute, so it holds the bench's own \
+         thousands of clients as well as any other job; where other jobs ran alongside, times are \
+         slower and noisier than on an idle machine, and a MISS may be the load's, not the \
+         code's. RSS is not affected.",
         machine.nproc
     ))
 }
