@@ -27,7 +27,7 @@
 #
 # The project is tp0faults: containers tp0f-server, tp0f-client<n>, subnet 172.25.211.0/24
 # (FAULTS_SUBNET_BASE), so a tp0 deployment is never touched. Logs: target/faults-logs/.
-# Environment: COMPOSE, GENDATA, DATASET, NETCAT_IMAGE as in docker/e2e.sh; FAULTS_ROWS [12000],
+# Environment: COMPOSE, GENDATA, DATASET, NETCAT_IMAGE as in docker/e2e.sh; FAULTS_ROWS [24000],
 # FAULTS_BATCH [10], FAULTS_TIMEOUT (seconds a round may take after its fault [120]),
 # FAULTS_ONLY (space-separated fault names to run [all]).
 set -uo pipefail
@@ -36,7 +36,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GENDATA=${GENDATA:-target/x86_64-unknown-linux-gnu/release/gendata}
 case $GENDATA in /*) ;; *) GENDATA=$ROOT/$GENDATA ;; esac
 DATASET=${DATASET:-$ROOT/../shared/dataset}
-FAULTS_ROWS=${FAULTS_ROWS:-12000}
+FAULTS_ROWS=${FAULTS_ROWS:-24000}
 BATCH=${FAULTS_BATCH:-10}
 FAULTS_TIMEOUT=${FAULTS_TIMEOUT:-120}
 FAULTS_ONLY=${FAULTS_ONLY:-kill-server disconnect disconnect-new-address kill-client kill-client-cut-off disk-full}
@@ -100,8 +100,16 @@ SCENARIO=kill-server
 if wanted $SCENARIO; then
     section "$SCENARIO: docker kill of the server mid-upload, then docker start"
     start
-    check "$SCENARIO: agencies 1 to 4 are still uploading" uploading 1 2 3 4
+    # Killed at once, then checked on the dead server's log. The uploads do not progress evenly
+    # (one agency was seen to send all of its 25,518 bets while another sent 3,600), so one may
+    # finish before the others have all logged their first batches; the fault still has to land
+    # in the middle of most of them, and every agency must resume where it stood either way.
     docker kill "$SERVER" >/dev/null 2>&1
+    midway=()
+    for i in 1 2 3 4; do uploading "$i" && midway+=("$i"); done
+    info "agencies still uploading at the kill: ${midway[*]:-none}"
+    check "$SCENARIO: at least three of agencies 1 to 4 were still uploading at the kill" \
+        test "${#midway[@]}" -ge 3
     before=()
     for ((i = 1; i <= AGENCIES; i++)); do before[i]=$(acked_rows "$i"); done
     sleep 2
