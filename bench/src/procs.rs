@@ -120,7 +120,8 @@ impl Proc {
         })
     }
 
-    /// A child already started by [`crate::launch`].
+    /// A child already started by [`crate::launch`], which must start no processes of its own
+    /// (a client): its group is not killed once it has been reaped.
     pub fn raw(name: impl Into<String>, pid: Pid) -> Proc {
         Proc {
             name: name.into(),
@@ -192,8 +193,12 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        if !matches!(self.status, Some(status) if status.success()) {
-            self.kill_group();
+        match (&self.child, self.status) {
+            (_, Some(status)) if status.success() => {}
+            // A client started by `launch` forks nothing: once it is reaped its group is empty,
+            // and its id may already lead another process's group, which must not be killed.
+            (Handle::Raw(_), Some(_)) => {}
+            _ => self.kill_group(),
         }
     }
 }
