@@ -80,24 +80,7 @@ pub fn split_row(buf: &[u8], start: usize) -> Option<Row> {
 /// Whether `field` must be quoted when written in this dialect: it holds a `,`, a `"`, a `\r` or
 /// a `\n` (Python's `csv.QUOTE_MINIMAL`). Eight bytes at a time, as [`split_row`] reads.
 pub fn needs_quotes(field: &[u8]) -> bool {
-    let mut chunks = field.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(bytes);
-        if equal_bytes(word, b',')
-            | equal_bytes(word, b'"')
-            | equal_bytes(word, b'\r')
-            | equal_bytes(word, b'\n')
-            != 0
-        {
-            return true;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    find_any(field, 0, [b',', b'"', b'\r', b'\n']).is_some()
 }
 
 /// `0x01` in every byte of a word.
@@ -112,16 +95,21 @@ fn equal_bytes(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// The index of the first `,`, `\n` or `"` at or after `from`. Eight bytes at a time: fields
-/// are a few bytes long, and a loop over single bytes here was a quarter of the instructions
-/// a bet costs end to end (client and coordinator both split rows).
+/// The index of the first `,`, `\n` or `"` at or after `from`.
 fn next_special(buf: &[u8], from: usize) -> Option<usize> {
+    find_any(buf, from, [b',', b'\n', b'"'])
+}
+
+/// The index of the first byte of `set` at or after `from`. Eight bytes at a time: fields are a
+/// few bytes long, and a loop over single bytes here was a quarter of the instructions a bet
+/// costs end to end (client and coordinator both split rows).
+fn find_any<const N: usize>(buf: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = buf.get(i..i + 8) {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
         let word = u64::from_le_bytes(bytes);
-        let found = equal_bytes(word, b',') | equal_bytes(word, b'\n') | equal_bytes(word, b'"');
+        let found = set.iter().fold(0, |found, &b| found | equal_bytes(word, b));
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
         }
@@ -129,7 +117,7 @@ fn next_special(buf: &[u8], from: usize) -> Option<usize> {
     }
     buf.get(i..)?
         .iter()
-        .position(|b| matches!(b, b',' | b'\n' | b'"'))
+        .position(|b| set.contains(b))
         .map(|p| i + p)
 }
 
