@@ -22,12 +22,12 @@ const DURABLE: RGBColor = RGBColor(31, 119, 180);
 const RELAXED: RGBColor = RGBColor(255, 127, 14);
 /// Target lines and failures.
 const TARGET: RGBColor = RGBColor(214, 39, 40);
-/// Axes and text.
-const INK: RGBColor = RGBColor(30, 30, 30);
+/// Axes and text, in every chart.
+pub const INK: RGBColor = RGBColor(30, 30, 30);
 /// Secondary text.
 const MUTED: RGBColor = RGBColor(110, 110, 110);
-/// The font family every text uses (registered by [`register_fonts`]).
-const FAMILY: &str = "sans-serif";
+/// The font family every text uses, in every chart (registered by [`register_fonts`]).
+pub const FAMILY: &str = "sans-serif";
 
 /// Any drawing or encoding error, as text.
 fn text_err<E: Display>(err: E) -> String {
@@ -329,21 +329,37 @@ fn draw_footer<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
 }
 
 /// Makes the embedded DejaVu Sans the `sans-serif` family.
-pub fn register_fonts() -> Result<(), String> {
+fn register_fonts() -> Result<(), String> {
     let bad = |_| "chart: the embedded DejaVu Sans font could not be parsed".to_string();
     plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular())
         .map_err(bad)?;
     plotters::style::register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold()).map_err(bad)
 }
 
-/// Renders the chart; the PNG file's bytes.
-pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec<u8>, String> {
+/// Draws a chart of `size` pixels on white with `draw`, in the embedded fonts; the PNG file's
+/// bytes. `name` starts the message of an error of the canvas itself.
+pub fn render(
+    name: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<Vec<u8>, String> {
     register_fonts()?;
-    let (w, h) = SIZE;
+    let (w, h) = size;
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(text_err)?;
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        let canvas_err = |err: DrawingAreaErrorKind<_>| format!("{name}: {err}");
+        root.fill(&WHITE).map_err(canvas_err)?;
+        draw(&root)?;
+        root.present().map_err(canvas_err)?;
+    }
+    encode_png(&rgb, size)
+}
+
+/// Renders the chart; the PNG file's bytes.
+pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec<u8>, String> {
+    let (w, _) = SIZE;
+    render("chart", SIZE, |root| {
         let title = if quick {
             "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each"
         } else {
@@ -359,13 +375,12 @@ pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec
         draw_panel(&left, &a)?;
         draw_panel(&right, &b)?;
         draw_footer(&footer)?;
-        root.present().map_err(text_err)?;
-    }
-    encode_png(&rgb, SIZE)
+        Ok(())
+    })
 }
 
 /// Encodes an RGB buffer as PNG.
-pub fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
+fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);

@@ -6,7 +6,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::chart::{encode_png, register_fonts};
+use crate::chart::{render, FAMILY, INK};
 use crate::far::{Mode, Row, RATE};
 use crate::summary::Status;
 
@@ -18,8 +18,6 @@ const SHIPPED: RGBColor = RGBColor(31, 119, 180);
 const SAW: RGBColor = RGBColor(255, 127, 14);
 /// Failed points.
 const FAILED: RGBColor = RGBColor(214, 39, 40);
-/// Axes and text.
-const INK: RGBColor = RGBColor(30, 30, 30);
 /// The floor.
 const MUTED: RGBColor = RGBColor(140, 140, 140);
 
@@ -53,7 +51,6 @@ fn points(rows: &[Row], mode: Mode) -> Vec<Point> {
 
 /// Renders the chart; the PNG file's bytes.
 pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
-    register_fonts()?;
     let shipped = points(rows, Mode::Shipped);
     let saw = points(rows, Mode::StopAndWait);
     let batches = rows.first().map_or(0, |r| {
@@ -68,21 +65,17 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
         .fold(floor_at(xmax), f64::max)
         .max(1.0)
         * 1.12;
-    let (w, h) = SIZE;
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(text_err)?;
+    render("far chart", SIZE, |root| {
         let data = rows.first().map_or(String::new(), |r| {
             format!("{}, {} agencies", r.summary.label, r.summary.agencies)
         });
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
                     "tp0, agencies far away: end to end against the round trip ({} MB/s links; {data})",
                     RATE as f64 / 1e6
                 ),
-                ("sans-serif", 19).into_font().style(FontStyle::Bold),
+                (FAMILY, 19).into_font().style(FontStyle::Bold),
             )
             .margin(16)
             .x_label_area_size(48)
@@ -97,8 +90,8 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
             .y_label_formatter(&|y| format!("{y:.0}"))
             .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(225, 225, 225))
-            .label_style(("sans-serif", 14).into_font().color(&INK))
-            .axis_desc_style(("sans-serif", 15).into_font().color(&INK))
+            .label_style((FAMILY, 14).into_font().color(&INK))
+            .axis_desc_style((FAMILY, 15).into_font().color(&INK))
             .draw()
             .map_err(text_err)?;
         if batches > 0 {
@@ -153,7 +146,7 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
                 }
                 // Shipped: above and right of its point; stop-and-wait: above and left.
                 let (px, py) = chart.backend_coord(&(rtt, mid));
-                let style = ("sans-serif", 14)
+                let style = (FAMILY, 14)
                     .into_font()
                     .color(&INK)
                     .pos(Pos::new(HPos::Left, VPos::Top));
@@ -179,12 +172,11 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 14).into_font().color(&INK))
+            .label_font((FAMILY, 14).into_font().color(&INK))
             .draw()
             .map_err(text_err)?;
-        root.present().map_err(text_err)?;
-    }
-    encode_png(&rgb, SIZE)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

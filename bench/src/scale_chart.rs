@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use crate::chart::{encode_png, register_fonts};
+use crate::chart::{render, FAMILY, INK};
 use crate::scale::per_agency_ms;
 use crate::summary::{Status, Summary};
 
@@ -11,8 +11,6 @@ use crate::summary::{Status, Summary};
 const SIZE: (u32, u32) = (900, 520);
 /// The line and its points.
 const LINE: RGBColor = RGBColor(31, 119, 180);
-/// Axes and text.
-const INK: RGBColor = RGBColor(30, 30, 30);
 /// Failed sizes.
 const FAILED: RGBColor = RGBColor(214, 39, 40);
 
@@ -23,7 +21,6 @@ fn text_err<E: std::fmt::Display>(err: E) -> String {
 
 /// Renders the chart; the PNG file's bytes.
 pub fn chart(summaries: &[&Summary]) -> Result<Vec<u8>, String> {
-    register_fonts()?;
     let points: Vec<(f64, f64, f64, f64, bool)> = summaries
         .iter()
         .filter_map(|s| {
@@ -35,15 +32,11 @@ pub fn chart(summaries: &[&Summary]) -> Result<Vec<u8>, String> {
         .collect();
     let ymax = points.iter().map(|p| p.3).fold(1.0, f64::max) * 1.2;
     let xmax = points.iter().map(|p| p.0).fold(10.0, f64::max) * 1.5;
-    let (w, h) = SIZE;
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(text_err)?;
-        let mut chart = ChartBuilder::on(&root)
+    render("agencies chart", SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 "tp0: end-to-end time per agency, shipped defaults, 1,000 bets each",
-                ("sans-serif", 20).into_font().style(FontStyle::Bold),
+                (FAMILY, 20).into_font().style(FontStyle::Bold),
             )
             .margin(16)
             .x_label_area_size(48)
@@ -55,8 +48,8 @@ pub fn chart(summaries: &[&Summary]) -> Result<Vec<u8>, String> {
             .x_desc("agencies at once (log scale)")
             .y_desc("ms per agency (end to end / agencies)")
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .label_style(("sans-serif", 14).into_font().color(&INK))
-            .axis_desc_style(("sans-serif", 15).into_font().color(&INK))
+            .label_style((FAMILY, 14).into_font().color(&INK))
+            .axis_desc_style((FAMILY, 15).into_font().color(&INK))
             .draw()
             .map_err(text_err)?;
         chart
@@ -85,13 +78,12 @@ pub fn chart(summaries: &[&Summary]) -> Result<Vec<u8>, String> {
                 .draw_series([Text::new(
                     label,
                     (n, mid),
-                    ("sans-serif", 14).into_font().color(&INK),
+                    (FAMILY, 14).into_font().color(&INK),
                 )])
                 .map_err(text_err)?;
         }
-        root.present().map_err(text_err)?;
-    }
-    encode_png(&rgb, SIZE)
+        Ok(())
+    })
 }
 
 #[cfg(test)]
