@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::logs::for_each_line;
-use crate::procs::{describe, fail, log_files, Ctx, Proc, RunError};
+use crate::procs::{describe, fail, log_files, remove_dir, Ctx, Proc, RunError};
 
 /// The number the draw picks (the course's `has_won`).
 pub const WINNING_NUMBER: u32 = 7574;
@@ -65,13 +65,33 @@ pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
     files.iter().all(|f| f.is_file()).then_some(files)
 }
 
-/// Builds (or locates) a data set; generated files go under `dir`.
-pub fn prepare(
+/// `prepare` for one group of runs, said on stderr: `Ok(Err(reason))` when it failed (`dir`
+/// removed, the reason printed, starting with `id`), `Err(Abort)` only on interruption.
+pub fn prepare_group(
     ctx: &Ctx,
     source: &Source,
     course_dir: &Path,
     dir: &Path,
-) -> Result<Dataset, RunError> {
+    (id, label): (&str, &str),
+) -> Result<Result<Dataset, String>, RunError> {
+    eprintln!("bench: preparing data {id} ({label})");
+    match prepare(ctx, source, course_dir, dir) {
+        Ok(data) => Ok(Ok(data)),
+        Err(RunError::Abort) => {
+            remove_dir(dir);
+            Err(RunError::Abort)
+        }
+        Err(RunError::Fail(reason)) => {
+            remove_dir(dir);
+            let reason = format!("{id}: data preparation failed: {reason}");
+            eprintln!("bench: {reason}");
+            Ok(Err(reason))
+        }
+    }
+}
+
+/// Builds (or locates) a data set; generated files go under `dir`.
+fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<Dataset, RunError> {
     match source {
         Source::Course => {
             let files = course_files(course_dir).ok_or_else(|| {

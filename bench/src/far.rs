@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::data::{prepare, Source};
+use crate::data::{prepare_group, Source};
 use crate::link::Spec;
 use crate::machine::{load_average, Machine};
 use crate::procs::{fail, remove_dir, Ctx, RunError};
@@ -208,17 +208,16 @@ pub fn run_section(
     for (g, group) in groups.iter().enumerate() {
         ctx.check()?;
         let data_dir = scratch.join(format!("data-far-{g}"));
-        eprintln!("bench: preparing data far-{g} ({})", group.label);
-        let data = match prepare(ctx, &group.source, course_dir, &data_dir) {
+        let id = format!("far-{g}");
+        let data = match prepare_group(
+            ctx,
+            &group.source,
+            course_dir,
+            &data_dir,
+            (&id, &group.label),
+        )? {
             Ok(data) => data,
-            Err(RunError::Abort) => {
-                remove_dir(&data_dir);
-                return Err(RunError::Abort);
-            }
-            Err(RunError::Fail(reason)) => {
-                remove_dir(&data_dir);
-                let reason = format!("far-{g}: data preparation failed: {reason}");
-                eprintln!("bench: {reason}");
+            Err(reason) => {
                 for &link in &group.links {
                     for mode in Mode::BOTH {
                         rows.push(row(group, link, mode, 0, 0, 0));

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::data::{prepare, Source};
+use crate::data::{prepare_group, Source};
 use crate::procs::{remove_dir, Ctx, RunError};
 use crate::report::thousands;
 use crate::run::{run_once, RunResult, Settings, Sync};
@@ -200,18 +200,16 @@ pub fn run_plan(
                 }
             }
         }
-        eprintln!("bench: preparing data {} ({})", group.id, group.label);
-        let prepared = prepare(ctx, &group.source, course_dir, &data_dir);
+        let prepared = prepare_group(
+            ctx,
+            &group.source,
+            course_dir,
+            &data_dir,
+            (group.id, &group.label),
+        )?;
         let data = match prepared {
             Ok(data) => data,
-            Err(RunError::Abort) => {
-                remove_dir(&data_dir);
-                return Err(RunError::Abort);
-            }
-            Err(RunError::Fail(reason)) => {
-                remove_dir(&data_dir);
-                let reason = format!("{}: data preparation failed: {reason}", group.id);
-                eprintln!("bench: {reason}");
+            Err(reason) => {
                 notes.push(reason.clone());
                 let first = summaries.len();
                 skip(reason.clone(), &mut summaries);
