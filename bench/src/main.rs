@@ -246,15 +246,9 @@ fn run(options: &Options) -> Result<bool, RunError> {
     };
     if options.only == Some(Only::Far) {
         let (section, far_ok) = far::section(&far_env)?;
-        let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
-        fs::write(&md_path, far_report::merge(&old, &section))
-            .map_err(fail(format!("write {}", md_path.display())))?;
-        say(&format!(
-            "wrote the far section of {} and {} in {:.0} s\n",
-            md_path.display(),
-            out_dir.join(far::CHART).display(),
-            started.elapsed().as_secs_f64()
-        ));
+        let chart = out_dir.join(far::CHART);
+        let merge = |old: &str| far_report::merge(old, &section);
+        write_section(&md_path, merge, "far", &chart, started)?;
         return Ok(far_ok);
     }
     let mut groups = plan(options.quick, course_present);
@@ -288,15 +282,8 @@ fn run(options: &Options) -> Result<bool, RunError> {
     say(&text);
     let scale_failed = scaled.iter().any(|s| matches!(s.status, Status::Failed(_)));
     if options.only == Some(Only::Agencies) {
-        let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
-        fs::write(&md_path, scale::merge(&old, &section))
-            .map_err(fail(format!("write {}", md_path.display())))?;
-        say(&format!(
-            "wrote the agencies section of {} and {} in {:.0} s\n",
-            md_path.display(),
-            scale_png_path.display(),
-            started.elapsed().as_secs_f64()
-        ));
+        let merge = |old: &str| scale::merge(old, &section);
+        write_section(&md_path, merge, "agencies", &scale_png_path, started)?;
         return Ok(!scale_failed);
     }
     let summaries: Vec<summary::Summary> = summaries
@@ -370,4 +357,24 @@ fn run(options: &Options) -> Result<bool, RunError> {
         && !summaries
             .iter()
             .any(|s| matches!(s.status, Status::Failed(_))))
+}
+
+/// Replaces one section of the report at `md_path` (of a new report if there is none yet) with
+/// what `merge` makes of the old text, and says so.
+fn write_section(
+    md_path: &Path,
+    merge: impl FnOnce(&str) -> String,
+    name: &str,
+    chart: &Path,
+    started: Instant,
+) -> Result<(), RunError> {
+    let old = fs::read_to_string(md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    fs::write(md_path, merge(&old)).map_err(fail(format!("write {}", md_path.display())))?;
+    say(&format!(
+        "wrote the {name} section of {} and {} in {:.0} s\n",
+        md_path.display(),
+        chart.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }
