@@ -207,17 +207,14 @@ pub fn section(
         "\n![End to end against the round trip, shipped and stop-and-wait]({CHART})\n"
     );
     for row in rows {
-        if let Status::Failed(reasons) = &row.summary.status {
-            let mut reasons = reasons.clone();
-            reasons.dedup();
-            reasons.truncate(5);
+        if let Some(reasons) = row.summary.status.failure_text() {
             let _ = writeln!(
                 md,
                 "- FAILED: {}, {}, {}: {}",
                 row.summary.label,
                 link_name(row.link),
                 row.mode.name(),
-                reasons.join("; ")
+                reasons
             );
         }
     }

@@ -217,16 +217,8 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
         let _ = writeln!(md, "- **{}** — {}", t.verdict, t.text);
     }
     for s in summaries {
-        if let Status::Failed(reasons) = &s.status {
-            let mut reasons = reasons.clone();
-            reasons.dedup();
-            reasons.truncate(5);
-            let _ = writeln!(
-                md,
-                "- FAILED: {} agencies: {}",
-                s.agencies,
-                reasons.join("; ")
-            );
+        if let Some(reasons) = s.status.failure_text() {
+            let _ = writeln!(md, "- FAILED: {} agencies: {reasons}", s.agencies);
         }
     }
     let _ = writeln!(

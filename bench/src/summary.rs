@@ -23,6 +23,19 @@ pub enum Status {
     Skipped(String),
 }
 
+impl Status {
+    /// For a failure, its distinct reasons in a row (the first five), as a report lists them.
+    pub fn failure_text(&self) -> Option<String> {
+        let Status::Failed(reasons) = self else {
+            return None;
+        };
+        let mut reasons = reasons.clone();
+        reasons.dedup();
+        reasons.truncate(5);
+        Some(reasons.join("; "))
+    }
+}
+
 /// One configuration's runs, summarized.
 pub struct Summary {
     /// [`Group::id`].
