@@ -41,8 +41,9 @@ for ((r = 1; r <= rounds; r++)); do
     draws=$(docker logs server 2>&1 | grep -c 'action: sorteo | result: success' || true)
     # Where the time went: the engine's own start times of the server and the clients.
     server_started=$(engine_ms server StartedAt)
-    first_client=$(for n in "${names[@]}"; do engine_ms "$n" StartedAt; done | sort -n | head -1)
-    last_client=$(for n in "${names[@]}"; do engine_ms "$n" StartedAt; done | sort -n | tail -1)
+    client_starts=$(for n in "${names[@]}"; do engine_ms "$n" StartedAt; done | sort -n)
+    first_client=$(head -1 <<<"$client_starts")
+    last_client=$(tail -1 <<<"$client_starts")
     last_exit=$(for n in "${names[@]}"; do engine_ms "$n" FinishedAt; done | sort -n | tail -1)
     make_quiet docker-compose-down
     if [ "$(echo "$codes" | tr -d ' 0')" != "" ] || [ "$draws" != 1 ]; then
