@@ -1,7 +1,5 @@
-//! The chart, drawn with `plotters` into an RGB buffer (bitmap backend) and encoded as PNG by
-//! `png`: throughput against agencies and against batch size, durable vs relaxed, with the
-//! targets. Text uses DejaVu Sans embedded in the binary (the `dejavu` crate), through
-//! plotters' `ab_glyph` feature: no system font is read.
+//! The chart of the loopback runs: throughput against agencies and against batch size, durable vs
+//! relaxed, with the targets; drawn on a [`crate::canvas`].
 
 use std::fmt::Display;
 
@@ -9,6 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::canvas::{render, FAMILY, INK};
 use crate::run::Sync;
 use crate::scenarios::{ChartRole, Group, DEFAULT_BATCH};
 use crate::summary::{Status, Summary};
@@ -22,14 +21,10 @@ const DURABLE: RGBColor = RGBColor(31, 119, 180);
 const RELAXED: RGBColor = RGBColor(255, 127, 14);
 /// Target lines and failures.
 const TARGET: RGBColor = RGBColor(214, 39, 40);
-/// Axes and text, in every chart.
-pub const INK: RGBColor = RGBColor(30, 30, 30);
 /// Secondary text.
 const MUTED: RGBColor = RGBColor(110, 110, 110);
-/// The font family every text uses, in every chart (registered by [`register_fonts`]).
-pub const FAMILY: &str = "sans-serif";
 
-/// Any drawing or encoding error, as text.
+/// Any drawing error, as text.
 fn text_err<E: Display>(err: E) -> String {
     format!("chart: {err}")
 }
@@ -328,34 +323,6 @@ fn draw_footer<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
     Ok(())
 }
 
-/// Makes the embedded DejaVu Sans the `sans-serif` family.
-fn register_fonts() -> Result<(), String> {
-    let bad = |_| "chart: the embedded DejaVu Sans font could not be parsed".to_string();
-    plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular())
-        .map_err(bad)?;
-    plotters::style::register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold()).map_err(bad)
-}
-
-/// Draws a chart of `size` pixels on white with `draw`, in the embedded fonts; the PNG file's
-/// bytes. `name` starts the message of an error of the canvas itself.
-pub fn render(
-    name: &str,
-    size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
-) -> Result<Vec<u8>, String> {
-    register_fonts()?;
-    let (w, h) = size;
-    let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-        let canvas_err = |err: DrawingAreaErrorKind<_>| format!("{name}: {err}");
-        root.fill(&WHITE).map_err(canvas_err)?;
-        draw(&root)?;
-        root.present().map_err(canvas_err)?;
-    }
-    encode_png(&rgb, size)
-}
-
 /// Renders the chart; the PNG file's bytes.
 pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec<u8>, String> {
     let (w, _) = SIZE;
@@ -377,18 +344,6 @@ pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec
         draw_footer(&footer)?;
         Ok(())
     })
-}
-
-/// Encodes an RGB buffer as PNG.
-fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(text_err)?;
-    writer.write_image_data(rgb).map_err(text_err)?;
-    writer.finish().map_err(text_err)?;
-    Ok(out)
 }
 
 #[cfg(test)]

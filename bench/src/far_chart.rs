@@ -1,12 +1,12 @@
 //! The far section's chart: end to end against the link's round trip for the course data (the
 //! section's first data set), shipped and stop-and-wait, with each one's fastest and slowest run,
 //! the speed-up at each round trip, and stop-and-wait's floor (a round trip per batch); drawn
-//! like [`crate::chart`].
+//! like [`crate::chart`], on a [`crate::canvas`].
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::chart::{render, FAMILY, INK};
+use crate::canvas::{render, FAMILY, INK};
 use crate::far::{Mode, Row, RATE};
 use crate::summary::Status;
 

@@ -54,6 +54,7 @@
 //! could not do its work (the reason on stderr), 2 on a bad command line, 130 when interrupted.
 #![warn(missing_docs)]
 
+mod canvas;
 mod chart;
 mod counters;
 mod data;

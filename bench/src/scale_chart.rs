@@ -1,9 +1,9 @@
 //! The agencies section's chart: end-to-end time per agency against the number of agencies
-//! (log scale), with the slowest and fastest run, drawn like [`crate::chart`].
+//! (log scale), with the slowest and fastest run, drawn like [`crate::chart`], on a [`crate::canvas`].
 
 use plotters::prelude::*;
 
-use crate::chart::{render, FAMILY, INK};
+use crate::canvas::{render, FAMILY, INK};
 use crate::scale::per_agency_ms;
 use crate::summary::{Status, Summary};
 
