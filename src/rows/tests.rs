@@ -1,0 +1,129 @@
+use super::*;
+
+#[test]
+fn next_special_finds_the_first_separator_at_any_offset_and_alignment() {
+    // Bytes around the separators include 0x80, 0x81 and 0xFF, which the word-at-a-time
+    // test must not mistake for `,`, `\n` or `"` (the borrow of its subtraction).
+    let mut text: Vec<u8> = b"Jos\xc3\xa9 Mar\xc3\xada,\x80\x81\xff,".to_vec();
+    text.extend_from_slice(b"0123456789abcdef\"x\"\n,,\n\x7f\x80tail");
+    for start in 0..=text.len() {
+        let naive = text[start..]
+            .iter()
+            .position(|b| matches!(b, b',' | b'\n' | b'"'))
+            .map(|p| start + p);
+        assert_eq!(next_special(&text, start), naive, "from {start}");
+    }
+    assert_eq!(next_special(&text, text.len() + 1), None);
+}
+
+#[test]
+fn needs_quotes_sees_each_special_byte_at_every_position() {
+    for special in [b',', b'"', b'\r', b'\n'] {
+        for len in 1..20 {
+            for at in 0..len {
+                let mut field = vec![b'a'; len];
+                field[at] = special;
+                assert!(needs_quotes(&field), "{special} at {at} of {len}");
+            }
+        }
+    }
+    for plain in [
+        &b""[..],
+        b"Jos\xc3\xa9 Mar\xc3\xada \x80\x81\xff\x7f",
+        b"1999-03-17",
+        b"30904465",
+    ] {
+        assert!(!needs_quotes(plain), "{plain:?}");
+    }
+}
+
+fn fields(buf: &[u8]) -> Vec<Vec<u8>> {
+    let row = split_row(buf, 0).unwrap();
+    (0..row.count.min(MAX_FIELDS))
+        .map(|i| buf[row.fields[i].0..row.fields[i].1].to_vec())
+        .collect()
+}
+
+#[test]
+fn plain_and_quoted_rows_split_like_csv() {
+    assert_eq!(
+        fields(b"1,a,b,3,d,7574\r\n"),
+        [&b"1"[..], b"a", b"b", b"3", b"d", b"7574\r"]
+    );
+    let quoted = b"2,\"A, \"\"b\"\"\nc\",x,9,d,1\r\n";
+    assert_eq!(fields(quoted)[1], b"\"A, \"\"b\"\"\nc\"");
+    assert_eq!(fields(quoted)[5], b"1\r");
+    assert_eq!(split_row(quoted, 0).unwrap().end, quoted.len());
+}
+
+#[test]
+fn a_row_cut_short_needs_more_bytes() {
+    let row = b"2,\"A\"\"b\",x,9,d,1\r\n";
+    for cut in 0..row.len() {
+        assert!(split_row(&row[..cut], 0).is_none(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn the_reader_unescapes_quoted_fields_across_reads() {
+    let text = "a,b\r\n\"x, \"\"y\"\"\nz\",2\nlast,row";
+    // A reader that hands out one byte at a time.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            out[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+    let mut reader = RowReader::new(Trickle(text.as_bytes()));
+    let mut rows = Vec::new();
+    while let Some(fields) = reader.next_row().unwrap() {
+        rows.push(
+            (0..fields.len())
+                .map(|i| String::from_utf8(fields.get(i).to_vec()).unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        rows,
+        [
+            vec!["a", "b"],
+            vec!["x, \"y\"\nz", "2"],
+            vec!["last", "row"]
+        ]
+    );
+    assert_eq!(reader.rows(), 3);
+}
+
+#[test]
+fn a_file_ending_inside_quotes_is_an_error_not_a_hang() {
+    for text in [
+        &b"a,b,1,2000-01-01,\"75"[..],
+        b"a,\"b\n",
+        b"ok,1\n\"never closed,\n\n",
+    ] {
+        let mut reader = RowReader::new(text);
+        let outcome = loop {
+            match reader.next_row() {
+                Ok(Some(_)) => continue,
+                other => break other.map(|row| row.is_some()),
+            }
+        };
+        let err = outcome.expect_err("an unclosed quote is an error");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+}
+
+#[test]
+fn a_field_past_the_last_is_empty_never_a_stale_one() {
+    let mut reader = RowReader::new(&b"\"a\",b,c\n\"d\"\n"[..]);
+    assert_eq!(reader.next_row().unwrap().unwrap().get(2), b"c");
+    let second = reader.next_row().unwrap().unwrap();
+    assert_eq!(second.get(0), b"d");
+    assert_eq!(second.get(2), b"", "no stale field from the row before");
+    assert_eq!(second.get(99), b"");
+}
