@@ -7,7 +7,9 @@ use std::error::Error;
 use std::fs;
 use std::path::Path;
 
-use tp0::protocol::{encode, encode_winners, BatchBuilder, ErrorCode, Message, RawBet};
+use tp0::protocol::{
+    encode, encode_winners, BatchBuilder, ClientMessage, ErrorCode, RawBet, ServerMessage,
+};
 
 fn raw<'a>(first: &'a str, doc: &'a str, date: &'a str, number: &'a str) -> RawBet<'a> {
     RawBet {
@@ -32,33 +34,40 @@ fn frames() -> Result<Vec<Vec<u8>>, Box<dyn Error>> {
     }
     seeds.push(builder.frame()?.to_vec());
     let bet = raw("Santiago Lionel", "30904465", "1999-03-17", "7574");
-    let messages = [
-        Message::Hello {
+    let client = [
+        ClientMessage::Hello {
             agency: 1,
             secret: b"",
         },
-        Message::Hello {
+        ClientMessage::Hello {
             agency: 5,
             secret: b"s3cr3t",
         },
-        Message::Bet { start: 0, bet },
-        Message::End { total: 5 },
-        Message::Winners,
-        Message::Welcome {
+        ClientMessage::Bet { start: 0, bet },
+        ClientMessage::End { total: 5 },
+        ClientMessage::Winners,
+    ];
+    for message in client {
+        let mut out = Vec::new();
+        encode(&message, &mut out)?;
+        seeds.push(out);
+    }
+    let server = [
+        ServerMessage::Welcome {
             position: 3,
             ended: true,
         },
-        Message::Ack { position: 5 },
-        Message::Error {
+        ServerMessage::Ack { position: 5 },
+        ServerMessage::Error {
             code: ErrorCode::InvalidBet,
             text: "nacimiento: not a valid date",
         },
-        Message::Error {
+        ServerMessage::Error {
             code: ErrorCode::Other(200),
             text: "",
         },
     ];
-    for message in messages {
+    for message in server {
         let mut out = Vec::new();
         encode(&message, &mut out)?;
         seeds.push(out);

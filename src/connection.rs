@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{recv, setsockopt, sockopt, MsgFlags};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{self, CodecError, Decoded, Message, RawBet, MAX_FRAME_LEN};
+use crate::protocol::{self, ClientMessage, CodecError, Decoded, Frame, RawBet, MAX_FRAME_LEN};
 
 /// Size of the read buffer; a multiple of the largest frame.
 pub const READ_BUFFER: usize = 8 * MAX_FRAME_LEN;
@@ -48,8 +48,10 @@ pub fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
 /// What a read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fill {
-    /// This many new bytes.
+    /// This many new bytes (never 0).
     Data(usize),
+    /// Nothing was read: the buffer is full, so the caller must decode a frame first.
+    Full,
     /// The peer closed its side.
     Eof,
     /// Nothing arrived within the socket's read timeout (or, for `try_fill`, nothing was ready).
@@ -124,7 +126,7 @@ impl Connection {
         self.make_room();
         if self.end == self.buf.len() {
             // A full buffer holds at least one whole frame: the caller must decode first.
-            return Ok(Fill::Data(0));
+            return Ok(Fill::Full);
         }
         match self.stream.read(&mut self.buf[self.end..]) {
             Ok(0) => Ok(Fill::Eof),
@@ -144,7 +146,7 @@ impl Connection {
     pub fn try_fill(&mut self) -> io::Result<Fill> {
         self.make_room();
         if self.end == self.buf.len() {
-            return Ok(Fill::Data(0));
+            return Ok(Fill::Full);
         }
         let free = &mut self.buf[self.end..];
         match recv(self.stream.as_raw_fd(), free, MsgFlags::MSG_DONTWAIT) {
@@ -158,15 +160,17 @@ impl Connection {
         }
     }
 
-    /// Decodes the next whole frame in the buffer, if there is one.
+    /// Decodes the next whole frame in the buffer, if there is one, as a message of the
+    /// direction `M` this end receives.
     ///
     /// # Errors
-    /// The buffered bytes are not a valid frame; the connection should be closed.
-    pub fn next_frame(&mut self) -> Result<Option<Message<'_>>, CodecError> {
+    /// The buffered bytes are not a valid frame of that direction; the connection should be
+    /// closed.
+    pub fn next_frame<'s, M: Frame<'s>>(&'s mut self) -> Result<Option<M>, CodecError> {
         let Connection {
             buf, start, end, ..
         } = self;
-        match protocol::decode(&buf[*start..*end])? {
+        match M::decode(&buf[*start..*end])? {
             Decoded::Incomplete => Ok(None),
             Decoded::Frame(message, used) => {
                 *start += used;
@@ -196,21 +200,23 @@ impl Connection {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
-        self.send_many(std::iter::once(*message))
+    pub fn send<'m, M: Frame<'m>>(&mut self, message: &M) -> io::Result<()> {
+        let mut out = Vec::with_capacity(64);
+        message.encode(&mut out).map_err(io::Error::other)?;
+        self.write_whole(&out)
     }
 
     /// Encodes every message into one buffer and writes it with one call (a group of `ACK`s).
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send_many<'m>(
+    pub fn send_many<'m, M: Frame<'m>>(
         &mut self,
-        messages: impl IntoIterator<Item = Message<'m>>,
+        messages: impl IntoIterator<Item = M>,
     ) -> io::Result<()> {
         let mut out = Vec::with_capacity(64);
         for message in messages {
-            protocol::encode(&message, &mut out).map_err(io::Error::other)?;
+            message.encode(&mut out).map_err(io::Error::other)?;
         }
         self.write_whole(&out)
     }
@@ -231,7 +237,8 @@ impl Connection {
     /// Encoding or socket errors.
     pub fn send_bet(&mut self, start: u64, bet: &RawBet<'_>) -> io::Result<()> {
         let mut out = Vec::new();
-        protocol::encode_bet(start, bet, &mut out).map_err(io::Error::other)?;
+        let frame = ClientMessage::Bet { start, bet: *bet };
+        frame.encode(&mut out).map_err(io::Error::other)?;
         self.write_whole(&out)
     }
 
@@ -290,9 +297,9 @@ impl FrameWriter {
     /// Sends `message` on a socket nobody will read from, without ever blocking: the parent's
     /// refusals, which must not stall the accept loop. What the socket cannot take at once is
     /// dropped; the peer then sees the connection close without a reason.
-    pub fn send_and_forget(stream: TcpStream, message: &Message<'_>) {
+    pub fn send_and_forget<'m, M: Frame<'m>>(stream: TcpStream, message: &M) {
         let mut out = Vec::with_capacity(64);
-        if protocol::encode(message, &mut out).is_ok() && stream.set_nonblocking(true).is_ok() {
+        if message.encode(&mut out).is_ok() && stream.set_nonblocking(true).is_ok() {
             let mut stream = stream;
             let _ = stream.write(&out);
         }
@@ -302,9 +309,9 @@ impl FrameWriter {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send(&mut self, message: &Message<'_>) -> io::Result<()> {
+    pub fn send<'m, M: Frame<'m>>(&mut self, message: &M) -> io::Result<()> {
         let mut out = Vec::with_capacity(16);
-        protocol::encode(message, &mut out).map_err(io::Error::other)?;
+        message.encode(&mut out).map_err(io::Error::other)?;
         self.stream.write_all(&out)
     }
 

@@ -1,11 +1,21 @@
 //! tp0: the Lotería Nacional of FIUBA 75.74 TP0 — library behind the `server` and `client` binaries.
 //!
-//! Module map (dependencies point down): `supervision` forks `session`s and the coordinator;
-//! `session` and `client` speak the `protocol` over a `connection`; `domain` owns a bet's fields
-//! and rules and imports nothing of ours; `rows` splits the course's CSV for `storage` (which alone
-//! touches the bets file) and `client`; `config` and `logging` serve everyone.
+//! The server is three kinds of process, one module each, listed first:
+//! - [`parent`]: the single-threaded acceptor, the only place that forks; it starts the
+//!   coordinator and one session per connection, forwards SIGTERM to them and reaps them;
+//! - [`session`]: one forked child per connection, serving one agency (or one echo peer);
+//! - [`coordinator`]: the child that owns the round: claims, the END barrier, the draw, and each
+//!   agency's own winners (its rules are the `coordinator` crate at the repository's top level).
+//!
+//! What they share (dependencies point down): `protocol` turns frames into bytes and back over a
+//! `connection`; `storage` alone touches the bets file, its format and its locks, using `rows` to
+//! split the course's CSV; `domain` owns a bet's fields and rules and imports nothing of ours;
+//! `config` and `logging` serve everyone. `client` is the agency, the other binary.
 //! `docs/architecture.md` has one line per module and the process tree.
-#![warn(missing_docs)]
+
+pub mod coordinator;
+pub mod parent;
+pub mod session;
 
 pub mod client;
 pub mod config;
@@ -14,6 +24,4 @@ pub mod domain;
 pub mod logging;
 pub mod protocol;
 pub mod rows;
-pub mod session;
 pub mod storage;
-pub mod supervision;

@@ -161,15 +161,22 @@ fn split_quoted_row(buf: &[u8], start: usize) -> Option<Row> {
     None
 }
 
+/// A quoted field without its surrounding quotes (doubled quotes inside are left as they are);
+/// any other field as it is. Enough for fields that cannot hold a quote, such as digits.
+pub fn strip_quotes(field: &[u8]) -> &[u8] {
+    match field {
+        [b'"', inner @ .., b'"'] => inner,
+        other => other,
+    }
+}
+
 /// Appends a field's content to `out`: quotes removed and doubled quotes made single.
 pub fn unescape_into(field: &[u8], out: &mut Vec<u8>) {
-    let Some(inner) = field
-        .strip_prefix(b"\"")
-        .and_then(|f| f.strip_suffix(b"\""))
-    else {
+    let inner = strip_quotes(field);
+    if inner.len() == field.len() {
         out.extend_from_slice(field);
         return;
-    };
+    }
     let mut quote = false;
     for &byte in inner {
         if byte == b'"' && quote {

@@ -47,8 +47,7 @@ fn traced_round(tag: &str, sync: &str) -> strace::Report {
         .into_iter()
         .next()
         .expect("strace runs the server");
-    // SAFETY: kill(2) on the server process this test started.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    send_signal(pid, Signal::SIGTERM);
     server
         .wait_exit(Duration::from_secs(20))
         .expect("the server and strace exit after SIGTERM");

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tp0::protocol::{ErrorCode, Message, MAGIC};
+use tp0::protocol::{ClientMessage, ErrorCode, MAGIC};
 
 fn evidence(fault: &str, injection: &str, observed: &str) {
     println!("reliability: | {fault} | {injection} | {observed} | nothing |");
@@ -47,7 +47,7 @@ fn hostile_bytes_get_error_replies_while_an_honest_agency_finishes() {
     let hello = |agency: u32| {
         let mut out = Vec::new();
         tp0::protocol::encode(
-            &Message::Hello {
+            &ClientMessage::Hello {
                 agency,
                 secret: b"",
             },
@@ -58,7 +58,7 @@ fn hostile_bytes_get_error_replies_while_an_honest_agency_finishes() {
     };
     let end = |total: u64| {
         let mut out = Vec::new();
-        tp0::protocol::encode(&Message::End { total }, &mut out).unwrap();
+        tp0::protocol::encode(&ClientMessage::End { total }, &mut out).unwrap();
         out
     };
     expect_error(
@@ -184,7 +184,7 @@ fn a_second_connection_for_a_busy_agency_is_refused_and_anonymous_peers_give_way
     let server = Server::start(&scratch.0, 3, &[("MAX_SESSIONS", "2")]);
     let mut first = Raw::new_agency(server.port, 1);
     let mut second = Raw::connect(server.port);
-    second.send(&Message::Hello {
+    second.send(&ClientMessage::Hello {
         agency: 1,
         secret: b"",
     });
@@ -241,22 +241,22 @@ fn an_idle_upload_is_cut_but_waiting_for_the_draw_is_not() {
     assert!(started.elapsed() >= Duration::from_millis(900));
     // Agency 1 again: END, then wait well past the idle timeout for the draw.
     let mut waiting = Raw::connect(server.port);
-    waiting.send(&Message::Hello {
+    waiting.send(&ClientMessage::Hello {
         agency: 1,
         secret: b"",
     });
     assert!(matches!(waiting.recv(), Some(Reply::Welcome { .. })));
-    waiting.send(&Message::End { total: 0 });
+    waiting.send(&ClientMessage::End { total: 0 });
     assert_eq!(waiting.recv(), Some(Reply::Ack(0)));
-    waiting.send(&Message::Winners);
+    waiting.send(&ClientMessage::Winners);
     std::thread::sleep(Duration::from_millis(2500));
     let mut other = Raw::connect(server.port);
-    other.send(&Message::Hello {
+    other.send(&ClientMessage::Hello {
         agency: 2,
         secret: b"",
     });
     assert!(matches!(other.recv(), Some(Reply::Welcome { .. })));
-    other.send(&Message::End { total: 0 });
+    other.send(&ClientMessage::End { total: 0 });
     assert_eq!(other.recv(), Some(Reply::Ack(0)));
     assert_eq!(
         waiting.recv(),
@@ -284,7 +284,7 @@ fn with_secrets_an_agency_cannot_act_as_another() {
     );
     for secret in [b"".as_slice(), b"dos-secreto", b"uno-secret"] {
         let mut raw = Raw::connect(server.port);
-        raw.send(&Message::Hello { agency: 1, secret });
+        raw.send(&ClientMessage::Hello { agency: 1, secret });
         assert!(matches!(
             raw.recv(),
             Some(Reply::Error(ErrorCode::Unauthorized, _))
@@ -469,8 +469,7 @@ fn a_crashed_coordinator_is_restarted_from_disk_and_clients_resume() {
     let clients = spawn_agencies(&server, &data, &[("CLI_BATCH_MAXAMOUNT", "20")]);
     server.wait_for_batches(10);
     let coordinator = server.coordinator_pid();
-    // SAFETY: kill(2) on the coordinator pid the server logged.
-    unsafe { libc::kill(coordinator, libc::SIGKILL) };
+    send_signal(coordinator, Signal::SIGKILL);
     assert_all_succeed(clients);
     assert!(
         server.count_in_log("action: coordinator_exit | result: fail") == 1,
@@ -566,8 +565,7 @@ fn a_killed_session_child_is_logged_and_its_agency_resumes() {
         .map(|(pid, _)| pid)
         .find(|pid| *pid != coordinator)
         .expect("a session child");
-    // SAFETY: kill(2) on one of the server's session children.
-    unsafe { libc::kill(session, libc::SIGKILL) };
+    send_signal(session, Signal::SIGKILL);
     assert_all_succeed(clients);
     assert_eq!(
         server.count_in_log("action: session_exit | result: fail"),
@@ -595,7 +593,7 @@ fn a_killed_parent_takes_its_children_with_it_and_a_second_server_is_refused() {
     // SIGKILL of the parent alone: no child may live on with its commit page.
     let children = descendants(server.pid());
     assert!(children.len() >= 2);
-    server.signal(libc::SIGKILL);
+    server.signal(Signal::SIGKILL);
     let _ = server.wait_exit(Duration::from_secs(5));
     wait_for(
         "children to die with their parent",
@@ -684,7 +682,7 @@ fn a_peer_that_stops_reading_loses_its_agency_after_the_idle_timeout() {
     let scratch = Scratch::new("noread");
     let server = Server::start(&scratch.0, 1, &[("IDLE_TIMEOUT", "1s"), ("SYNC", "false")]);
     let mut raw = Raw::from_stream(stingy_connection(server.port));
-    raw.send(&Message::Hello {
+    raw.send(&ClientMessage::Hello {
         agency: 1,
         secret: b"",
     });
@@ -715,7 +713,7 @@ fn a_peer_that_stops_reading_loses_its_agency_after_the_idle_timeout() {
         server.count_in_log("the peer read nothing") == 1
     });
     let mut again = Raw::connect(server.port);
-    again.send(&Message::Hello {
+    again.send(&ClientMessage::Hello {
         agency: 1,
         secret: b"",
     });
@@ -864,7 +862,7 @@ fn wrong_secrets_are_rate_limited_per_address() {
     );
     let hello = |secret: &[u8]| {
         let mut raw = Raw::connect(server.port);
-        raw.send(&Message::Hello { agency: 1, secret });
+        raw.send(&ClientMessage::Hello { agency: 1, secret });
         raw.recv()
     };
     for guess in 0..5 {

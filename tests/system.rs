@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tp0::protocol::Message;
+use tp0::protocol::ClientMessage;
 
 #[test]
 fn five_agencies_upload_the_dataset_and_each_gets_only_its_winners() {
@@ -169,8 +169,7 @@ fn a_client_stopped_by_sigterm_exits_0_and_says_so() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    send_signal(child.id() as i32, Signal::SIGTERM);
     let output = child.wait_with_output();
     let log = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{log}");
@@ -241,9 +240,9 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
     let mut first = Raw::new_agency(server.port, 1);
     first.send_raw(&batch(0, 3, 100, "7574"));
     assert_eq!(first.recv(), Some(Reply::Ack(3)));
-    first.send(&Message::End { total: 3 });
+    first.send(&ClientMessage::End { total: 3 });
     assert_eq!(first.recv(), Some(Reply::Ack(3)));
-    first.send(&Message::Winners);
+    first.send(&ClientMessage::Winners);
     first
         .stream
         .set_read_timeout(Some(Duration::from_millis(500)))
@@ -260,7 +259,7 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
     let mut second = Raw::new_agency(server.port, 2);
     second.send_raw(&batch(0, 2, 200, "1"));
     assert_eq!(second.recv(), Some(Reply::Ack(2)));
-    second.send(&Message::End { total: 2 });
+    second.send(&ClientMessage::End { total: 2 });
     assert_eq!(second.recv(), Some(Reply::Ack(2)));
     assert_eq!(
         first.recv(),
@@ -269,7 +268,7 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
             documents: vec!["100".into(), "101".into(), "102".into()]
         })
     );
-    second.send(&Message::Winners);
+    second.send(&ClientMessage::Winners);
     assert_eq!(
         second.recv(),
         Some(Reply::Winners {

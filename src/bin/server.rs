@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use tp0::config::{process_env, ServerConfig};
 use tp0::logging;
-use tp0::supervision::{is_listening, raise_fd_limit, Supervisor};
+use tp0::parent::{is_listening, raise_fd_limit, Supervisor};
 
 fn main() -> ExitCode {
     let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
@@ -24,8 +24,9 @@ fn main() -> ExitCode {
     }
     logging::init(config.logging_level, config.syslog);
     log::debug!(
-        "action: config | result: success | port: {} | listen_backlog: {} | backlog_source: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?} | opening_delay: {:?} | winners_delay: {:?}",
+        "action: config | result: success | port: {} | server_ip: {} | listen_backlog: {} | backlog_source: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?} | opening_delay: {:?} | winners_delay: {:?}",
         config.port,
+        logging::field(&config.ip),
         config.backlog(),
         if config.listen_backlog.is_some() {
             "set"

@@ -1,12 +1,19 @@
 //! Exercise 5: one bet from the environment, stored exactly once even across restarts.
 
-use super::*;
+use super::exchange::{greet, next_frame};
+use super::retry::{connect, LastProgress};
+use super::{refused, ClientError};
+use crate::config::ClientConfig;
+use crate::connection::Connection;
+use crate::domain::Bet;
+use crate::protocol::{RawBet, ServerMessage};
+use std::sync::atomic::AtomicBool;
 
 /// Exercise 5: one bet from the environment, stored exactly once even across restarts.
 pub(super) fn send_one_bet(
     config: &ClientConfig,
     stop: &AtomicBool,
-    progress: &Progress,
+    progress: &LastProgress,
 ) -> Result<(), ClientError> {
     let var = |name: &str| {
         std::env::var(name).map_err(|_| ClientError::Fatal(format!("{name} is not set")))
@@ -34,8 +41,8 @@ pub(super) fn send_one_bet(
     if position == 0 {
         conn.send_bet(0, &bet.raw())?;
         next_frame(&mut conn, stop, |message| match message {
-            Message::Ack { .. } => Ok(()),
-            Message::Error { code, text } => Err(refused(code, text)),
+            ServerMessage::Ack { .. } => Ok(()),
+            ServerMessage::Error { code, text } => Err(refused(code, text)),
             other => Err(ClientError::Retry(format!(
                 "unexpected reply to BET: {other:?}"
             ))),

@@ -1,6 +1,12 @@
 //! Exercises 1–4: `loop.amount` echo round trips, `loop.period` apart.
 
-use super::*;
+use super::retry::{connect, sleep, with_retries};
+use super::ClientError;
+use crate::config::ClientConfig;
+use crate::connection::{Connection, Fill};
+use crate::logging::field;
+use crate::protocol;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exercises 1–4: `loop.amount` echo round trips, `loop.period` apart.
 pub(super) fn echo_loop(config: &ClientConfig, stop: &AtomicBool) -> Result<(), ClientError> {

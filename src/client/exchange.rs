@@ -1,7 +1,11 @@
 //! What every mode that names its agency does on a connection: `HELLO` and its `WELCOME`, and
 //! waiting for the next frame.
 
-use super::*;
+use super::{refused, ClientError};
+use crate::config::ClientConfig;
+use crate::connection::{Connection, Fill};
+use crate::protocol::{ClientMessage, ServerMessage};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(super) fn read_secret(config: &ClientConfig) -> Result<Vec<u8>, ClientError> {
     match &config.secret_file {
@@ -17,12 +21,12 @@ pub(super) fn read_secret(config: &ClientConfig) -> Result<Vec<u8>, ClientError>
 pub(super) fn next_frame<T>(
     conn: &mut Connection,
     stop: &AtomicBool,
-    take: impl FnOnce(Message<'_>) -> Result<T, ClientError>,
+    take: impl FnOnce(ServerMessage<'_>) -> Result<T, ClientError>,
 ) -> Result<T, ClientError> {
     loop {
         // Decode first so a frame already buffered is not delayed by a read.
         let decoded = conn
-            .next_frame()
+            .next_frame::<ServerMessage<'_>>()
             .map_err(|err| ClientError::Retry(format!("bad frame from server: {err}")))?;
         if let Some(message) = decoded {
             return take(message);
@@ -43,13 +47,13 @@ pub(super) fn greet(
     stop: &AtomicBool,
 ) -> Result<(u64, bool), ClientError> {
     let secret = read_secret(config)?;
-    conn.send(&Message::Hello {
+    conn.send(&ClientMessage::Hello {
         agency: config.id,
         secret: &secret,
     })?;
     next_frame(conn, stop, |message| match message {
-        Message::Welcome { position, ended } => Ok((position, ended)),
-        Message::Error { code, text } => Err(refused(code, text)),
+        ServerMessage::Welcome { position, ended } => Ok((position, ended)),
+        ServerMessage::Error { code, text } => Err(refused(code, text)),
         other => Err(ClientError::Retry(format!(
             "unexpected reply to HELLO: {other:?}"
         ))),

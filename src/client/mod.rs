@@ -16,30 +16,24 @@ mod retry;
 mod source;
 mod upload;
 
-use bet::*;
-use echo::*;
-use exchange::*;
-use retry::*;
-use upload::*;
+use bet::send_one_bet;
+use echo::echo_loop;
+use retry::with_retries;
+use upload::upload;
 
 pub use source::BetSource;
 
 use std::fmt;
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use crate::config::{ClientConfig, Mode};
-use crate::connection::{Connection, Fill, FrameWriter};
-use crate::domain::Bet;
 use crate::logging::field;
-use crate::protocol::{self, BatchBuilder, ErrorCode, Message, RawBet};
+use crate::protocol::ErrorCode;
 
 /// How often blocking reads and sleeps look at the stop flag.
-const TICK: Duration = Duration::from_millis(200);
+const STOP_POLL: Duration = Duration::from_millis(200);
 /// How often a read waiting for the draw looks at the stop flag.
 const WINNERS_TICK: Duration = Duration::from_secs(1);
 /// Longest pause between reconnection attempts.

@@ -1,16 +1,21 @@
 //! Reconnecting: the retry window counts from the last progress, with a capped backoff, and
 //! every wait watches SIGTERM.
 
-use super::*;
+use super::{ClientError, MAX_BACKOFF, STOP_POLL};
+use crate::config::ClientConfig;
+use crate::logging::field;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// When an attempt last made progress (connected and greeted, or had a batch acknowledged); the
 /// retry window counts from there, so a long upload that drops late still gets the whole window.
 #[derive(Debug)]
-pub(super) struct Progress(std::cell::Cell<Instant>);
+pub(super) struct LastProgress(std::cell::Cell<Instant>);
 
-impl Progress {
-    pub(super) fn now() -> Progress {
-        Progress(std::cell::Cell::new(Instant::now()))
+impl LastProgress {
+    pub(super) fn now() -> LastProgress {
+        LastProgress(std::cell::Cell::new(Instant::now()))
     }
 
     pub(super) fn mark(&self) {
@@ -27,9 +32,9 @@ impl Progress {
 pub(super) fn with_retries<T>(
     config: &ClientConfig,
     stop: &AtomicBool,
-    mut attempt: impl FnMut(&Progress) -> Result<T, ClientError>,
+    mut attempt: impl FnMut(&LastProgress) -> Result<T, ClientError>,
 ) -> Result<T, ClientError> {
-    let progress = Progress::now();
+    let progress = LastProgress::now();
     let mut backoff = Duration::from_millis(100);
     let mut tries = 0u32;
     loop {
@@ -74,7 +79,7 @@ pub(super) fn sleep(total: Duration, stop: &AtomicBool) -> Result<(), ClientErro
 pub(super) fn connect(
     config: &ClientConfig,
     stop: &AtomicBool,
-    progress: &Progress,
+    progress: &LastProgress,
 ) -> Result<TcpStream, ClientError> {
     let deadline = progress.deadline(config.retry_timeout);
     let mut backoff = Duration::from_millis(50);
@@ -98,7 +103,7 @@ pub(super) fn connect(
                 match connected {
                     Some(stream) => {
                         stream.set_nodelay(true)?;
-                        stream.set_read_timeout(Some(TICK))?;
+                        stream.set_read_timeout(Some(STOP_POLL))?;
                         // A connection whose server or route vanished silently fails within
                         // seconds, leaving the retry window to reconnect.
                         crate::connection::detect_dead_peer(&stream)?;

@@ -1,7 +1,16 @@
 //! Exercises 6–8: the agency's file streamed in batches with several in flight (one thread
 //! reads the file and sends, the other reads acknowledgements), then END and the winners.
 
-use super::*;
+use super::exchange::{greet, next_frame};
+use super::retry::{connect, LastProgress};
+use super::source::BetSource;
+use super::{refused, ClientError, STOP_POLL, WINNERS_TICK};
+use crate::config::ClientConfig;
+use crate::connection::{Connection, FrameWriter};
+use crate::protocol::{BatchBuilder, ClientMessage, ServerMessage};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{mpsc, Mutex};
 
 /// What the sender thread has put on the wire, for the reader to match acknowledgements against.
 pub(super) enum Sent {
@@ -15,7 +24,7 @@ pub(super) enum Sent {
 pub(super) fn upload(
     config: &ClientConfig,
     stop: &AtomicBool,
-    progress: &Progress,
+    progress: &LastProgress,
 ) -> Result<Vec<String>, ClientError> {
     let mut conn = Connection::new(connect(config, stop, progress)?);
     let (position, ended) = greet(&mut conn, config, stop)?;
@@ -65,19 +74,19 @@ pub(super) fn upload(
                 .unwrap_or(err)
         })?;
     }
-    conn.send(&Message::Winners)?;
+    conn.send(&ClientMessage::Winners)?;
     // The answer waits for every other agency: with thousands of clients waiting at once, a
-    // wake-up every TICK each cost more CPU than the uploads. The sender thread is gone, so
+    // wake-up every STOP_POLL each cost more CPU than the uploads. The sender thread is gone, so
     // SIGTERM reaches this thread and interrupts the read at once; the tick only bounds a race.
     conn.stream().set_read_timeout(Some(WINNERS_TICK))?;
     let mut winners = Vec::new();
     loop {
         let done = next_frame(&mut conn, stop, |message| match message {
-            Message::WinnerList { total, documents } => {
+            ServerMessage::WinnerList { total, documents } => {
                 winners.extend(documents.iter().map(str::to_owned));
                 Ok(winners.len() >= total as usize)
             }
-            Message::Error { code, text } => Err(refused(code, text)),
+            ServerMessage::Error { code, text } => Err(refused(code, text)),
             other => Err(ClientError::Retry(format!(
                 "unexpected reply to WINNERS: {other:?}"
             ))),
@@ -135,7 +144,7 @@ pub(super) fn send_all(
     }
     sent.send(Sent::End { total: position })
         .map_err(|_| ClientError::Retry("reader stopped".into()))?;
-    writer.send(&Message::End { total: position })?;
+    writer.send(&ClientMessage::End { total: position })?;
     Ok(())
 }
 
@@ -144,16 +153,16 @@ pub(super) fn read_acks(
     conn: &mut Connection,
     sent: &Receiver<Sent>,
     stop: &AtomicBool,
-    progress: &Progress,
+    progress: &LastProgress,
 ) -> Result<(), ClientError> {
     loop {
         let position = next_frame(conn, stop, |message| match message {
-            Message::Ack { position } => Ok(position),
-            Message::Error { code, text } => Err(refused(code, text)),
+            ServerMessage::Ack { position } => Ok(position),
+            ServerMessage::Error { code, text } => Err(refused(code, text)),
             other => Err(ClientError::Retry(format!("unexpected reply: {other:?}"))),
         })?;
         let expected = loop {
-            match sent.recv_timeout(TICK) {
+            match sent.recv_timeout(STOP_POLL) {
                 Ok(expected) => break expected,
                 Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => {}
                 Err(RecvTimeoutError::Timeout) => return Err(ClientError::Stopped),

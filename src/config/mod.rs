@@ -20,6 +20,16 @@ pub use parse::{parse_duration, MAX_DURATION};
 pub use secrets::Secrets;
 pub use server::{ServerConfig, MIN_BACKLOG};
 
+/// Whether an acknowledgement waits for the disk (the server's `SYNC` key); storage takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `fdatasync` covers a batch before it is acknowledged (the default).
+    Durable,
+    /// Acknowledge once the batch is in the page cache: a server crash loses nothing, a power
+    /// cut may lose the last acknowledged batches.
+    Relaxed,
+}
+
 use std::fmt;
 
 /// A configuration that cannot be used.

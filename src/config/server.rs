@@ -7,16 +7,18 @@ use std::time::Duration;
 use log::LevelFilter;
 
 use super::parse::{optional_path, parse_bool, parse_duration, parse_num, positive, set};
-use super::{ConfigError, Env};
+use super::{ConfigError, Env, SyncMode};
 use crate::logging::parse_level;
-use crate::storage::SyncMode;
 
 /// The server's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// TCP port, on all interfaces; 0 picks a free one (logged at startup).
     pub port: u16,
-    /// The name clients dial (`SERVER_IP`); kept for the course's config, not bound.
+    /// The name clients dial (`SERVER_IP`, the course's key): read, and logged in the server's
+    /// `action: config` line, but not bound. The server listens on every interface, as the
+    /// course's own server does (`bind(('', port))`): the name is the clients' to resolve (in
+    /// compose it is the service's address), and it need not resolve where the server runs.
     pub ip: String,
     /// `listen(2)` backlog as configured; `None` (empty, the default) derives it from `AGENCIES`
     /// and `MAX_SESSIONS`, see [`ServerConfig::backlog`].

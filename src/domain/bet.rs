@@ -112,11 +112,6 @@ fn fail<T>(field: Field, reason: &'static str) -> Result<T, BetError> {
     Err(BetError { field, reason })
 }
 
-/// `0x01` in every byte of a word.
-const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-/// `0x80` in every byte of a word.
-const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-
 fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
     if bytes.is_empty() {
         return fail(field, "empty");
@@ -124,25 +119,13 @@ fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
     if bytes.len() > MAX_NAME_LEN {
         return fail(field, "longer than 255 bytes");
     }
-    // Eight bytes at a time (names are a few words long): a NUL anywhere, and whether every
-    // byte is ASCII, for which nothing more needs checking.
-    let (mut nul, mut high) = (false, 0u64);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        nul |= word.wrapping_sub(ONES) & !word & HIGHS != 0;
-        high |= word & HIGHS;
-    }
-    for &byte in chunks.remainder() {
-        nul |= byte == 0;
-        high |= u64::from(byte & 0x80);
-    }
+    // Both scans are the standard library's, word at a time: `contains` on bytes is `memchr`,
+    // and `is_ascii` reads a word per step.
+    let nul = bytes.contains(&0);
     if nul {
         return fail(field, "contains NUL");
     }
-    let ascii_only = high == 0;
+    let ascii_only = bytes.is_ascii();
     // ASCII's `char::is_whitespace` set, as for non-ASCII names: `is_ascii_whitespace` omits the
     // vertical tab, which let a name of only `\x0B` through (found by fuzz/fuzz_targets/bet.rs).
     // Only used when every byte is ASCII; it stops at the first letter.
@@ -177,6 +160,15 @@ fn digits(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit)
 }
 
+/// The value of 1 to `max_digits` ASCII decimal digits (leading zeros allowed), or `None`: the
+/// one digit parser, for the bet's number here and for the numbers storage reads back.
+pub fn decimal(bytes: &[u8], max_digits: usize) -> Option<u64> {
+    if !digits(bytes) || bytes.len() > max_digits || max_digits > 19 {
+        return None;
+    }
+    Some(bytes.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
 fn document(bytes: &[u8]) -> Result<&str, BetError> {
     if !digits(bytes) || bytes.len() > MAX_DOCUMENT_DIGITS {
         return fail(Field::Document, "not 1 to 10 digits");
@@ -191,7 +183,11 @@ fn number(bytes: &[u8]) -> Result<(u16, &str), BetError> {
     if bytes.len() > 1 && bytes[0] == b'0' {
         return fail(Field::Number, "leading zero");
     }
-    let value = bytes.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let value = decimal(bytes, 4).and_then(|n| u16::try_from(n).ok());
+    let value = value.ok_or(BetError {
+        field: Field::Number,
+        reason: "not a number from 0 to 9999",
+    })?;
     Ok((value, ascii(bytes)))
 }
 

@@ -9,5 +9,5 @@
 mod bet;
 mod draw;
 
-pub use bet::{Bet, BetError, Field, RawBet};
+pub use bet::{decimal, Bet, BetError, Field, RawBet};
 pub use draw::{has_won, WINNING_NUMBER};

@@ -1,6 +1,6 @@
 //! Building `BETS` frames in place, so the client encodes each bet once and never exceeds 8 kB.
 
-use super::encode::{finish_frame, put_bet};
+use super::encoding::{finish_frame, put_bet};
 use super::{CodecError, Kind, RawBet, BATCH_PREFIX_LEN, HEADER_LEN, MAGIC, MAX_FRAME_LEN};
 
 /// Accumulates bets into one `BETS` frame until a bet count or the frame size is reached.

@@ -5,7 +5,9 @@
 //! never occurs in UTF-8 text, which is how one port serves both this protocol and the echo of
 //! exercise 3: a connection whose first byte is anything else is a text line to echo.
 //!
-//! Decoding borrows from the input and allocates nothing; its "not enough bytes yet" is the
+//! Each direction has its own type, [`ClientMessage`] and [`ServerMessage`], both behind [`Frame`]:
+//! the server decodes only what clients send, a client only what the server sends, and a frame
+//! of the wrong direction is a [`CodecError`]. Decoding borrows from the input and allocates nothing; its "not enough bytes yet" is the
 //! [`Decoded::Incomplete`] outcome, not an error. Every structural rule (known kind, exact field
 //! layout, no leftover bytes) is checked here; what the fields *mean* (a valid date, an agency in
 //! range) is the domain's business. `docs/protocol.md` lists every byte.
@@ -15,14 +17,14 @@ use std::fmt;
 pub use crate::domain::RawBet;
 
 mod batch;
-mod decode;
-mod encode;
+mod decoding;
+mod encoding;
 mod error_code;
 mod views;
 
 pub use batch::BatchBuilder;
-pub use decode::{decode, frame_len};
-pub use encode::{encode, encode_bet, encode_winners, encoded_bet_len};
+pub use decoding::frame_len;
+pub use encoding::{encode_winners, encoded_bet_len};
 pub use error_code::ErrorCode;
 pub use views::{Bets, BetsIter, Documents};
 
@@ -64,6 +66,11 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether clients send this kind (kinds below `0x80`); the server sends the others.
+    pub fn from_client(self) -> bool {
+        (self as u8) < 0x80
+    }
+
     fn from_byte(byte: u8) -> Option<Kind> {
         Some(match byte {
             0x01 => Kind::Hello,
@@ -80,9 +87,9 @@ impl Kind {
     }
 }
 
-/// A decoded frame, borrowing its bytes from the input buffer.
+/// What a client sends: the only messages the server decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message<'a> {
+pub enum ClientMessage<'a> {
     /// The agency introduces itself; `secret` is empty when secrets are off.
     Hello {
         /// Agency number.
@@ -111,6 +118,11 @@ pub enum Message<'a> {
     },
     /// The agency asks for its winners.
     Winners,
+}
+
+/// What the server sends: the only messages a client decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerMessage<'a> {
     /// The agency is claimed; uploads resume at `position`.
     Welcome {
         /// Bets of the agency already stored.
@@ -139,13 +151,46 @@ pub enum Message<'a> {
     },
 }
 
+/// The messages of one direction: what the codec decodes a frame into and encodes back.
+pub trait Frame<'a>: Sized {
+    /// Decodes the first frame in `buf`, borrowing from it.
+    ///
+    /// # Errors
+    /// Any structural fault, a frame of the other direction included: see [`CodecError`].
+    fn decode(buf: &'a [u8]) -> Result<Decoded<Self>, CodecError>;
+
+    /// Appends this message's frame to `out`.
+    ///
+    /// # Errors
+    /// [`CodecError::Oversized`] when a field exceeds 255 bytes or the payload exceeds the frame
+    /// limit; `out` is left as it was.
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError>;
+}
+
+/// Decodes the first frame in `buf` as a message of direction `M` ([`Frame::decode`], for call
+/// sites where the type is inferred).
+///
+/// # Errors
+/// As [`Frame::decode`].
+pub fn decode<'a, M: Frame<'a>>(buf: &'a [u8]) -> Result<Decoded<M>, CodecError> {
+    M::decode(buf)
+}
+
+/// Appends the frame of `message` to `out` ([`Frame::encode`] as a function).
+///
+/// # Errors
+/// As [`Frame::encode`].
+pub fn encode<'a, M: Frame<'a>>(message: &M, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    message.encode(out)
+}
+
 /// The outcome of decoding from a buffer that may hold a partial frame.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Decoded<'a> {
+pub enum Decoded<M> {
     /// More bytes are needed; nothing was consumed.
     Incomplete,
     /// A frame and the number of bytes it used.
-    Frame(Message<'a>, usize),
+    Frame(M, usize),
 }
 
 /// Why bytes are not a valid frame. Any of these ends the connection.
@@ -165,6 +210,9 @@ pub enum CodecError {
     InvalidUtf8(Kind),
     /// A yes/no byte is neither 0 nor 1.
     InvalidFlag(Kind, u8),
+    /// A well-formed frame of the other direction (a server message sent by a client, or the
+    /// reverse).
+    WrongDirection(Kind),
     /// A field or frame would not fit the limits when encoding.
     Oversized(&'static str),
 }
@@ -181,6 +229,12 @@ impl fmt::Display for CodecError {
             CodecError::TrailingBytes(k, n) => write!(f, "{k:?} payload has {n} extra bytes"),
             CodecError::InvalidUtf8(k) => write!(f, "{k:?} text field is not UTF-8"),
             CodecError::InvalidFlag(k, b) => write!(f, "{k:?} flag is 0x{b:02x}, not 0 or 1"),
+            CodecError::WrongDirection(k) if k.from_client() => {
+                write!(f, "{k:?} is a client message, sent by the server")
+            }
+            CodecError::WrongDirection(k) => {
+                write!(f, "{k:?} is a server message, sent by a client")
+            }
             CodecError::Oversized(what) => write!(f, "{what} does not fit in a frame"),
         }
     }

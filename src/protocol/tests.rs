@@ -1,4 +1,5 @@
 use super::*;
+use std::fmt;
 
 fn bet<'a>(first: &'a str, doc: &'a str, number: &'a str) -> RawBet<'a> {
     RawBet {
@@ -10,8 +11,8 @@ fn bet<'a>(first: &'a str, doc: &'a str, number: &'a str) -> RawBet<'a> {
     }
 }
 
-fn one(buf: &[u8]) -> Message<'_> {
-    match decode(buf) {
+fn one<'a, M: Frame<'a> + fmt::Debug>(buf: &'a [u8]) -> M {
+    match M::decode(buf) {
         Ok(Decoded::Frame(message, used)) => {
             assert_eq!(used, buf.len(), "the whole frame is used");
             message
@@ -24,7 +25,7 @@ fn one(buf: &[u8]) -> Message<'_> {
 fn hello_has_exact_bytes_and_round_trips() {
     let mut out = Vec::new();
     encode(
-        &Message::Hello {
+        &ClientMessage::Hello {
             agency: 3,
             secret: b"s3",
         },
@@ -33,8 +34,8 @@ fn hello_has_exact_bytes_and_round_trips() {
     .unwrap();
     assert_eq!(out, [0xFF, 0x01, 0, 7, 0, 0, 0, 3, 2, b's', b'3']);
     assert_eq!(
-        one(&out),
-        Message::Hello {
+        one::<ClientMessage<'_>>(&out),
+        ClientMessage::Hello {
             agency: 3,
             secret: b"s3"
         }
@@ -44,24 +45,27 @@ fn hello_has_exact_bytes_and_round_trips() {
 #[test]
 fn ack_welcome_end_winners_query_round_trip() {
     for message in [
-        Message::Ack { position: 1 << 40 },
-        Message::Welcome {
+        ServerMessage::Ack { position: 1 << 40 },
+        ServerMessage::Welcome {
             position: 7,
             ended: true,
         },
-        Message::End { total: 78_697 },
-        Message::Winners,
-        Message::Error {
+        ServerMessage::Error {
             code: ErrorCode::AgencyBusy,
             text: "agencia 1 ocupada",
         },
     ] {
         let mut out = Vec::new();
-        encode(&message, &mut out).unwrap();
-        assert_eq!(one(&out), message);
+        message.encode(&mut out).unwrap();
+        assert_eq!(one::<ServerMessage<'_>>(&out), message);
+    }
+    for message in [ClientMessage::End { total: 78_697 }, ClientMessage::Winners] {
+        let mut out = Vec::new();
+        message.encode(&mut out).unwrap();
+        assert_eq!(one::<ClientMessage<'_>>(&out), message);
     }
     let mut out = Vec::new();
-    encode(&Message::End { total: 258 }, &mut out).unwrap();
+    encode(&ClientMessage::End { total: 258 }, &mut out).unwrap();
     assert_eq!(out, [0xFF, 0x04, 0, 8, 0, 0, 0, 0, 0, 0, 1, 2]);
 }
 
@@ -80,7 +84,7 @@ fn batch_builder_frames_decode_to_the_same_bets() {
     assert_eq!(&frame[..4], &[0xFF, 0x02, 0, (frame.len() - 4) as u8]);
     assert_eq!(&frame[4..14], &[0, 0, 0, 0, 0, 0, 0, 41, 0, 2]);
     match one(&frame) {
-        Message::Bets { start, bets: got } => {
+        ClientMessage::Bets { start, bets: got } => {
             assert_eq!(start, 41);
             assert_eq!(got.iter().collect::<Vec<_>>(), bets.to_vec());
         }
@@ -135,7 +139,7 @@ fn winners_split_across_frames_and_reassemble() {
     let mut rest = &out[..];
     let mut frames = 0;
     while !rest.is_empty() {
-        let Ok(Decoded::Frame(Message::WinnerList { total, documents }, used)) = decode(rest)
+        let Ok(Decoded::Frame(ServerMessage::WinnerList { total, documents }, used)) = decode(rest)
         else {
             panic!("bad winners frame");
         };
@@ -156,7 +160,7 @@ fn winners_split_across_frames_and_reassemble() {
 fn every_prefix_of_a_frame_is_incomplete() {
     let mut out = Vec::new();
     encode(
-        &Message::Hello {
+        &ClientMessage::Hello {
             agency: 1,
             secret: b"",
         },
@@ -164,24 +168,34 @@ fn every_prefix_of_a_frame_is_incomplete() {
     )
     .unwrap();
     for cut in 0..out.len() {
-        assert_eq!(decode(&out[..cut]), Ok(Decoded::Incomplete), "prefix {cut}");
+        assert_eq!(
+            decode::<ClientMessage<'_>>(&out[..cut]),
+            Ok(Decoded::Incomplete),
+            "prefix {cut}"
+        );
     }
 }
 
 #[test]
 fn header_faults_are_caught_before_the_payload_arrives() {
-    assert_eq!(decode(b"hello\n"), Err(CodecError::BadMagic(b'h')));
-    assert_eq!(decode(&[0xFF, 0x77]), Ok(Decoded::Incomplete));
     assert_eq!(
-        decode(&[0xFF, 0x77, 0, 0]),
+        decode::<ClientMessage<'_>>(b"hello\n"),
+        Err(CodecError::BadMagic(b'h'))
+    );
+    assert_eq!(
+        decode::<ClientMessage<'_>>(&[0xFF, 0x77]),
+        Ok(Decoded::Incomplete)
+    );
+    assert_eq!(
+        decode::<ClientMessage<'_>>(&[0xFF, 0x77, 0, 0]),
         Err(CodecError::UnknownKind(0x77))
     );
     assert_eq!(
-        decode(&[0xFF, 0x02, 0x20, 0x00]),
+        decode::<ClientMessage<'_>>(&[0xFF, 0x02, 0x20, 0x00]),
         Err(CodecError::TooLong(8192))
     );
     assert_eq!(
-        decode(&[0xFF, 0x02, 0x1F, 0xFC]),
+        decode::<ClientMessage<'_>>(&[0xFF, 0x02, 0x1F, 0xFC]),
         Ok(Decoded::Incomplete),
         "8188 is allowed"
     );
@@ -191,12 +205,12 @@ fn header_faults_are_caught_before_the_payload_arrives() {
 fn layout_faults_are_rejected() {
     // END with 7 bytes instead of 8.
     assert_eq!(
-        decode(&[0xFF, 0x04, 0, 7, 0, 0, 0, 0, 0, 0, 1]),
+        decode::<ClientMessage<'_>>(&[0xFF, 0x04, 0, 7, 0, 0, 0, 0, 0, 0, 1]),
         Err(CodecError::Truncated(Kind::End))
     );
     // WINNERS query with a stray byte.
     assert_eq!(
-        decode(&[0xFF, 0x05, 0, 1, 9]),
+        decode::<ClientMessage<'_>>(&[0xFF, 0x05, 0, 1, 9]),
         Err(CodecError::TrailingBytes(Kind::Winners, 1))
     );
     // BETS announcing 2 bets but carrying 1.
@@ -204,30 +218,37 @@ fn layout_faults_are_rejected() {
     builder.push(&bet("A", "1", "2")).unwrap();
     let mut frame = builder.frame().unwrap().to_vec();
     frame[13] = 2;
-    assert_eq!(decode(&frame), Err(CodecError::Truncated(Kind::Bets)));
+    assert_eq!(
+        decode::<ClientMessage<'_>>(&frame),
+        Err(CodecError::Truncated(Kind::Bets))
+    );
     // BETS announcing 0 bets but carrying 1: leftover bytes.
     frame[13] = 0;
     assert!(matches!(
-        decode(&frame),
+        decode::<ClientMessage<'_>>(&frame),
         Err(CodecError::TrailingBytes(Kind::Bets, _))
     ));
     // A single BET cut short is reported as a BET, not a BETS.
     let mut single = Vec::new();
-    encode_bet(0, &bet("A", "1", "2"), &mut single).unwrap();
+    let one_bet = ClientMessage::Bet {
+        start: 0,
+        bet: bet("A", "1", "2"),
+    };
+    one_bet.encode(&mut single).unwrap();
     let short = single.len() - 1;
     single[3] -= 1;
     assert_eq!(
-        decode(&single[..short]),
+        decode::<ClientMessage<'_>>(&single[..short]),
         Err(CodecError::Truncated(Kind::Bet))
     );
     // A field length pointing past the payload.
     assert_eq!(
-        decode(&[0xFF, 0x01, 0, 5, 0, 0, 0, 1, 9]),
+        decode::<ClientMessage<'_>>(&[0xFF, 0x01, 0, 5, 0, 0, 0, 1, 9]),
         Err(CodecError::Truncated(Kind::Hello))
     );
     // Error text that is not UTF-8.
     assert_eq!(
-        decode(&[0xFF, 0x8F, 0, 3, 1, 1, 0xC3]),
+        decode::<ServerMessage<'_>>(&[0xFF, 0x8F, 0, 3, 1, 1, 0xC3]),
         Err(CodecError::InvalidUtf8(Kind::Error))
     );
 }
@@ -237,7 +258,7 @@ fn error_text_is_cut_at_a_char_boundary() {
     let text = "ñ".repeat(200);
     let mut out = Vec::new();
     encode(
-        &Message::Error {
+        &ServerMessage::Error {
             code: ErrorCode::InvalidBet,
             text: &text,
         },
@@ -245,7 +266,7 @@ fn error_text_is_cut_at_a_char_boundary() {
     )
     .unwrap();
     match one(&out) {
-        Message::Error { code, text } => {
+        ServerMessage::Error { code, text } => {
             assert_eq!(code, ErrorCode::InvalidBet);
             assert_eq!(text.len(), 254);
         }
@@ -285,21 +306,24 @@ fn decoding_random_and_mutated_bytes_never_panics_and_round_trips() {
     }
     seed_frames.push(builder.frame().unwrap().to_vec());
     for message in [
-        Message::Hello {
+        ClientMessage::Hello {
             agency: 2,
             secret: b"abc",
         },
-        Message::End { total: 5 },
-        Message::Winners,
-        Message::Error {
-            code: ErrorCode::Malformed,
-            text: "x",
-        },
+        ClientMessage::End { total: 5 },
+        ClientMessage::Winners,
     ] {
         let mut out = Vec::new();
-        encode(&message, &mut out).unwrap();
+        message.encode(&mut out).unwrap();
         seed_frames.push(out);
     }
+    let refusal = ServerMessage::Error {
+        code: ErrorCode::Malformed,
+        text: "x",
+    };
+    let mut out = Vec::new();
+    refusal.encode(&mut out).unwrap();
+    seed_frames.push(out);
     let iterations = std::env::var("TP0_FUZZ_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -326,7 +350,14 @@ fn decoding_random_and_mutated_bytes_never_panics_and_round_trips() {
                 _ => input.insert(at, rng.next() as u8),
             }
         }
-        if let Ok(Decoded::Frame(message, used)) = decode(&input) {
+        // Both directions: whatever decodes re-encodes to the same bytes.
+        if let Ok(Decoded::Frame(message, used)) = decode::<ClientMessage<'_>>(&input) {
+            assert!(used <= input.len() && used <= MAX_FRAME_LEN);
+            let mut again = Vec::new();
+            encode(&message, &mut again).unwrap();
+            assert_eq!(again, input[..used], "re-encoding reproduces the frame");
+        }
+        if let Ok(Decoded::Frame(message, used)) = decode::<ServerMessage<'_>>(&input) {
             assert!(used <= input.len() && used <= MAX_FRAME_LEN);
             let mut again = Vec::new();
             encode(&message, &mut again).unwrap();
@@ -339,23 +370,43 @@ fn decoding_random_and_mutated_bytes_never_panics_and_round_trips() {
 fn welcome_ended_is_0_or_1_and_nothing_else() {
     let welcome = |flag: u8| [0xFF, 0x81, 0, 9, 0, 0, 0, 0, 0, 0, 0, 7, flag];
     assert_eq!(
-        one(&welcome(0)),
-        Message::Welcome {
+        one::<ServerMessage<'_>>(&welcome(0)),
+        ServerMessage::Welcome {
             position: 7,
             ended: false
         }
     );
     assert_eq!(
-        one(&welcome(1)),
-        Message::Welcome {
+        one::<ServerMessage<'_>>(&welcome(1)),
+        ServerMessage::Welcome {
             position: 7,
             ended: true
         }
     );
     for flag in [2u8, 0x80, 0xFF] {
         assert_eq!(
-            decode(&welcome(flag)).err(),
+            decode::<ServerMessage<'_>>(&welcome(flag)).err(),
             Some(CodecError::InvalidFlag(Kind::Welcome, flag))
         );
     }
+}
+
+#[test]
+fn a_frame_of_the_other_direction_is_refused_by_kind() {
+    let mut ack = Vec::new();
+    ServerMessage::Ack { position: 3 }.encode(&mut ack).unwrap();
+    assert_eq!(
+        decode::<ClientMessage<'_>>(&ack),
+        Err(CodecError::WrongDirection(Kind::Ack))
+    );
+    let mut end = Vec::new();
+    ClientMessage::End { total: 3 }.encode(&mut end).unwrap();
+    assert_eq!(
+        decode::<ServerMessage<'_>>(&end),
+        Err(CodecError::WrongDirection(Kind::End))
+    );
+    assert_eq!(
+        CodecError::WrongDirection(Kind::Ack).to_string(),
+        "Ack is a server message, sent by a client"
+    );
 }

@@ -1,7 +1,7 @@
 //! Lazy views over decoded payloads: the bets of a `BETS` frame and the documents of a winners
 //! list, checked for layout when decoded and read without copying.
 
-use super::decode::{read_bet, Cursor};
+use super::decoding::{read_bet, Cursor};
 use super::{Kind, RawBet};
 
 /// The bets of a `BETS` frame, checked for layout and read lazily.

@@ -1,10 +1,10 @@
 //! What an agency asks for: `HELLO` (authenticate, claim, wait for the opening), `END` and its
 //! winners. Each goes through the coordinator.
 
-use coordinator::{AuthReply, ClaimReply, EndReply, OpeningReply, Request, WinnersReply};
+use crate::coordinator::{AuthReply, ClaimReply, EndReply, OpeningReply, Request, WinnersReply};
 
 use super::{Session, Stop, COORDINATOR_TIMEOUT};
-use crate::protocol::{ErrorCode, Message};
+use crate::protocol::{ErrorCode, ServerMessage};
 
 impl Session<'_, '_> {
     pub(super) fn hello(&mut self, agency: u32, secret: &[u8]) -> Result<(), Stop> {
@@ -89,7 +89,8 @@ impl Session<'_, '_> {
                     "action: hello | result: success | ip: {} | agency: {agency} | position: {position} | ended: {ended}",
                     self.ip
                 );
-                self.conn.send(&Message::Welcome { position, ended })?;
+                self.conn
+                    .send(&ServerMessage::Welcome { position, ended })?;
                 Ok(())
             }
             ClaimReply::Busy => Err(Stop::Refuse(
@@ -120,7 +121,7 @@ impl Session<'_, '_> {
         match reply {
             EndReply::Recorded { position } => {
                 self.progress.ended = true;
-                self.conn.send(&Message::Ack { position })?;
+                self.conn.send(&ServerMessage::Ack { position })?;
                 Ok(())
             }
             EndReply::CountMismatch { stored } => Err(Stop::Refuse(

@@ -4,11 +4,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use coordinator::Request;
+use crate::coordinator::Request;
 use ipc_channel::ipc::{self, IpcSender, TryRecvError};
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{Session, Stop, TICK};
+use super::{Session, Stop, SOCKET_TICK};
 use crate::protocol::ErrorCode;
 
 /// The longest a wait for the other agencies (no deadline) sleeps between looks at the peer.
@@ -36,7 +36,7 @@ impl Session<'_, '_> {
             .send(request(reply))
             .map_err(|err| unavailable(format!("{err:?}")))?;
         let started = Instant::now();
-        let mut tick = TICK;
+        let mut tick = SOCKET_TICK;
         loop {
             if self.ctx.stop.load(Ordering::Relaxed) {
                 return Err(Stop::Shutdown);

@@ -1,12 +1,11 @@
 //! The binary protocol's request loop: every whole buffered frame is decoded and handled, and
 //! the bets among them are gathered for one write.
 
-use super::store::PendingBatch;
+use super::store::{refused_batch, PendingBatch};
 use super::{Session, Stop, GROUP_BYTES};
 use crate::connection::Fill;
 use crate::domain::Bet;
-use crate::protocol::{ErrorCode, Message};
-use crate::storage::append_row;
+use crate::protocol::{ClientMessage, ErrorCode};
 
 impl Session<'_, '_> {
     pub(super) fn binary(&mut self) -> Result<(), Stop> {
@@ -27,12 +26,12 @@ impl Session<'_, '_> {
         loop {
             let message = self
                 .conn
-                .next_frame()
+                .next_frame::<ClientMessage<'_>>()
                 .map_err(|err| Stop::Refuse(ErrorCode::Malformed, err.to_string()))?;
             let Some(message) = message else {
                 if !self.pending.is_empty() {
                     // Pick up frames that already arrived so they share this write and sync.
-                    if matches!(self.conn.try_fill()?, Fill::Data(n) if n > 0) {
+                    if matches!(self.conn.try_fill()?, Fill::Data(_)) {
                         continue;
                     }
                     return Ok(true);
@@ -42,22 +41,20 @@ impl Session<'_, '_> {
             // That frame is whole; the clock starts again with the next one's bytes.
             self.frame_started = None;
             match message {
-                Message::Bets { start, bets } => {
+                ClientMessage::Bets { start, bets } => {
                     let count = bets.len();
-                    self.progress.check_batch(start, count)?;
-                    let before = self.rows.len();
+                    self.progress
+                        .check_batch(start)
+                        .map_err(|stop| refused_batch(count, stop))?;
+                    let before = self.rows.mark();
                     for (index, raw) in bets.iter().enumerate() {
                         match Bet::validate(&raw) {
-                            Ok(bet) => append_row(&mut self.rows, self.progress.agency, &bet),
+                            Ok(bet) => self.rows.push(self.progress.agency, &bet),
                             Err(err) => {
-                                self.rows.truncate(before);
-                                log::error!(
-                                    "action: apuesta_recibida | result: fail | cantidad: {count}"
-                                );
-                                return Err(Stop::Refuse(
-                                    ErrorCode::InvalidBet,
-                                    format!("bet {index}: {err}"),
-                                ));
+                                self.rows.roll_back(before);
+                                let text = format!("bet {index}: {err}");
+                                let stop = Stop::Refuse(ErrorCode::InvalidBet, text);
+                                return Err(refused_batch(count, stop));
                             }
                         }
                     }
@@ -68,13 +65,14 @@ impl Session<'_, '_> {
                         single: None,
                     });
                 }
-                Message::Bet { start, bet: raw } => {
-                    self.progress.check_batch(start, 1)?;
+                ClientMessage::Bet { start, bet: raw } => {
+                    self.progress
+                        .check_batch(start)
+                        .map_err(|stop| refused_batch(1, stop))?;
                     let bet = Bet::validate(&raw).map_err(|err| {
-                        log::error!("action: apuesta_recibida | result: fail | cantidad: 1");
-                        Stop::Refuse(ErrorCode::InvalidBet, err.to_string())
+                        refused_batch(1, Stop::Refuse(ErrorCode::InvalidBet, err.to_string()))
                     })?;
-                    append_row(&mut self.rows, self.progress.agency, &bet);
+                    self.rows.push(self.progress.agency, &bet);
                     self.progress.position += 1;
                     let single = Some((bet.document.to_string(), bet.number));
                     self.pending.push(PendingBatch {
@@ -83,30 +81,21 @@ impl Session<'_, '_> {
                         single,
                     });
                 }
-                Message::Hello { agency, secret } => {
+                ClientMessage::Hello { agency, secret } => {
                     let secret = secret.to_vec();
                     self.store_group()?;
                     self.hello(agency, &secret)?;
                 }
-                Message::End { total } => {
+                ClientMessage::End { total } => {
                     self.store_group()?;
                     self.end(total)?;
                 }
-                Message::Winners => {
+                ClientMessage::Winners => {
                     self.store_group()?;
                     self.winners()?;
                 }
-                Message::Welcome { .. }
-                | Message::Ack { .. }
-                | Message::WinnerList { .. }
-                | Message::Error { .. } => {
-                    return Err(Stop::Refuse(
-                        ErrorCode::Malformed,
-                        "a server message sent by a client".into(),
-                    ));
-                }
             }
-            if self.rows.len() >= GROUP_BYTES {
+            if self.rows.len_bytes() >= GROUP_BYTES {
                 return Ok(true);
             }
         }

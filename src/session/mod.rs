@@ -17,14 +17,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use coordinator::Request;
+use crate::coordinator::Request;
 use ipc_channel::ipc::IpcSender;
 
 use crate::config::{Secrets, ServerConfig};
 use crate::connection::{self, Connection, Fill};
 use crate::logging::field;
-use crate::protocol::{ErrorCode, Message, MAGIC, MAX_FRAME_LEN};
-use crate::storage::{BetsFile, CommitState, StorageError};
+use crate::protocol::{ErrorCode, ServerMessage, MAGIC, MAX_FRAME_LEN};
+use crate::storage::{BetsFile, CommitState, PendingRows, StorageError};
 
 mod agency;
 mod ask;
@@ -32,10 +32,10 @@ mod echo;
 mod frames;
 mod store;
 
-use store::{PendingBatch, Progress};
+use store::{AgencyStream, PendingBatch};
 
 /// How often a blocked read or wait looks at the stop flag.
-const TICK: Duration = Duration::from_millis(200);
+const SOCKET_TICK: Duration = Duration::from_millis(200);
 /// Bytes of rows gathered before they are written even if more frames are waiting.
 const GROUP_BYTES: usize = 512 * 1024;
 /// How long a claim or END may wait for the coordinator.
@@ -118,8 +118,8 @@ pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> Ses
     // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked; a peer
     // that vanished without a FIN (its network cut) is noticed by the kernel, so its claim lapses.
     let timeouts = stream
-        .set_read_timeout(Some(TICK))
-        .and_then(|()| stream.set_write_timeout(Some(TICK)))
+        .set_read_timeout(Some(SOCKET_TICK))
+        .and_then(|()| stream.set_write_timeout(Some(SOCKET_TICK)))
         .and_then(|()| connection::detect_dead_peer(&stream));
     if let Err(err) = timeouts {
         log::error!("action: session | result: fail | ip: {ip} | error: {err}");
@@ -131,10 +131,10 @@ pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> Ses
         conn,
         ctx,
         ip,
-        progress: Progress::default(),
+        progress: AgencyStream::default(),
         last_input: Instant::now(),
         frame_started: None,
-        rows: Vec::with_capacity(GROUP_BYTES + MAX_FRAME_LEN * 2),
+        rows: PendingRows::with_capacity(GROUP_BYTES + MAX_FRAME_LEN * 2),
         pending: Vec::new(),
         file: None,
     };
@@ -153,12 +153,13 @@ struct Session<'c, 'a> {
     conn: Connection,
     ctx: &'c SessionContext<'a>,
     ip: String,
-    progress: Progress,
+    progress: AgencyStream,
     last_input: Instant,
     /// When the frame (or echo line) being received began: it must be whole within
     /// `FRAME_TIMEOUT`, however its bytes trickle in.
     frame_started: Option<Instant>,
-    rows: Vec<u8>,
+    /// Rows of the batches received since the last write, stored together.
+    rows: PendingRows,
     pending: Vec<PendingBatch>,
     file: Option<BetsFile<'a>>,
 }
@@ -223,7 +224,7 @@ impl Session<'_, '_> {
             ));
         }
         match fill {
-            Fill::Data(_) => {
+            Fill::Data(_) | Fill::Full => {
                 self.last_input = Instant::now();
                 Ok(true)
             }
@@ -278,7 +279,7 @@ impl Session<'_, '_> {
                 Stop::Refuse(_, detail) | Stop::Fail(_, detail) => detail.as_str(),
                 Stop::Shutdown | Stop::Gone(_) => text.as_str(),
             };
-            let _ = self.conn.send(&Message::Error { code, text: detail });
+            let _ = self.conn.send(&ServerMessage::Error { code, text: detail });
         }
         if failed {
             SessionEnd::Failed

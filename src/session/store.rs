@@ -2,7 +2,7 @@
 //! append and one sync, then each batch is acknowledged in order.
 
 use super::{Session, Stop};
-use crate::protocol::{ErrorCode, Message};
+use crate::protocol::{ErrorCode, ServerMessage};
 use crate::storage::BetsFile;
 
 /// A batch stored in the current group, waiting for its acknowledgement.
@@ -14,19 +14,24 @@ pub(super) struct PendingBatch {
 
 /// Which agency the session holds and where its stream stands.
 #[derive(Default)]
-pub(super) struct Progress {
+pub(super) struct AgencyStream {
     pub(super) agency: u32,
     pub(super) position: u64,
     pub(super) ended: bool,
     pub(super) claimed: bool,
 }
 
-impl Progress {
-    pub(super) fn check_batch(&self, start: u64, count: usize) -> Result<(), Stop> {
-        let refuse = |code, text: String| {
-            log::error!("action: apuesta_recibida | result: fail | cantidad: {count}");
-            Err(Stop::Refuse(code, text))
-        };
+/// The one place a refused batch of `count` bets is logged; returns `stop` to end the session.
+pub(super) fn refused_batch(count: usize, stop: Stop) -> Stop {
+    log::error!("action: apuesta_recibida | result: fail | cantidad: {count}");
+    stop
+}
+
+impl AgencyStream {
+    /// Whether a batch starting at `start` may be stored now: the agency is claimed, has not
+    /// ended, and the batch continues its stream exactly.
+    pub(super) fn check_batch(&self, start: u64) -> Result<(), Stop> {
+        let refuse = |code, text: String| Err(Stop::Refuse(code, text));
         if !self.claimed {
             return refuse(ErrorCode::BadAgency, "HELLO must come first".into());
         }
@@ -63,20 +68,16 @@ impl Session<'_, '_> {
                 self.ctx.config.sync,
             )?),
         };
-        if let Err(err) = file.append(&self.rows) {
+        if let Err(err) = file.append(&mut self.rows) {
+            let mut stop = Stop::from(err);
             for batch in self.pending.drain(..) {
-                log::error!(
-                    "action: apuesta_recibida | result: fail | cantidad: {}",
-                    batch.count
-                );
+                stop = refused_batch(batch.count, stop);
             }
-            self.rows.clear();
-            return Err(err.into());
+            return Err(stop);
         }
-        self.rows.clear();
         let mut acks = Vec::with_capacity(self.pending.len());
         for batch in self.pending.drain(..) {
-            acks.push(Message::Ack {
+            acks.push(ServerMessage::Ack {
                 position: batch.position,
             });
             match batch.single {

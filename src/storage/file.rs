@@ -4,29 +4,9 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use fs2::FileExt;
-
-use super::{lock_path, CommitState, StorageError};
-
-/// Whether an acknowledgement waits for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncMode {
-    /// `fdatasync` covers a batch before it is acknowledged (the default).
-    Durable,
-    /// Acknowledge once the batch is in the page cache: a server crash loses nothing, a power
-    /// cut may lose the last acknowledged batches.
-    Relaxed,
-}
-
-/// Holds an `fs2` lock until dropped, so every path out of a critical section unlocks.
-struct Locked<'a>(&'a File);
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        // Closing the descriptor would release it too; failing to unlock is not actionable.
-        let _ = FileExt::unlock(self.0);
-    }
-}
+use super::lock::Locked;
+use super::{lock_path, CommitState, PendingRows, StorageError};
+use crate::config::SyncMode;
 
 /// An append handle on the bets file, opened by each session child after `fork`.
 pub struct BetsFile<'s> {
@@ -67,14 +47,16 @@ impl<'s> BetsFile<'s> {
         })
     }
 
-    /// Appends `rows` (whole CSV rows of one or more batches) in one write under the exclusive
-    /// lock, then, in durable mode, waits until they are on disk.
+    /// Appends `rows` (the whole rows of one or more batches) in one write under the exclusive
+    /// lock, then, in durable mode, waits until they are on disk. `rows` is left empty either way.
     ///
     /// # Errors
     /// The write or the sync failed; nothing of `rows` counts as stored (a partial write is cut
     /// off before the lock is released).
-    pub fn append(&mut self, rows: &[u8]) -> Result<(), StorageError> {
-        let end = self.append_locked(rows)?;
+    pub fn append(&mut self, rows: &mut PendingRows) -> Result<(), StorageError> {
+        let written = self.append_locked(rows.bytes());
+        rows.clear();
+        let end = written?;
         if self.mode == SyncMode::Durable {
             self.sync_through(end)?;
         }
@@ -82,10 +64,7 @@ impl<'s> BetsFile<'s> {
     }
 
     fn append_locked(&mut self, rows: &[u8]) -> Result<u64, StorageError> {
-        self.file
-            .lock_exclusive()
-            .map_err(StorageError::io("lock", &self.path))?;
-        let _locked = Locked(&self.file);
+        let _locked = Locked::exclusive(&self.file, &self.path)?;
         let committed = self.commit.committed();
         let len = self
             .file
@@ -128,10 +107,7 @@ impl<'s> BetsFile<'s> {
         if self.commit.synced() >= end {
             return Ok(());
         }
-        self.sync_lock
-            .lock_exclusive()
-            .map_err(StorageError::io("lock", &self.path))?;
-        let _locked = Locked(&self.sync_lock);
+        let _locked = Locked::exclusive(&self.sync_lock, &self.path)?;
         // Whoever held the lock before us may have synced our bytes already.
         if self.commit.synced() >= end {
             return Ok(());

@@ -1,31 +1,37 @@
-//! The bets file and everything that touches it.
+//! The bets file and everything that touches it: its format, its locks and its journal.
 //!
 //! The file is exactly the course's `bets.csv`: rows `agency,first_name,last_name,document,
 //! birthdate,number` ending in `\r\n`, quoted only where Python's `csv.QUOTE_MINIMAL` would, so the
-//! course's `load_bets` reads it. Beside it live two small files: `<bets>.ends`, the durable journal
-//! of END notices, and `<bets>.lock`, the lock that serialises `fdatasync` for group commit.
+//! course's `load_bets` reads it. Beside it live three small files: `<bets>.ends`, the durable
+//! journal of END notices and of the draw ([`EndJournal`]); `<bets>.lock`, the lock that serialises
+//! `fdatasync` for group commit; and `<bets>.owner`, held by one server instance and all its
+//! children ([`claim_ownership`]).
 //!
 //! Who writes and who reads:
-//! - session children append through [`BetsFile`], each batch in one `write` under an exclusive
-//!   `fs2` lock, on a descriptor each child opens itself after `fork` (flock belongs to the open
-//!   file description, so an inherited descriptor would not exclude a sibling);
-//! - the coordinator reads through [`BetsLedger`] under a shared lock, incrementally, and repairs a
-//!   torn tail at startup.
+//! - session children gather rows in [`PendingRows`] and append them through [`BetsFile`], each
+//!   group in one `write` under an exclusive `fs2` lock, on a descriptor each child opens itself
+//!   after `fork` (flock belongs to the open file description, so an inherited descriptor would
+//!   not exclude a sibling);
+//! - the coordinator reads through [`BetsReader`] under a shared lock, incrementally, after it
+//!   repaired a torn tail at startup, and records ENDs and the draw in the [`EndJournal`].
 //!
 //! [`CommitState`] is a page of shared memory that all of them see: how far the file holds whole
 //! batches (`committed`) and how far it is known durable (`synced`). A writer that dies mid-`write`
 //! leaves bytes past `committed`; readers never look past it and the next writer cuts them off.
 
 mod file;
-mod ledger;
+mod journal;
+mod lock;
+mod reader;
 mod row;
 mod scan;
 mod shared;
 
-pub use file::{BetsFile, SyncMode};
-pub use ledger::BetsLedger;
-pub use row::append_row;
-pub use scan::{scan_bets, ScannedBet};
+pub use file::BetsFile;
+pub use journal::{EndJournal, Journaled};
+pub use reader::{BetsReader, Recovered};
+pub use row::{Mark, PendingRows};
+pub use scan::{scan_bets, ScanFault, ScanSummary, ScannedBet};
 pub use shared::CommitState;
 
 use std::fmt;

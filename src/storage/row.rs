@@ -1,4 +1,7 @@
-//! One bet as one CSV row, byte for byte what the course's `store_bets` writes.
+//! Rows on their way into the bets file: one bet as one CSV row, byte for byte what the course's
+//! `store_bets` writes, gathered in a [`PendingRows`] until [`BetsFile::append`] writes them.
+//!
+//! [`BetsFile::append`]: super::BetsFile::append
 
 use crate::domain::Bet;
 use crate::rows::needs_quotes;
@@ -6,10 +9,65 @@ use crate::rows::needs_quotes;
 /// The agency (at most 10 digits), five commas and `\r\n`.
 const ROW_OVERHEAD: usize = 10 + 5 + 2;
 
+/// Rows formatted for the bets file and not yet written: a session gathers the batches of a
+/// group here, rolls back a batch that turns out to be refused, and appends the rest at once.
+#[derive(Debug, Default)]
+pub struct PendingRows {
+    bytes: Vec<u8>,
+}
+
+/// Where a [`PendingRows`] stood, to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
+
+impl PendingRows {
+    /// Empty, with room for `bytes` bytes of rows.
+    pub fn with_capacity(bytes: usize) -> Self {
+        PendingRows {
+            bytes: Vec::with_capacity(bytes),
+        }
+    }
+
+    /// Adds `bet` of `agency` as one row.
+    pub fn push(&mut self, agency: u32, bet: &Bet<'_>) {
+        append_row(&mut self.bytes, agency, bet);
+    }
+
+    /// Where the rows stand now.
+    pub fn mark(&self) -> Mark {
+        Mark(self.bytes.len())
+    }
+
+    /// Drops every row added since `mark`.
+    pub fn roll_back(&mut self, mark: Mark) {
+        self.bytes.truncate(mark.0);
+    }
+
+    /// Bytes of rows pending.
+    pub fn len_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no row is pending.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The rows as the file will hold them.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Drops every pending row.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+    }
+}
+
 /// Appends `agency,first,last,document,birthdate,number\r\n` to `out`, quoting like Python's
 /// `csv.QUOTE_MINIMAL`: a field is quoted when it holds a comma, a quote, `\r` or `\n`, and its
 /// quotes are doubled.
-pub fn append_row(out: &mut Vec<u8>, agency: u32, bet: &Bet<'_>) {
+fn append_row(out: &mut Vec<u8>, agency: u32, bet: &Bet<'_>) {
     // Room for the row unquoted, so the pushes below do not each check the capacity's growth.
     out.reserve(
         ROW_OVERHEAD
@@ -65,7 +123,7 @@ fn push_u32(out: &mut Vec<u8>, mut value: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::RawBet;
+    use crate::domain::RawBet;
 
     fn bet<'a>(first: &'a str, last: &'a str) -> Bet<'a> {
         Bet::validate(&RawBet {
@@ -83,6 +141,18 @@ mod tests {
         let mut out = Vec::new();
         append_row(&mut out, 1, &bet("Santiago Lionel", "Lorca"));
         assert_eq!(out, b"1,Santiago Lionel,Lorca,30904465,1999-03-17,7574\r\n");
+    }
+
+    #[test]
+    fn a_rolled_back_batch_leaves_the_rows_before_it() {
+        let mut rows = PendingRows::default();
+        rows.push(1, &bet("Ana", "Lorca"));
+        let kept = rows.bytes().to_vec();
+        let mark = rows.mark();
+        rows.push(1, &bet("Bo", "Paz"));
+        rows.roll_back(mark);
+        assert_eq!(rows.bytes(), kept.as_slice());
+        assert_eq!(rows.len_bytes(), kept.len());
     }
 
     #[test]

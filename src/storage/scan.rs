@@ -1,16 +1,16 @@
 //! Streaming reads of the bets file: one row at a time, nothing kept but what the caller keeps.
 //!
-//! The coordinator reads every stored byte once per run, so this is a hot path. Rows without a
-//! quote (nearly all of them) are split in a single pass over their bytes; a row with a quote goes
-//! through a small state machine that follows Python's `QUOTE_MINIMAL` dialect (doubled quotes,
-//! line breaks inside quotes). Reads are `pread`s into a reused buffer, never moving a shared
-//! file offset.
+//! The coordinator reads every stored byte once per run, so this is a hot path. Rows are split by
+//! `rows::split_row` (Python's `QUOTE_MINIMAL` dialect: doubled quotes, line breaks inside quotes)
+//! and their digits read by `domain::decimal`; this file only reads chunks and says which rows
+//! are bets. Reads are `pread`s into a reused buffer, never moving a shared file offset.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use crate::rows::{split_row, Row};
+use crate::domain::decimal;
+use crate::rows::{split_row, strip_quotes, Row};
 
 /// Bytes read from the file at a time.
 const CHUNK: usize = 1 << 20;
@@ -118,32 +118,16 @@ fn parse<'a>(buf: &'a [u8], row: &Row) -> Result<ScannedBet<'a>, &'static str> {
     if row.count != FIELDS {
         return Err("a row has 6 fields");
     }
-    let field = |index: usize| unquote(row.field(buf, index));
+    let field = |index: usize| strip_quotes(row.field(buf, index));
     let last = field(5);
     let last = last.strip_suffix(b"\r").unwrap_or(last);
-    let agency = digits(field(0), 10).ok_or("agency is not a number")?;
-    let number = digits(unquote(last), 4).ok_or("number is not a number from 0 to 9999")?;
+    let agency = decimal(field(0), 10).ok_or("agency is not a number")?;
+    let number = decimal(strip_quotes(last), 4).ok_or("number is not a number from 0 to 9999")?;
     Ok(ScannedBet {
         agency: u32::try_from(agency).map_err(|_| "agency out of range")?,
         document: field(3),
         number: u16::try_from(number).map_err(|_| "number out of range")?,
     })
-}
-
-/// A quoted field's content (quotes are never needed for the digit fields we read, but a
-/// writer may add them).
-fn unquote(field: &[u8]) -> &[u8] {
-    match field {
-        [b'"', inner @ .., b'"'] => inner,
-        other => other,
-    }
-}
-
-fn digits(bytes: &[u8], max: usize) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > max || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(bytes.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 #[cfg(test)]

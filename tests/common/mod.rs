@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use tp0::protocol::{self, Decoded, ErrorCode, Message};
+pub use nix::sys::signal::Signal;
+use tp0::protocol::{self, ClientMessage, Decoded, ErrorCode, ServerMessage};
 
 mod data;
 mod raw;
@@ -45,6 +46,11 @@ impl Drop for Scratch {
 }
 
 /// A free port on 127.0.0.1 (bound and released; the server rebinds it with SO_REUSEADDR).
+/// Sends `signal` to `pid`; a process already gone is not an error here.
+pub fn send_signal(pid: i32, signal: Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -177,14 +183,13 @@ impl Server {
         self.child.id() as i32
     }
 
-    pub fn signal(&self, signal: i32) {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe { libc::kill(self.pid(), signal) };
+    pub fn signal(&self, signal: Signal) {
+        send_signal(self.pid(), signal);
     }
 
     /// SIGTERM and wait (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
-        self.signal(libc::SIGTERM);
+        self.signal(Signal::SIGTERM);
         self.wait_exit(Duration::from_secs(15))
             .expect("server did not exit after SIGTERM")
     }
@@ -203,10 +208,9 @@ impl Server {
     /// SIGKILL the whole tree: the parent, the coordinator and every session child.
     pub fn kill_tree(&mut self) {
         let pids = descendants(self.pid());
-        self.signal(libc::SIGKILL);
+        self.signal(Signal::SIGKILL);
         for &pid in &pids {
-            // SAFETY: kill(2) on pids we just listed as our descendants.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            send_signal(pid, Signal::SIGKILL);
         }
         let _ = self.child.wait();
         // Orphans are reaped by whoever adopts them; wait until none of them runs any more.

@@ -30,7 +30,7 @@ impl Raw {
     /// Connects as a new agency (no secret) and checks the server welcomes it at position 0.
     pub fn new_agency(port: u16, agency: u32) -> Raw {
         let mut raw = Raw::connect(port);
-        raw.send(&Message::Hello {
+        raw.send(&ClientMessage::Hello {
             agency,
             secret: b"",
         });
@@ -44,7 +44,7 @@ impl Raw {
         raw
     }
 
-    pub fn send(&mut self, message: &Message<'_>) {
+    pub fn send(&mut self, message: &ClientMessage<'_>) {
         let mut out = Vec::new();
         protocol::encode(message, &mut out).unwrap();
         self.stream.write_all(&out).unwrap();
@@ -57,7 +57,7 @@ impl Raw {
     /// Reads the next frame as an owned summary: (kind byte, error code if ERROR, position if ACK/WELCOME).
     pub fn recv(&mut self) -> Option<Reply> {
         loop {
-            match protocol::decode(&self.buf) {
+            match protocol::decode::<ServerMessage<'_>>(&self.buf) {
                 Ok(Decoded::Frame(message, used)) => {
                     let reply = Reply::from(&message);
                     self.buf.drain(..used);
@@ -87,23 +87,21 @@ pub enum Reply {
     Ack(u64),
     Winners { total: u32, documents: Vec<String> },
     Error(ErrorCode, String),
-    Other,
 }
 
-impl From<&Message<'_>> for Reply {
-    fn from(message: &Message<'_>) -> Reply {
+impl From<&ServerMessage<'_>> for Reply {
+    fn from(message: &ServerMessage<'_>) -> Reply {
         match message {
-            Message::Welcome { position, ended } => Reply::Welcome {
+            ServerMessage::Welcome { position, ended } => Reply::Welcome {
                 position: *position,
                 ended: *ended,
             },
-            Message::Ack { position } => Reply::Ack(*position),
-            Message::WinnerList { total, documents } => Reply::Winners {
+            ServerMessage::Ack { position } => Reply::Ack(*position),
+            ServerMessage::WinnerList { total, documents } => Reply::Winners {
                 total: *total,
                 documents: documents.iter().map(str::to_owned).collect(),
             },
-            Message::Error { code, text } => Reply::Error(*code, text.to_string()),
-            _ => Reply::Other,
+            ServerMessage::Error { code, text } => Reply::Error(*code, text.to_string()),
         }
     }
 }

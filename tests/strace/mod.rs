@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use tp0::protocol::{decode, Decoded, Message};
+use tp0::protocol::{decode, ClientMessage, Decoded, ServerMessage};
 use tp0::rows::RowReader;
 
 /// The syscalls the trace must hold (`strace -e trace=...`).
@@ -275,11 +275,11 @@ fn read_requests(socket: &mut Socket) {
         match decode(&socket.inbound) {
             Ok(Decoded::Frame(message, used)) => {
                 match message {
-                    Message::Hello { agency, .. } => socket.agency = Some(agency),
-                    Message::Bets { .. } | Message::Bet { .. } => {
+                    ClientMessage::Hello { agency, .. } => socket.agency = Some(agency),
+                    ClientMessage::Bets { .. } | ClientMessage::Bet { .. } => {
                         socket.queue.push_back(Expect::Batch)
                     }
-                    Message::End { total } => socket.queue.push_back(Expect::End { total }),
+                    ClientMessage::End { total } => socket.queue.push_back(Expect::End { total }),
                     _ => {}
                 }
                 socket.inbound.drain(..used);
@@ -301,7 +301,7 @@ struct Durable<'a> {
 fn check_acks(socket: &mut Socket, on_disk: &Durable<'_>, line: usize, report: &mut Report) {
     while !socket.lost {
         let (position, used) = match decode(&socket.outbound) {
-            Ok(Decoded::Frame(Message::Ack { position }, used)) => (position, used),
+            Ok(Decoded::Frame(ServerMessage::Ack { position }, used)) => (position, used),
             Ok(Decoded::Frame(_, used)) => {
                 socket.outbound.drain(..used);
                 continue;

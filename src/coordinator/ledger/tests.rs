@@ -1,7 +1,11 @@
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
 use super::*;
-use crate::domain::Bet;
-use crate::protocol::RawBet;
-use crate::storage::{append_row, BetsFile, SyncMode};
+use crate::config::SyncMode;
+use crate::domain::{Bet, RawBet};
+use crate::storage::{ends_path, BetsFile, PendingRows};
 
 struct TempDir(PathBuf);
 impl TempDir {
@@ -21,8 +25,13 @@ impl Drop for TempDir {
     }
 }
 
+/// The bytes of `bets` as rows of `agency`, the way a session formats them.
 fn rows(agency: u32, bets: &[(&str, &str, &str)]) -> Vec<u8> {
-    let mut out = Vec::new();
+    pending(agency, bets).bytes().to_vec()
+}
+
+fn pending(agency: u32, bets: &[(&str, &str, &str)]) -> PendingRows {
+    let mut out = PendingRows::default();
     for (name, doc, number) in bets {
         let raw = RawBet {
             first_name: name.as_bytes(),
@@ -31,7 +40,7 @@ fn rows(agency: u32, bets: &[(&str, &str, &str)]) -> Vec<u8> {
             birthdate: b"1990-01-31",
             number: number.as_bytes(),
         };
-        append_row(&mut out, agency, &Bet::validate(&raw).unwrap());
+        out.push(agency, &Bet::validate(&raw).unwrap());
     }
     out
 }
@@ -42,10 +51,11 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let commit = CommitState::new().unwrap();
     let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
     let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Durable).unwrap();
-    let a = rows(1, &[("Ana, \"la\"\nmaría", "1", "7574"), ("Bo", "2", "1")]);
-    let b = rows(2, &[("Cé", "3", "7574")]);
-    file.append(&a).unwrap();
-    file.append(&b).unwrap();
+    let a = [("Ana, \"la\"\nmaría", "1", "7574"), ("Bo", "2", "1")];
+    let b = [("Cé", "3", "7574")];
+    file.append(&mut pending(1, &a)).unwrap();
+    file.append(&mut pending(2, &b)).unwrap();
+    let (a, b) = (rows(1, &a), rows(2, &b));
     assert_eq!(
         commit.synced(),
         (a.len() + b.len()) as u64,
@@ -107,8 +117,9 @@ fn bytes_a_dead_writer_left_past_the_commit_mark_are_cut_by_the_next_writer() {
     let commit = CommitState::new().unwrap();
     let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
     let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Relaxed).unwrap();
-    let good = rows(1, &[("Ana", "1", "1")]);
-    file.append(&good).unwrap();
+    let good = [("Ana", "1", "1")];
+    file.append(&mut pending(1, &good)).unwrap();
+    let good = rows(1, &good);
     // A writer died mid-write: bytes on disk, commit mark not moved.
     let mut raw = OpenOptions::new().append(true).open(dir.bets()).unwrap();
     raw.write_all(b"1,Half,wri").unwrap();
@@ -117,8 +128,9 @@ fn bytes_a_dead_writer_left_past_the_commit_mark_are_cut_by_the_next_writer() {
         1,
         "readers stop at the commit mark"
     );
-    let next = rows(2, &[("Bo", "2", "7574")]);
-    file.append(&next).unwrap();
+    let next = [("Bo", "2", "7574")];
+    file.append(&mut pending(2, &next)).unwrap();
+    let next = rows(2, &next);
     assert_eq!(
         std::fs::read(dir.bets()).unwrap(),
         [good.as_slice(), next.as_slice()].concat()
@@ -157,7 +169,7 @@ fn a_recorded_draw_and_the_stored_count_survive_a_reopen() {
         assert_eq!(ledger.stored_at_open(), 0, "a new round");
         assert!(!ledger.drawn());
         let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Durable).unwrap();
-        file.append(&rows(1, &[("Ana", "1", "7574"), ("Bo", "2", "1")]))
+        file.append(&mut pending(1, &[("Ana", "1", "7574"), ("Bo", "2", "1")]))
             .unwrap();
         ledger.record_end(1, 2).unwrap();
         ledger.record_draw().unwrap();

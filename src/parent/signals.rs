@@ -9,9 +9,10 @@ use std::sync::Arc;
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook::SigId;
 
-/// The parent's signal state: a stop flag, a child-exit flag and a pipe that wakes `poll`.
-pub struct Signals {
-    stop: Arc<AtomicBool>,
+/// The parent's signal state: a flag per stop signal and a pipe that wakes `poll`.
+pub(crate) struct Signals {
+    term: Arc<AtomicBool>,
+    int: Arc<AtomicBool>,
     wake: UnixStream,
     ids: Vec<SigId>,
 }
@@ -21,14 +22,15 @@ impl Signals {
     ///
     /// # Errors
     /// Registration or pipe creation failed.
-    pub fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         let (wake, notify) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         notify.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
+        let term = Arc::new(AtomicBool::new(false));
+        let int = Arc::new(AtomicBool::new(false));
         let mut ids = Vec::new();
-        for signal in [SIGTERM, SIGINT] {
-            ids.push(signal_hook::flag::register(signal, Arc::clone(&stop))?);
+        for (signal, flag) in [(SIGTERM, &term), (SIGINT, &int)] {
+            ids.push(signal_hook::flag::register(signal, Arc::clone(flag))?);
             ids.push(signal_hook::low_level::pipe::register(
                 signal,
                 notify.try_clone()?,
@@ -36,21 +38,32 @@ impl Signals {
         }
         // SIGCHLD only wakes the loop, which reaps on every wake-up anyway.
         ids.push(signal_hook::low_level::pipe::register(SIGCHLD, notify)?);
-        Ok(Signals { stop, wake, ids })
+        Ok(Signals {
+            term,
+            int,
+            wake,
+            ids,
+        })
     }
 
-    /// Whether SIGTERM or SIGINT arrived.
-    pub fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+    /// The stop signal that arrived, if any (SIGTERM when both did).
+    pub(crate) fn stop_requested(&self) -> Option<&'static str> {
+        if self.term.load(Ordering::Relaxed) {
+            Some("SIGTERM")
+        } else if self.int.load(Ordering::Relaxed) {
+            Some("SIGINT")
+        } else {
+            None
+        }
     }
 
     /// The descriptor `poll` watches.
-    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn wake_fd(&self) -> BorrowedFd<'_> {
         self.wake.as_fd()
     }
 
     /// Empties the wake pipe.
-    pub fn drain(&self) {
+    pub(crate) fn drain(&self) {
         let mut sink = [0u8; 64];
         while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
     }
@@ -60,7 +73,7 @@ impl Signals {
     ///
     /// # Errors
     /// Registration of the child's own handlers failed.
-    pub fn forget_in_child(self) -> std::io::Result<Arc<AtomicBool>> {
+    pub(crate) fn forget_in_child(self) -> std::io::Result<Arc<AtomicBool>> {
         for id in &self.ids {
             signal_hook::low_level::unregister(*id);
         }

@@ -1,21 +1,45 @@
-//! The coordinator process's body: it opens the bets file's ledger, checks it fits this
-//! configuration, and serves the sessions' requests until SIGTERM (see the `coordinator` crate for
-//! the barrier and the draw themselves).
+//! The coordinator process: one child of the parent, forked at startup (and again if it dies),
+//! that owns the round: who holds each agency, when the round opens, the END barrier, the draw,
+//! and who is told which winners.
+//!
+//! What it does: it opens the bets file through its [`ledger`] (which repairs a torn tail and
+//! reads what is stored), checks that the file fits this configuration, and serves the sessions'
+//! requests over one ipc-channel until SIGTERM. Every session asks it in the same way: a
+//! [`Request`] carrying an `IpcSender` for the reply, so the coordinator never blocks on a child.
+//!
+//! What it may touch: the bets file and its END journal, read and journaled only through
+//! `storage` (it never appends bets); the sessions, only by replying on their channels and by
+//! checking that their pids exist. It forks nothing and opens no socket.
+//!
+//! The barrier's rules themselves, free of files and processes so they are tested with an
+//! in-memory ledger, are the `coordinator` crate at the repository's top level; this module is
+//! the one place the server reaches them, so everything of the coordinator a session uses is
+//! re-exported here.
+
+mod ledger;
+
+pub use ::coordinator::{
+    AgencyId, AuthReply, ClaimReply, EndReply, OpeningReply, Request, SessionId, WinnersReply,
+};
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use coordinator::{Coordinator, Liveness, Request, SessionId, Timing};
+use ::coordinator::{Coordinator, Liveness, Timing};
 use ipc_channel::ipc::IpcReceiver;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 use crate::config::ServerConfig;
-use crate::storage::{BetsLedger, CommitState};
+use crate::storage::CommitState;
+use ledger::BetsLedger;
 
 /// The coordinator's exit code for state it must never serve (the server stops instead of
 /// restarting it).
-pub(super) const FATAL_EXIT: i32 = 3;
+pub(crate) const FATAL_EXIT: i32 = 3;
+
+/// How long the coordinator waits for a request before it looks at its timers and the stop flag.
+const REQUEST_WAIT: Duration = Duration::from_millis(200);
 
 /// A session is alive while its process exists.
 struct ProcessLiveness;
@@ -30,8 +54,8 @@ impl Liveness for ProcessLiveness {
     }
 }
 
-/// The coordinator process's body; returns its exit code.
-pub(super) fn run_coordinator(
+/// The coordinator process's body, run in the child the parent forked; returns its exit code.
+pub(crate) fn run(
     config: &ServerConfig,
     commit: &CommitState,
     requests: &IpcReceiver<Request>,
@@ -71,7 +95,7 @@ pub(super) fn run_coordinator(
         config.agencies,
         coordinator.has_drawn()
     );
-    match coordinator::run(&mut coordinator, requests, stop, Duration::from_millis(200)) {
+    match ::coordinator::run(&mut coordinator, requests, stop, REQUEST_WAIT) {
         Ok(()) => {
             log::info!("action: shutdown | result: in_progress | resource: coordinator | closed: channel bets_file ends_file");
             0

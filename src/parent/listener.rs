@@ -8,7 +8,7 @@ use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType
 
 use super::{setup, ServerError};
 use crate::connection::FrameWriter;
-use crate::protocol::{ErrorCode, Message};
+use crate::protocol::{ErrorCode, ServerMessage};
 
 /// Binds `[::]:port` (dual-stack, so IPv4 clients too) or, without IPv6, `0.0.0.0:port`, with
 /// SO_REUSEADDR and the configured backlog, non-blocking for the accept loop.
@@ -60,7 +60,7 @@ pub(super) fn refuse_busy(stream: TcpStream, peer: SocketAddr, limit: usize) {
 
 /// Best-effort error frame from the parent; it must never block, so the socket is non-blocking.
 pub(super) fn refuse(stream: TcpStream, code: ErrorCode, text: &str) {
-    FrameWriter::send_and_forget(stream, &Message::Error { code, text });
+    FrameWriter::send_and_forget(stream, &ServerMessage::Error { code, text });
 }
 
 /// Whether a socket in this network namespace listens on `port` (from `/proc/net/tcp{,6}`).

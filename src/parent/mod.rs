@@ -14,57 +14,59 @@
 //! Shutdown is a small state machine — `Running`, then `Draining` until every child is reaped —
 //! each step logged as `action: shutdown`. Children that outlive the grace period get SIGKILL.
 //!
-//! Beside this file: `children` (the child table and reaping), `signals` (flags and the self-pipe),
-//! `identified` (sessions telling the parent they serve an agency), `listener` (the socket and the
-//! refusals the parent sends), and `coordinator` (the coordinator process's body). This file is
-//! the one loop those serve (accept, fork, reap, shut down), which is why it stays whole.
+//! What it may touch: the listening socket, the child table, signals, and the resources it
+//! creates for its children before forking; never the bets file's contents, never a frame beyond
+//! the refusals `listener` sends.
+//!
+//! Beside this file: `spawn` (the forks and each child's first steps), `children` (the child
+//! table and reaping), `signals` (flags and the self-pipe), `identified` (sessions telling the
+//! parent they serve an agency), `listener` (the socket and the refusals the parent sends) and
+//! `limits` (the descriptor limit). This file is the loop those serve: accept, reap, shut down.
 
 mod children;
-mod coordinator;
 mod identified;
 mod limits;
 mod listener;
 mod signals;
+mod spawn;
 
-pub use children::{Children, Exit, Reaped, Role, Standing};
-pub use identified::Identified;
 pub use limits::{raise_fd_limit, FdLimit};
 pub use listener::is_listening;
 
-use self::coordinator::{run_coordinator, FATAL_EXIT};
-use listener::{bind, refuse, refuse_busy};
-pub use signals::Signals;
+use children::{Children, Exit, Reaped, Role};
+use identified::Identified;
+use listener::{bind, refuse_busy};
+use signals::Signals;
 
 use std::fmt;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::coordinator::Request;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{fork, ForkResult};
 
 use crate::config::{Secrets, ServerConfig};
-use crate::protocol::ErrorCode;
-use crate::session::{self, SessionContext};
+use crate::coordinator::{Request, FATAL_EXIT};
 use crate::storage::{self, CommitState};
 
-/// Why the server could not start or keep running.
+/// Why the server could not start, or had to stop.
 #[derive(Debug)]
 pub enum ServerError {
-    /// Setting something up failed.
+    /// Setting something up failed before any child was forked.
     Setup(&'static str, String),
+    /// The running server had to stop: `poll` failed, or the coordinator refused the bets file.
+    Run(&'static str, String),
 }
 
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::Setup(what, err) => write!(f, "{what}: {err}"),
+            ServerError::Setup(what, err) | ServerError::Run(what, err) => {
+                write!(f, "{what}: {err}")
+            }
         }
     }
 }
@@ -94,7 +96,7 @@ enum State {
 const EVICT_AFTER: Duration = Duration::from_secs(5);
 
 /// Coordinator restarts closer together than this are delayed (a crash loop must not spin).
-const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+pub(super) const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Everything the parent owns.
 pub struct Supervisor {
@@ -193,9 +195,9 @@ impl Supervisor {
         loop {
             self.wait_for_events()?;
             self.reap_children();
-            let stop = self.signals.as_ref().is_some_and(Signals::stop_requested);
-            if stop && self.state == State::Running {
-                self.begin_shutdown();
+            let signal = self.signals.as_ref().and_then(Signals::stop_requested);
+            if let (Some(signal), State::Running) = (signal, self.state) {
+                self.begin_shutdown(&format!("signal: {signal}"));
             }
             match self.state {
                 State::Running => {
@@ -207,7 +209,7 @@ impl Supervisor {
                 State::Draining { deadline, killed } => {
                     if self.children.is_empty() {
                         if let Some(why) = self.fatal.take() {
-                            return Err(ServerError::Setup("coordinator", why));
+                            return Err(ServerError::Run("coordinator", why));
                         }
                         log::info!("action: shutdown | result: success | resource: server");
                         return Ok(());
@@ -246,7 +248,7 @@ impl Supervisor {
         }
         match poll(&mut fds, PollTimeout::from(timeout)) {
             Ok(_) | Err(Errno::EINTR) => {}
-            Err(err) => return Err(ServerError::Setup("poll", err.to_string())),
+            Err(err) => return Err(ServerError::Run("poll", err.to_string())),
         }
         signals.drain();
         for pid in self.identified.drain() {
@@ -309,116 +311,6 @@ impl Supervisor {
         }
     }
 
-    fn start_session(&mut self, stream: TcpStream, peer: SocketAddr) {
-        if let Err(err) = stream.set_nonblocking(false) {
-            log::error!(
-                "action: start_session | result: fail | ip: {} | error: {err}",
-                peer.ip().to_canonical()
-            );
-            return;
-        }
-        // SAFETY: the parent is single-threaded (no thread exists that could hold a lock across
-        // the fork), and the child arm never returns into this loop: `session_child` exits.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => self.session_child(stream, peer),
-            Ok(ForkResult::Parent { child }) => {
-                self.children.add(child, Role::Session { peer });
-                // `stream` drops here: the parent's copy of the socket closes, the child's stays.
-            }
-            Err(err) => {
-                log::error!(
-                    "action: start_session | result: fail | ip: {} | error: fork: {err}",
-                    peer.ip().to_canonical()
-                );
-                refuse(
-                    stream,
-                    ErrorCode::ServerBusy,
-                    "the server cannot start a session now",
-                );
-            }
-        }
-    }
-
-    /// The child arm of a session fork.
-    fn session_child(&mut self, stream: TcpStream, peer: SocketAddr) -> ! {
-        let stop = self.become_child();
-        let code = match &stop {
-            Some(stop) => {
-                let identified = &self.identified;
-                let ctx = SessionContext {
-                    config: &self.config,
-                    commit: &self.commit,
-                    coordinator: self.requests_tx.clone(),
-                    stop,
-                    secrets: self.secrets.as_ref(),
-                    identified: &|| identified.notify(),
-                };
-                session::run(stream, peer, &ctx).exit_code()
-            }
-            None => 1,
-        };
-        std::process::exit(code)
-    }
-
-    /// In a freshly forked child: die with the parent, drop what only the parent may hold, take
-    /// over SIGTERM.
-    fn become_child(&mut self) -> Option<Arc<AtomicBool>> {
-        // An orphan would go on writing with a commit page no new server shares: a dead parent
-        // takes its children with it, like a postmaster's backends.
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        if std::os::unix::process::parent_id() != self.pid {
-            // The parent died before the prctl took effect.
-            std::process::exit(1);
-        }
-        self.listener = None;
-        // Sessions must not hold the coordinator's receiving end (the coordinator took it first).
-        self.requests_rx = None;
-        self.children = Children::default();
-        let signals = self.signals.take()?;
-        match signals.forget_in_child() {
-            Ok(stop) => Some(stop),
-            Err(err) => {
-                log::error!("action: start_child | result: fail | error: signals: {err}");
-                None
-            }
-        }
-    }
-
-    fn start_coordinator(&mut self) {
-        self.coordinator_started = Some(Instant::now());
-        // SAFETY: as in `start_session`: single-threaded parent, and the child arm exits.
-        match unsafe { fork() } {
-            Ok(ForkResult::Child) => {
-                let requests = self.requests_rx.take();
-                let stop = self.become_child();
-                let code = match (requests, stop) {
-                    (Some(requests), Some(stop)) => {
-                        run_coordinator(&self.config, &self.commit, &requests, &stop)
-                    }
-                    _ => 1,
-                };
-                std::process::exit(code)
-            }
-            Ok(ForkResult::Parent { child }) => {
-                log::info!("action: start_coordinator | result: success | pid: {child}");
-                self.children.add(child, Role::Coordinator);
-            }
-            Err(err) => {
-                log::error!("action: start_coordinator | result: fail | error: fork: {err}")
-            }
-        }
-    }
-
-    fn restart_coordinator(&mut self) {
-        if self
-            .coordinator_started
-            .is_some_and(|at| at.elapsed() < RESTART_BACKOFF)
-        {
-            return;
-        }
-        self.start_coordinator();
-    }
-
     fn reap_children(&mut self) {
         for Reaped {
             pid,
@@ -449,7 +341,7 @@ impl Supervisor {
                         "the bets file or END journal does not fit this configuration (see the coordinator's error above)".into(),
                     );
                     if !draining {
-                        self.begin_shutdown();
+                        self.begin_shutdown("reason: coordinator_refused_bets_file");
                     }
                 }
                 (Role::Coordinator, exit) if draining => log::warn!(
@@ -467,8 +359,10 @@ impl Supervisor {
         }
     }
 
-    fn begin_shutdown(&mut self) {
-        log::info!("action: shutdown | result: in_progress | resource: server | signal: SIGTERM");
+    /// Closes the listener and tells every child to stop; `cause` is the log line's last field
+    /// (`signal: SIGTERM`, `signal: SIGINT`, or why the server stops on its own).
+    fn begin_shutdown(&mut self, cause: &str) {
+        log::info!("action: shutdown | result: in_progress | resource: server | {cause}");
         if let Some(listener) = self.listener.take() {
             drop(listener);
             log::info!("action: shutdown | result: success | resource: listener");

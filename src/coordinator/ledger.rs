@@ -1,0 +1,157 @@
+//! The coordinator's [`Ledger`] over the bets file: how many bets each agency has stored, whose
+//! END is durable, and the winners, kept as counts while storage reads the file once per run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use ::coordinator::Ledger;
+
+use super::AgencyId;
+use crate::domain::has_won;
+use crate::logging::field;
+use crate::storage::{BetsReader, CommitState, EndJournal, ScannedBet, StorageError};
+
+/// Counts and winners per agency, kept up to date from the bets file and the END journal.
+pub(crate) struct BetsLedger<'s> {
+    reader: BetsReader<'s>,
+    journal: EndJournal,
+    tally: Tally,
+    ended: BTreeSet<AgencyId>,
+    /// Bets in the file when it was opened.
+    stored_at_open: u64,
+    /// Whether the journal records that this round's draw ran.
+    drawn: bool,
+}
+
+/// What the coordinator keeps of the stored bets.
+#[derive(Default)]
+struct Tally {
+    bets: u64,
+    counts: HashMap<AgencyId, u64>,
+    winners: BTreeMap<AgencyId, Vec<String>>,
+}
+
+impl Tally {
+    fn add(&mut self, bet: ScannedBet<'_>) {
+        self.bets += 1;
+        *self.counts.entry(bet.agency).or_insert(0) += 1;
+        if has_won(bet.number) {
+            let document = String::from_utf8_lossy(bet.document).into_owned();
+            self.winners.entry(bet.agency).or_default().push(document);
+        }
+    }
+
+    fn count(&self, agency: AgencyId) -> u64 {
+        self.counts.get(&agency).copied().unwrap_or(0)
+    }
+}
+
+impl<'s> BetsLedger<'s> {
+    /// Opens the bets file and its END journal, repairs a torn last row, and reads what is stored.
+    ///
+    /// # Errors
+    /// I/O failures, or rows that are not bets before the last row (corruption a crash cannot
+    /// explain).
+    pub(crate) fn open(path: &Path, commit: &'s CommitState) -> Result<Self, StorageError> {
+        let mut journal = EndJournal::open(path)?;
+        let mut reader = BetsReader::open(path, commit)?;
+        let mut tally = Tally::default();
+        let recovered = reader.recover(|bet| tally.add(bet))?;
+        let journaled = journal.read()?;
+        let mut ended = BTreeSet::new();
+        for (agency, total) in journaled.ends {
+            let stored = tally.count(agency);
+            if stored != total {
+                log::warn!(
+                    "action: recover_ends | result: fail | agency: {agency} | ended_with: {total} | stored: {stored}"
+                );
+            }
+            ended.insert(agency);
+        }
+        let shown = path.display().to_string();
+        let file = field(&shown);
+        if tally.bets == 0 && ended.is_empty() {
+            log::info!("action: nueva_ronda | result: success | file: {file}");
+        } else {
+            log::info!(
+                "action: recover_bets | result: success | file: {file} | bets: {} | bytes: {} | ended: {} | drawn: {} | ms: {}",
+                tally.bets,
+                recovered.len,
+                ended.len(),
+                journaled.drawn,
+                recovered.ms
+            );
+        }
+        Ok(BetsLedger {
+            reader,
+            journal,
+            stored_at_open: tally.bets,
+            tally,
+            ended,
+            drawn: journaled.drawn,
+        })
+    }
+
+    /// Every agency with bets or an END on record.
+    pub(crate) fn agencies_on_record(&self) -> BTreeSet<AgencyId> {
+        self.tally
+            .counts
+            .keys()
+            .chain(&self.ended)
+            .copied()
+            .collect()
+    }
+
+    fn catch_up(&mut self) -> Result<(), StorageError> {
+        let tally = &mut self.tally;
+        self.reader.catch_up(|bet| tally.add(bet))
+    }
+}
+
+impl Ledger for BetsLedger<'_> {
+    type Error = StorageError;
+
+    fn position(&mut self, agency: AgencyId) -> Result<u64, StorageError> {
+        self.catch_up()?;
+        Ok(self.tally.count(agency))
+    }
+
+    fn stored_at_open(&self) -> u64 {
+        self.stored_at_open
+    }
+
+    fn ended(&self) -> BTreeSet<AgencyId> {
+        self.ended.clone()
+    }
+
+    fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
+        self.journal.record_end(agency, total)?;
+        self.ended.insert(agency);
+        Ok(())
+    }
+
+    fn drawn(&self) -> bool {
+        self.drawn
+    }
+
+    fn record_draw(&mut self) -> Result<(), StorageError> {
+        self.journal.record_draw()?;
+        self.drawn = true;
+        Ok(())
+    }
+
+    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, StorageError> {
+        let started = Instant::now();
+        self.catch_up()?;
+        log::debug!(
+            "action: draw_scan | result: success | bets: {} | us: {}",
+            self.tally.bets,
+            started.elapsed().as_micros()
+        );
+        Ok(self.tally.winners.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;
