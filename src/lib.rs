@@ -1,10 +1,10 @@
 //! tp0: the Lotería Nacional of FIUBA 75.74 TP0 — library behind the `server` and `client` binaries.
 //!
 //! The server is three kinds of process, one module each, listed first:
-//! - [`parent`]: the single-threaded acceptor, the only place that forks; it starts the
+//! - `parent`: the single-threaded acceptor, the only place that forks; it starts the
 //!   coordinator and one session per connection, forwards SIGTERM to them and reaps them;
-//! - [`session`]: one forked child per connection, serving one agency (or one echo peer);
-//! - [`coordinator`]: the child that owns the round: claims, the END barrier, the draw, and each
+//! - `session`: one forked child per connection, serving one agency (or one echo peer);
+//! - `coordinator`: the child that owns the round: claims, the END barrier, the draw, and each
 //!   agency's own winners (its rules are the `coordinator` crate at the repository's top level).
 //!
 //! What they share (dependencies point down): `protocol` turns frames into bytes and back over a

@@ -2,7 +2,7 @@
 //! that owns the round: who holds each agency, when the round opens, the END barrier, the draw,
 //! and who is told which winners.
 //!
-//! What it does: it opens the bets file through its [`ledger`] (which repairs a torn tail and
+//! What it does: it opens the bets file through its `ledger` (which repairs a torn tail and
 //! reads what is stored), checks that the file fits this configuration, and serves the sessions'
 //! requests over one ipc-channel until SIGTERM. Every session asks it in the same way: a
 //! [`Request`] carrying an `IpcSender` for the reply, so the coordinator never blocks on a child.

@@ -3,9 +3,9 @@
 use std::fmt;
 
 /// Longest name accepted, in bytes (it travels with a one-byte length).
-pub const MAX_NAME_LEN: usize = 255;
+pub(super) const MAX_NAME_LEN: usize = 255;
 /// Longest document accepted, in digits.
-pub const MAX_DOCUMENT_DIGITS: usize = 10;
+pub(super) const MAX_DOCUMENT_DIGITS: usize = 10;
 
 /// A bet's five fields as an agency submits them: bytes, not yet validated. The protocol encodes
 /// and decodes them; [`Bet::validate`] says whether they make a bet.

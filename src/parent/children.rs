@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 
 /// What a child process does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
+pub(super) enum Role {
     /// Serves one connection.
     Session {
         /// The peer.
@@ -23,7 +23,7 @@ pub enum Role {
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(super) enum Exit {
     /// `exit(0)`.
     Normal,
     /// `exit(n)`, n ≠ 0: it failed, and said so.
@@ -44,7 +44,7 @@ impl std::fmt::Display for Exit {
 
 /// A reaped child.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reaped {
+pub(super) struct Reaped {
     /// Its pid.
     pub pid: Pid,
     /// What it was.
@@ -64,7 +64,7 @@ struct Entry {
 
 /// A session's standing: anonymous ones are bounded and the oldest give way to newcomers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
+pub(super) enum Standing {
     /// No `HELLO` granted yet (or an echo): counts against `MAX_SESSIONS`.
     Anonymous,
     /// Serves an agency that claimed itself: not counted (one per agency at most).
@@ -75,14 +75,14 @@ pub enum Standing {
 
 /// Every live child, with a named slot for the coordinator.
 #[derive(Default)]
-pub struct Children {
+pub(super) struct Children {
     entries: HashMap<Pid, Entry>,
     coordinator: Option<Pid>,
 }
 
 impl Children {
     /// Records a child after `fork` succeeded.
-    pub fn add(&mut self, pid: Pid, role: Role) {
+    pub(super) fn add(&mut self, pid: Pid, role: Role) {
         if role == Role::Coordinator {
             self.coordinator = Some(pid);
         }
@@ -97,12 +97,12 @@ impl Children {
     }
 
     /// Live session children.
-    pub fn sessions(&self) -> usize {
+    pub(super) fn sessions(&self) -> usize {
         self.entries.len() - usize::from(self.coordinator.is_some())
     }
 
     /// Live sessions whose peer has not identified itself as an agency.
-    pub fn anonymous_sessions(&self) -> usize {
+    pub(super) fn anonymous_sessions(&self) -> usize {
         self.entries
             .values()
             .filter(|entry| {
@@ -113,7 +113,7 @@ impl Children {
 
     /// Records that session `pid` serves an identified agency (unknown pids are ignored: the
     /// session may already be reaped).
-    pub fn identify(&mut self, pid: Pid) {
+    pub(super) fn identify(&mut self, pid: Pid) {
         if let Some(entry) = self.entries.get_mut(&pid) {
             if entry.standing == Standing::Anonymous {
                 entry.standing = Standing::Identified;
@@ -123,7 +123,7 @@ impl Children {
 
     /// Marks the longest-lived anonymous session evicted and returns it, to be killed, if it has
     /// been anonymous for at least `min_age` (a younger one may just not have sent `HELLO` yet).
-    pub fn evict_oldest_anonymous(&mut self, min_age: Duration) -> Option<(Pid, Role)> {
+    pub(super) fn evict_oldest_anonymous(&mut self, min_age: Duration) -> Option<(Pid, Role)> {
         let (pid, entry) = self
             .entries
             .iter_mut()
@@ -139,22 +139,22 @@ impl Children {
     }
 
     /// Live children of any role.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether no child is alive.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// The coordinator's pid, while it lives.
-    pub fn coordinator(&self) -> Option<Pid> {
+    pub(super) fn coordinator(&self) -> Option<Pid> {
         self.coordinator
     }
 
     /// Collects every child that has exited, without blocking.
-    pub fn reap(&mut self) -> Vec<Reaped> {
+    pub(super) fn reap(&mut self) -> Vec<Reaped> {
         let mut reaped = Vec::new();
         loop {
             let exit = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -188,7 +188,7 @@ impl Children {
     }
 
     /// Sends `signal` to every live child (sessions, and the coordinator when `coordinator_too`).
-    pub fn signal_all(&self, signal: Signal, coordinator_too: bool) {
+    pub(super) fn signal_all(&self, signal: Signal, coordinator_too: bool) {
         for pid in self.entries.keys() {
             if coordinator_too || self.coordinator != Some(*pid) {
                 let _ = kill(*pid, signal);

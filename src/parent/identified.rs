@@ -13,7 +13,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::{pipe2, Pid};
 
 /// Both ends of the pipe: the parent reads, every session child writes.
-pub struct Identified {
+pub(super) struct Identified {
     read: std::fs::File,
     write: std::fs::File,
 }
@@ -23,7 +23,7 @@ impl Identified {
     ///
     /// # Errors
     /// `pipe2` fails (out of descriptors).
-    pub fn new() -> io::Result<Identified> {
+    pub(super) fn new() -> io::Result<Identified> {
         let (read, write): (OwnedFd, OwnedFd) =
             pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(io::Error::from)?;
         Ok(Identified {
@@ -34,17 +34,17 @@ impl Identified {
 
     /// In a session child: says this process now serves an identified agency. Best effort: a
     /// full pipe only means the parent counts the session as anonymous a little longer.
-    pub fn notify(&self) {
+    pub(super) fn notify(&self) {
         let _ = (&self.write).write(&std::process::id().to_le_bytes());
     }
 
     /// The end the parent polls.
-    pub fn read_fd(&self) -> BorrowedFd<'_> {
+    pub(super) fn read_fd(&self) -> BorrowedFd<'_> {
         self.read.as_fd()
     }
 
     /// In the parent: every pid written since the last call.
-    pub fn drain(&self) -> Vec<Pid> {
+    pub(super) fn drain(&self) -> Vec<Pid> {
         let mut pids = Vec::new();
         let mut buf = [0u8; 4 * 256];
         loop {

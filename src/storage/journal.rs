@@ -13,7 +13,7 @@ const DRAW_RECORD: &str = "draw";
 
 /// What the journal holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Journaled {
+pub(crate) struct Journaled {
     /// Each END on record: the agency and the total it ended with, in journal order.
     pub ends: Vec<(u32, u64)>,
     /// Whether the round's draw ran.
@@ -21,7 +21,7 @@ pub struct Journaled {
 }
 
 /// The END journal, opened by the coordinator.
-pub struct EndJournal {
+pub(crate) struct EndJournal {
     path: PathBuf,
     file: File,
 }
@@ -31,7 +31,7 @@ impl EndJournal {
     ///
     /// # Errors
     /// The file cannot be opened.
-    pub fn open(bets: &Path) -> Result<Self, StorageError> {
+    pub(crate) fn open(bets: &Path) -> Result<Self, StorageError> {
         let path = ends_path(bets);
         let file = OpenOptions::new()
             .create(true)
@@ -48,7 +48,7 @@ impl EndJournal {
     ///
     /// # Errors
     /// The file cannot be read or cut.
-    pub fn read(&mut self) -> Result<Journaled, StorageError> {
+    pub(crate) fn read(&mut self) -> Result<Journaled, StorageError> {
         let mut text = String::new();
         (&self.file)
             .read_to_string(&mut text)
@@ -89,7 +89,7 @@ impl EndJournal {
     ///
     /// # Errors
     /// The append or its sync failed.
-    pub fn record_end(&mut self, agency: u32, total: u64) -> Result<(), StorageError> {
+    pub(crate) fn record_end(&mut self, agency: u32, total: u64) -> Result<(), StorageError> {
         self.append(&format!("{agency},{total}\n"))
     }
 
@@ -97,7 +97,7 @@ impl EndJournal {
     ///
     /// # Errors
     /// The append or its sync failed.
-    pub fn record_draw(&mut self) -> Result<(), StorageError> {
+    pub(crate) fn record_draw(&mut self) -> Result<(), StorageError> {
         self.append(&format!("{DRAW_RECORD}\n"))
     }
 

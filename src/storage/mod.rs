@@ -3,7 +3,7 @@
 //! The file is exactly the course's `bets.csv`: rows `agency,first_name,last_name,document,
 //! birthdate,number` ending in `\r\n`, quoted only where Python's `csv.QUOTE_MINIMAL` would, so the
 //! course's `load_bets` reads it. Beside it live three small files: `<bets>.ends`, the durable
-//! journal of END notices and of the draw ([`EndJournal`]); `<bets>.lock`, the lock that serialises
+//! journal of END notices and of the draw (`EndJournal`); `<bets>.lock`, the lock that serialises
 //! `fdatasync` for group commit; and `<bets>.owner`, held by one server instance and all its
 //! children ([`claim_ownership`]).
 //!
@@ -12,8 +12,8 @@
 //!   group in one `write` under an exclusive `fs2` lock, on a descriptor each child opens itself
 //!   after `fork` (flock belongs to the open file description, so an inherited descriptor would
 //!   not exclude a sibling);
-//! - the coordinator reads through [`BetsReader`] under a shared lock, incrementally, after it
-//!   repaired a torn tail at startup, and records ENDs and the draw in the [`EndJournal`].
+//! - the coordinator reads through `BetsReader` under a shared lock, incrementally, after it
+//!   repaired a torn tail at startup, and records ENDs and the draw in the `EndJournal`.
 //!
 //! [`CommitState`] is a page of shared memory that all of them see: how far the file holds whole
 //! batches (`committed`) and how far it is known durable (`synced`). A writer that dies mid-`write`
@@ -28,10 +28,10 @@ mod scan;
 mod shared;
 
 pub use file::BetsFile;
-pub use journal::{EndJournal, Journaled};
-pub use reader::{BetsReader, Recovered};
+pub(crate) use journal::EndJournal;
+pub(crate) use reader::BetsReader;
 pub use row::{Mark, PendingRows};
-pub use scan::{scan_bets, ScanFault, ScanSummary, ScannedBet};
+pub(crate) use scan::ScannedBet;
 pub use shared::CommitState;
 
 use std::fmt;

@@ -11,7 +11,7 @@ use super::{CommitState, StorageError};
 
 /// What the startup repair found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// The file's length after the repair.
     pub len: u64,
     /// How long the repair's scan took.
@@ -20,7 +20,7 @@ pub struct Recovered {
 
 /// Reads the bets file incrementally: each call goes on from where the last one stopped, so the
 /// whole file is read once per coordinator run.
-pub struct BetsReader<'s> {
+pub(crate) struct BetsReader<'s> {
     path: PathBuf,
     file: File,
     commit: &'s CommitState,
@@ -32,7 +32,7 @@ impl<'s> BetsReader<'s> {
     ///
     /// # Errors
     /// The file cannot be opened.
-    pub fn open(path: &Path, commit: &'s CommitState) -> Result<Self, StorageError> {
+    pub(crate) fn open(path: &Path, commit: &'s CommitState) -> Result<Self, StorageError> {
         let file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -48,18 +48,13 @@ impl<'s> BetsReader<'s> {
         })
     }
 
-    /// The bets file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Reads the whole file under the exclusive lock, calling `visit` for each stored bet, cuts
     /// off a torn last row, makes the rest durable and sets the commit marks to it.
     ///
     /// # Errors
     /// I/O failures, or a row that is not a bet before the last row (corruption a crash cannot
     /// explain).
-    pub fn recover(
+    pub(crate) fn recover(
         &mut self,
         visit: impl FnMut(ScannedBet<'_>),
     ) -> Result<Recovered, StorageError> {
@@ -118,7 +113,10 @@ impl<'s> BetsReader<'s> {
     ///
     /// # Errors
     /// I/O failures, or a committed row that is not a bet.
-    pub fn catch_up(&mut self, visit: impl FnMut(ScannedBet<'_>)) -> Result<(), StorageError> {
+    pub(crate) fn catch_up(
+        &mut self,
+        visit: impl FnMut(ScannedBet<'_>),
+    ) -> Result<(), StorageError> {
         let summary = {
             let _locked = Locked::shared(&self.file, &self.path)?;
             let to = self.commit.committed();

@@ -21,7 +21,7 @@ const FIELDS: usize = 6;
 
 /// What the coordinator needs of a stored row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScannedBet<'a> {
+pub(crate) struct ScannedBet<'a> {
     /// The agency that sent it.
     pub agency: u32,
     /// The bettor's document.
@@ -32,7 +32,7 @@ pub struct ScannedBet<'a> {
 
 /// How a scan of `[from, to)` ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanSummary {
+pub(super) struct ScanSummary {
     /// Offset just past the last good row.
     pub end: u64,
     /// The first bad row, if any.
@@ -41,7 +41,7 @@ pub struct ScanSummary {
 
 /// A row that is not a bet row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanFault {
+pub(super) struct ScanFault {
     /// Offset of the row.
     pub offset: u64,
     /// What is wrong.
@@ -55,7 +55,7 @@ pub struct ScanFault {
 ///
 /// # Errors
 /// Only I/O errors; bad rows are reported in the summary.
-pub fn scan_bets(
+pub(super) fn scan_bets(
     file: &File,
     from: u64,
     to: u64,

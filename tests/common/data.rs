@@ -3,7 +3,7 @@
 use super::*;
 
 /// The course dataset when it is beside the project, else a generated one.
-pub struct Dataset {
+pub(crate) struct Dataset {
     pub dir: PathBuf,
     pub agencies: u32,
     pub winners: Vec<usize>,
@@ -11,7 +11,7 @@ pub struct Dataset {
     _scratch: Option<Scratch>,
 }
 
-pub fn dataset() -> Dataset {
+pub(crate) fn dataset() -> Dataset {
     let course = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dataset");
     if (1..=5).all(|n| course.join(format!("agency-{n}.csv")).exists()) {
         return Dataset {
@@ -26,7 +26,7 @@ pub fn dataset() -> Dataset {
 }
 
 /// A generated dataset, with the winners `gendata` reports.
-pub fn generated(agencies: u32, per_agency: u64, tag: &str) -> Dataset {
+pub(crate) fn generated(agencies: u32, per_agency: u64, tag: &str) -> Dataset {
     let scratch = Scratch::new(&format!("data-{tag}"));
     let out = Command::new(GENDATA)
         .arg(&scratch.0)
@@ -58,13 +58,13 @@ pub fn generated(agencies: u32, per_agency: u64, tag: &str) -> Dataset {
 }
 
 impl Dataset {
-    pub fn file(&self, agency: u32) -> PathBuf {
+    pub(crate) fn file(&self, agency: u32) -> PathBuf {
         self.dir.join(format!("agency-{agency}.csv"))
     }
 }
 
 /// Asserts the bets file holds each agency's file exactly once, in order, byte for byte.
-pub fn assert_stored_exactly_once(bets: &Path, data: &Dataset) {
+pub(crate) fn assert_stored_exactly_once(bets: &Path, data: &Dataset) {
     let stored = std::fs::read(bets).unwrap();
     let mut per_agency: Vec<Vec<u8>> = vec![Vec::new(); data.agencies as usize + 1];
     for line in stored.split_inclusive(|&b| b == b'\n') {

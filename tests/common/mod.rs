@@ -7,32 +7,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-pub use nix::sys::signal::Signal;
+pub(crate) use nix::sys::signal::Signal;
 use tp0::protocol::{self, ClientMessage, Decoded, ErrorCode, ServerMessage};
 
 mod data;
 mod raw;
 // Each test crate uses a part of the harness.
 #[allow(unused_imports)]
-pub use data::*;
+pub(crate) use data::*;
 #[allow(unused_imports)]
-pub use raw::*;
+pub(crate) use raw::*;
 
-pub const SERVER: &str = env!("CARGO_BIN_EXE_server");
-pub const CLIENT: &str = env!("CARGO_BIN_EXE_client");
-pub const GENDATA: &str = env!("CARGO_BIN_EXE_gendata");
+pub(crate) const SERVER: &str = env!("CARGO_BIN_EXE_server");
+pub(crate) const CLIENT: &str = env!("CARGO_BIN_EXE_client");
+pub(crate) const GENDATA: &str = env!("CARGO_BIN_EXE_gendata");
 
 /// A scratch directory removed on drop.
-pub struct Scratch(pub PathBuf);
+pub(crate) struct Scratch(pub PathBuf);
 
 impl Scratch {
-    pub fn new(tag: &str) -> Scratch {
+    pub(crate) fn new(tag: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("tp0-it-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -47,11 +47,11 @@ impl Drop for Scratch {
 
 /// A free port on 127.0.0.1 (bound and released; the server rebinds it with SO_REUSEADDR).
 /// Sends `signal` to `pid`; a process already gone is not an error here.
-pub fn send_signal(pid: i32, signal: Signal) {
+pub(crate) fn send_signal(pid: i32, signal: Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -60,7 +60,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A running `server` process with its log in `dir/server.log`.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub port: u16,
     pub dir: PathBuf,
@@ -69,17 +69,17 @@ pub struct Server {
 
 impl Server {
     /// Starts a server in `dir` (bets file `dir/bets.csv`) for `agencies`, with extra env.
-    pub fn start(dir: &Path, agencies: u32, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(dir: &Path, agencies: u32, env: &[(&str, &str)]) -> Server {
         Server::start_on(dir, 0, agencies, env)
     }
 
-    pub fn start_on(dir: &Path, port: u16, agencies: u32, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_on(dir: &Path, port: u16, agencies: u32, env: &[(&str, &str)]) -> Server {
         Server::start_wrapped(dir, port, agencies, env, &[])
     }
 
     /// Starts the server as the last argument of `wrapper` (e.g. `strace -f -o trace`), so
     /// `child` is the wrapper and the server its only child.
-    pub fn start_wrapped(
+    pub(crate) fn start_wrapped(
         dir: &Path,
         port: u16,
         agencies: u32,
@@ -139,15 +139,15 @@ impl Server {
         panic!("server did not start: {}", self.logs());
     }
 
-    pub fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn count_in_log(&self, needle: &str) -> usize {
+    pub(crate) fn count_in_log(&self, needle: &str) -> usize {
         self.logs()
             .lines()
             .filter(|line| line.contains(needle))
@@ -155,7 +155,7 @@ impl Server {
     }
 
     /// The coordinator's pid, from the log line the parent writes when it forks it.
-    pub fn coordinator_pid(&self) -> i32 {
+    pub(crate) fn coordinator_pid(&self) -> i32 {
         let logs = self.logs();
         let pid = logged_value(
             &logs,
@@ -167,7 +167,7 @@ impl Server {
     }
 
     /// Waits until more than `batches` batches are stored: an upload is under way.
-    pub fn wait_for_batches(&self, batches: usize) {
+    pub(crate) fn wait_for_batches(&self, batches: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.count_in_log("apuesta_recibida | result: success") <= batches {
             assert!(
@@ -179,22 +179,22 @@ impl Server {
         }
     }
 
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    pub fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         send_signal(self.pid(), signal);
     }
 
     /// SIGTERM and wait (bounded) for the exit status.
-    pub fn terminate(&mut self) -> ExitStatus {
+    pub(crate) fn terminate(&mut self) -> ExitStatus {
         self.signal(Signal::SIGTERM);
         self.wait_exit(Duration::from_secs(15))
             .expect("server did not exit after SIGTERM")
     }
 
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -206,7 +206,7 @@ impl Server {
     }
 
     /// SIGKILL the whole tree: the parent, the coordinator and every session child.
-    pub fn kill_tree(&mut self) {
+    pub(crate) fn kill_tree(&mut self) {
         let pids = descendants(self.pid());
         self.signal(Signal::SIGKILL);
         for &pid in &pids {
@@ -230,14 +230,14 @@ impl Drop for Server {
 }
 
 /// Whether `pid` exists and is not a zombie.
-pub fn is_running(pid: i32) -> bool {
+pub(crate) fn is_running(pid: i32) -> bool {
     processes()
         .iter()
         .any(|(p, _, state)| *p == pid && *state != 'Z')
 }
 
 /// `(pid, ppid, state)` of every process.
-pub fn processes() -> Vec<(i32, i32, char)> {
+pub(crate) fn processes() -> Vec<(i32, i32, char)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
@@ -259,7 +259,7 @@ pub fn processes() -> Vec<(i32, i32, char)> {
 }
 
 /// Children of `pid` (any state).
-pub fn children_of(pid: i32) -> Vec<(i32, char)> {
+pub(crate) fn children_of(pid: i32) -> Vec<(i32, char)> {
     processes()
         .into_iter()
         .filter(|(_, ppid, _)| *ppid == pid)
@@ -268,7 +268,7 @@ pub fn children_of(pid: i32) -> Vec<(i32, char)> {
 }
 
 /// Every process below `pid`.
-pub fn descendants(pid: i32) -> Vec<i32> {
+pub(crate) fn descendants(pid: i32) -> Vec<i32> {
     let all = processes();
     let mut found = vec![pid];
     let mut i = 0;
@@ -286,7 +286,7 @@ pub fn descendants(pid: i32) -> Vec<i32> {
 }
 
 /// Runs a client to completion and returns its exit status and output.
-pub fn run_client(
+pub(crate) fn run_client(
     address: &str,
     id: u32,
     data: &Path,
@@ -300,35 +300,35 @@ pub fn run_client(
 }
 
 /// A running client whose output goes to a file, so an unread pipe can never block it.
-pub struct ClientProcess {
+pub(crate) struct ClientProcess {
     child: Child,
     log: PathBuf,
 }
 
 /// What a finished client printed.
-pub struct ClientOutput {
+pub(crate) struct ClientOutput {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
 }
 
 impl ClientProcess {
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn kill(&mut self) -> std::io::Result<()> {
+    pub(crate) fn kill(&mut self) -> std::io::Result<()> {
         self.child.kill()
     }
 
-    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+    pub(crate) fn wait(&mut self) -> std::io::Result<ExitStatus> {
         self.child.wait()
     }
 
-    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+    pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
         self.child.try_wait()
     }
 
-    pub fn wait_with_output(mut self) -> ClientOutput {
+    pub(crate) fn wait_with_output(mut self) -> ClientOutput {
         let status = self.child.wait().unwrap();
         let stdout = std::fs::read(&self.log).unwrap_or_default();
         let _ = std::fs::remove_file(&self.log);
@@ -336,7 +336,12 @@ impl ClientProcess {
     }
 }
 
-pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -> ClientProcess {
+pub(crate) fn spawn_client(
+    address: &str,
+    id: u32,
+    data: &Path,
+    env: &[(&str, &str)],
+) -> ClientProcess {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let log = std::env::temp_dir().join(format!("tp0-it-client-{}-{n}.log", std::process::id()));
@@ -361,14 +366,18 @@ pub fn spawn_client(address: &str, id: u32, data: &Path, env: &[(&str, &str)]) -
 }
 
 /// One client per agency of `data`, all started at once.
-pub fn spawn_agencies(server: &Server, data: &Dataset, env: &[(&str, &str)]) -> Vec<ClientProcess> {
+pub(crate) fn spawn_agencies(
+    server: &Server,
+    data: &Dataset,
+    env: &[(&str, &str)],
+) -> Vec<ClientProcess> {
     (1..=data.agencies)
         .map(|id| spawn_client(&server.address(), id, &data.file(id), env))
         .collect()
 }
 
 /// Waits for every client and asserts each exited 0.
-pub fn assert_all_succeed(clients: Vec<ClientProcess>) {
+pub(crate) fn assert_all_succeed(clients: Vec<ClientProcess>) {
     for child in clients {
         let output = child.wait_with_output();
         assert!(
@@ -381,7 +390,11 @@ pub fn assert_all_succeed(clients: Vec<ClientProcess>) {
 
 /// Waits for `client` and asserts it exited 0 (else `failure` and its log) having logged
 /// `winners` winners; returns its log.
-pub fn finished_with_winners(client: ClientProcess, winners: usize, failure: &str) -> String {
+pub(crate) fn finished_with_winners(
+    client: ClientProcess,
+    winners: usize,
+    failure: &str,
+) -> String {
     let output = client.wait_with_output();
     let log = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{failure}: {log}");
@@ -393,7 +406,7 @@ pub fn finished_with_winners(client: ClientProcess, winners: usize, failure: &st
 }
 
 /// Polls `done` every 5 ms until it holds, failing the test after `limit`.
-pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -402,7 +415,7 @@ pub fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 /// The end state every fault test wants: each agency's file stored once, and one draw.
-pub fn assert_one_complete_draw(server: &Server, data: &Dataset) {
+pub(crate) fn assert_one_complete_draw(server: &Server, data: &Dataset) {
     assert_stored_exactly_once(&server.dir.join("bets.csv"), data);
     assert_eq!(
         server.count_in_log("action: sorteo | result: success"),
@@ -413,7 +426,7 @@ pub fn assert_one_complete_draw(server: &Server, data: &Dataset) {
 }
 
 /// The number after `key: ` in the first line containing `action`.
-pub fn logged_value(log: &str, action: &str, key: &str) -> Option<String> {
+pub(crate) fn logged_value(log: &str, action: &str, key: &str) -> Option<String> {
     let line = log.lines().find(|line| line.contains(action))?;
     let at = line.find(&format!("{key}: "))? + key.len() + 2;
     Some(line[at..].split(" |").next()?.trim().to_string())

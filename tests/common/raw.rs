@@ -3,20 +3,20 @@
 use super::*;
 
 /// A raw protocol connection for hostile and edge-case tests.
-pub struct Raw {
+pub(crate) struct Raw {
     pub stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Raw {
-    pub fn from_stream(stream: TcpStream) -> Raw {
+    pub(crate) fn from_stream(stream: TcpStream) -> Raw {
         Raw {
             stream,
             buf: Vec::new(),
         }
     }
 
-    pub fn connect(port: u16) -> Raw {
+    pub(crate) fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -28,7 +28,7 @@ impl Raw {
     }
 
     /// Connects as a new agency (no secret) and checks the server welcomes it at position 0.
-    pub fn new_agency(port: u16, agency: u32) -> Raw {
+    pub(crate) fn new_agency(port: u16, agency: u32) -> Raw {
         let mut raw = Raw::connect(port);
         raw.send(&ClientMessage::Hello {
             agency,
@@ -44,18 +44,18 @@ impl Raw {
         raw
     }
 
-    pub fn send(&mut self, message: &ClientMessage<'_>) {
+    pub(crate) fn send(&mut self, message: &ClientMessage<'_>) {
         let mut out = Vec::new();
         protocol::encode(message, &mut out).unwrap();
         self.stream.write_all(&out).unwrap();
     }
 
-    pub fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes);
     }
 
     /// Reads the next frame as an owned summary: (kind byte, error code if ERROR, position if ACK/WELCOME).
-    pub fn recv(&mut self) -> Option<Reply> {
+    pub(crate) fn recv(&mut self) -> Option<Reply> {
         loop {
             match protocol::decode::<ServerMessage<'_>>(&self.buf) {
                 Ok(Decoded::Frame(message, used)) => {
@@ -75,14 +75,14 @@ impl Raw {
     }
 
     /// True when the server closed the connection (EOF) after everything it sent.
-    pub fn closed(&mut self) -> bool {
+    pub(crate) fn closed(&mut self) -> bool {
         let mut chunk = [0u8; 64];
         matches!(self.stream.read(&mut chunk), Ok(0))
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
+pub(crate) enum Reply {
     Welcome { position: u64, ended: bool },
     Ack(u64),
     Winners { total: u32, documents: Vec<String> },
@@ -107,7 +107,7 @@ impl From<&ServerMessage<'_>> for Reply {
 }
 
 /// A `BETS` frame of valid bets with documents `first_doc..`.
-pub fn batch(start: u64, count: u16, first_doc: u64, number: &str) -> Vec<u8> {
+pub(crate) fn batch(start: u64, count: u16, first_doc: u64, number: &str) -> Vec<u8> {
     let mut builder = protocol::BatchBuilder::new(count);
     builder.reset(start);
     let docs: Vec<String> = (0..u64::from(count))

@@ -18,12 +18,13 @@ use tp0::protocol::{decode, ClientMessage, Decoded, ServerMessage};
 use tp0::rows::RowReader;
 
 /// The syscalls the trace must hold (`strace -e trace=...`).
-pub const SYSCALLS: &str = "write,writev,pwrite64,sendto,sendmsg,read,readv,recvfrom,recvmsg,\
+pub(crate) const SYSCALLS: &str =
+    "write,writev,pwrite64,sendto,sendmsg,read,readv,recvfrom,recvmsg,\
                             fdatasync,fsync,ftruncate";
 
 /// What the checker found.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// Batch ACKs checked.
     pub acks: usize,
     /// ACKs of END checked.
@@ -184,7 +185,7 @@ struct File {
 }
 
 /// Checks a trace of a server whose bets file is `bets` (and journal `bets.ends`), starting empty.
-pub fn check(trace: &str, bets: &str) -> Report {
+pub(crate) fn check(trace: &str, bets: &str) -> Report {
     let calls = parse(trace);
     let ends = format!("{bets}.ends");
     let dir = bets.rsplit_once('/').map_or(".", |(dir, _)| dir);
