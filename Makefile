@@ -3,7 +3,9 @@
 #   make docker-compose-up [CLIENTS=5] [CLIENT_MODE=agency|echo|bet]   (mode: this branch's exercise)
 #   make docker-compose-logs
 #   make docker-compose-down
-#   make test            unit/integration tests, a fuzz smoke run, the end-to-end test, the Docker-path test
+#   make test            lint first (make lint), then unit/integration tests, a fuzz smoke run, the
+#                        end-to-end test, faults, the Docker-path test and the graders' workflow
+#   make lint            cargo fmt --check, clippy -D warnings and rustdoc -D warnings, all targets
 #   make fuzz-smoke      each cargo-fuzz target for FUZZ_SMOKE_SECONDS (20); fuzz-long: FUZZ_SECONDS (1800)
 #   make test-strace     only the power-loss proof (tests/durability.rs, under strace)
 #   make e2e             only the end-to-end test (docker/e2e.sh)
@@ -165,7 +167,15 @@ docker-compose-down:
 docker-compose-logs:
 	$(COMPOSE_CMD) logs -f
 
-test: exercise-branches-test
+# The habits that keep the code clean fail the tests too: formatting, every clippy warning (the
+# workspace's [workspace.lints] included) and every rustdoc warning.
+.PHONY: lint
+lint:
+	cargo fmt --all --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --workspace
+
+test: lint exercise-branches-test
 	cargo test --release --workspace
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory compose-versions

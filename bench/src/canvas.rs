@@ -8,9 +8,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// Axes and text, in every chart.
-pub const INK: RGBColor = RGBColor(30, 30, 30);
+pub(crate) const INK: RGBColor = RGBColor(30, 30, 30);
 /// The font family every text uses, in every chart (registered by [`register_fonts`]).
-pub const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// An encoding error, as text.
 fn text_err<E: Display>(err: E) -> String {
@@ -27,7 +27,7 @@ fn register_fonts() -> Result<(), String> {
 
 /// Draws a chart of `size` pixels on white with `draw`, in the embedded fonts; the PNG file's
 /// bytes. `name` starts the message of an error of the canvas itself.
-pub fn render(
+pub(crate) fn render(
     name: &str,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,

@@ -324,7 +324,11 @@ fn draw_footer<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
 }
 
 /// Renders the chart; the PNG file's bytes.
-pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec<u8>, String> {
+pub(crate) fn chart(
+    groups: &[Group],
+    summaries: &[Summary],
+    quick: bool,
+) -> Result<Vec<u8>, String> {
     let (w, _) = SIZE;
     render("chart", SIZE, |root| {
         let title = if quick {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::procs::{fail, RunError};
 
 /// The `TcpExt` counter `name` from `/proc/net/netstat` (header line, then values line).
-pub fn tcp_ext(name: &str) -> Option<u64> {
+pub(crate) fn tcp_ext(name: &str) -> Option<u64> {
     let text = fs::read_to_string("/proc/net/netstat").ok()?;
     let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
     let (names, values) = (lines.next()?, lines.next()?);
@@ -18,7 +18,7 @@ pub fn tcp_ext(name: &str) -> Option<u64> {
 }
 
 /// User + system CPU time of the bench's reaped children so far.
-pub fn children_cpu() -> Option<Duration> {
+pub(crate) fn children_cpu() -> Option<Duration> {
     use nix::sys::resource::{getrusage, UsageWho};
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
     let time = |t: nix::sys::time::TimeVal| {
@@ -31,7 +31,7 @@ pub fn children_cpu() -> Option<Duration> {
 }
 
 /// The 1-minute load average.
-pub fn load_1min() -> Option<f64> {
+pub(crate) fn load_1min() -> Option<f64> {
     fs::read_to_string("/proc/loadavg")
         .ok()?
         .split_whitespace()
@@ -41,7 +41,7 @@ pub fn load_1min() -> Option<f64> {
 }
 
 /// Counts the rows (line feeds) of the bets file.
-pub fn count_rows(path: &Path) -> Result<u64, RunError> {
+pub(crate) fn count_rows(path: &Path) -> Result<u64, RunError> {
     let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut rows = 0u64;

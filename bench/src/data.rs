@@ -11,11 +11,11 @@ use crate::logs::for_each_line;
 use crate::procs::{describe, fail, log_files, remove_dir, Ctx, Proc, RunError};
 
 /// The number the draw picks (the course's `has_won`).
-pub const WINNING_NUMBER: u32 = 7574;
+pub(crate) const WINNING_NUMBER: u32 = 7574;
 
 /// Where a data set comes from.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The course's agency files, read in place.
     Course,
     /// The course's agency files, each concatenated `n` times into scratch files.
@@ -30,7 +30,7 @@ pub enum Source {
 }
 
 /// A data set ready to send: one CSV per agency, with the expected outcome.
-pub struct Dataset {
+pub(crate) struct Dataset {
     /// Agency `i + 1` sends `files[i]`.
     pub files: Vec<PathBuf>,
     /// Winners per agency.
@@ -42,7 +42,7 @@ pub struct Dataset {
 }
 
 /// Counts the rows and the winning rows of an agency CSV (no header; number is the last field).
-pub fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
+pub(crate) fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
     let (mut rows, mut winners) = (0, 0);
     for_each_line(path, |line| {
         if line.trim().is_empty() {
@@ -58,7 +58,7 @@ pub fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
 }
 
 /// The course's five agency files, if all are there.
-pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
+pub(crate) fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
     let files: Vec<PathBuf> = (1..=5)
         .map(|i| course_dir.join(format!("agency-{i}.csv")))
         .collect();
@@ -67,7 +67,7 @@ pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
 
 /// `prepare` for one group of runs, said on stderr: `Ok(Err(reason))` when it failed (`dir`
 /// removed, the reason printed, starting with `id`), `Err(Abort)` only on interruption.
-pub fn prepare_group(
+pub(crate) fn prepare_group(
     ctx: &Ctx,
     source: &Source,
     course_dir: &Path,
@@ -145,7 +145,7 @@ fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<
 
 /// Writes `src` `times` over into `out`, with a line break between copies if `src` lacks a
 /// final one. File to file (`io::copy`), so the bench's own memory stays small.
-pub fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
+pub(crate) fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
     let read_err = || fail(format!("read {}", src.display()));
     let write_err = || fail(format!("write {}", out.display()));
     let mut input = File::open(src).map_err(read_err())?;
@@ -167,7 +167,7 @@ pub fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
-pub fn generate(
+pub(crate) fn generate(
     ctx: &Ctx,
     dir: &Path,
     agencies: u32,

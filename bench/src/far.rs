@@ -17,25 +17,25 @@ use crate::summary::{Status, Summary};
 use crate::{far_chart, far_report, say};
 
 /// Opens the section in the report.
-pub const BEGIN: &str = "<!-- far:begin -->";
+pub(crate) const BEGIN: &str = "<!-- far:begin -->";
 /// Closes the section in the report.
-pub const END: &str = "<!-- far:end -->";
+pub(crate) const END: &str = "<!-- far:end -->";
 /// The section's chart, next to the report.
-pub const CHART: &str = "benchmarks-far.png";
+pub(crate) const CHART: &str = "benchmarks-far.png";
 /// Every emulated link's rate, each direction: 4 MB/s (32 Mbit/s).
-pub const RATE: u64 = 4_000_000;
+pub(crate) const RATE: u64 = 4_000_000;
 /// The round trip the issue asks about.
-pub const FAR_RTT: Duration = Duration::from_millis(50);
+pub(crate) const FAR_RTT: Duration = Duration::from_millis(50);
 /// The round trips the course data runs at (besides loopback without the emulator).
-pub const SWEEP_MS: [u64; 4] = [0, 10, 25, 50];
+pub(crate) const SWEEP_MS: [u64; 4] = [0, 10, 25, 50];
 /// Agencies and bets of the many-agency point (generated data).
-pub const MANY: (u32, u64) = (50, 1_000);
+pub(crate) const MANY: (u32, u64) = (50, 1_000);
 /// Runs of each configuration (medians and ranges).
-pub const RUNS: usize = 3;
+pub(crate) const RUNS: usize = 3;
 
 /// How the clients upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The shipped defaults: batches of 120, up to 64 of them in flight.
     Shipped,
     /// `CLI_BATCH_MAXAMOUNT=100`, `CLI_BATCH_WINDOW=1`: the next batch only after the last's ack.
@@ -44,10 +44,10 @@ pub enum Mode {
 
 impl Mode {
     /// Both, shipped first.
-    pub const BOTH: [Mode; 2] = [Mode::Shipped, Mode::StopAndWait];
+    pub(crate) const BOTH: [Mode; 2] = [Mode::Shipped, Mode::StopAndWait];
 
     /// For tables and the chart.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Shipped => "shipped",
             Mode::StopAndWait => "stop-and-wait",
@@ -55,7 +55,7 @@ impl Mode {
     }
 
     /// Batch size and batches in flight.
-    pub fn detail(self) -> &'static str {
+    pub(crate) fn detail(self) -> &'static str {
         match self {
             Mode::Shipped => "batch 120, window 64",
             Mode::StopAndWait => "batch 100, window 1",
@@ -63,7 +63,7 @@ impl Mode {
     }
 
     /// Bets per batch.
-    pub fn batch(self) -> u16 {
+    pub(crate) fn batch(self) -> u16 {
         match self {
             Mode::Shipped => 120,
             Mode::StopAndWait => 100,
@@ -80,7 +80,7 @@ impl Mode {
 }
 
 /// A link of round trip `rtt_ms` at [`RATE`].
-pub fn far_link(rtt_ms: u64) -> Spec {
+pub(crate) fn far_link(rtt_ms: u64) -> Spec {
     Spec {
         delay: Duration::from_millis(rtt_ms) / 2,
         rate: RATE,
@@ -88,7 +88,7 @@ pub fn far_link(rtt_ms: u64) -> Spec {
 }
 
 /// A link for tables: `RTT 50 ms, 4 MB/s`, or loopback.
-pub fn link_name(link: Option<Spec>) -> String {
+pub(crate) fn link_name(link: Option<Spec>) -> String {
     match link {
         None => "none (loopback)".into(),
         Some(spec) => format!(
@@ -100,7 +100,7 @@ pub fn link_name(link: Option<Spec>) -> String {
 }
 
 /// One data set and the links it runs behind.
-pub struct Group {
+pub(crate) struct Group {
     /// Where the data comes from.
     pub source: Source,
     /// Human description of the data.
@@ -112,7 +112,7 @@ pub struct Group {
 /// What the section runs: the course dataset (or its generated stand-in) at every round trip of
 /// the sweep and on loopback, and many small agencies far away; in `--quick`, five small
 /// generated agencies at the far round trip and on loopback.
-pub fn plan(quick: bool, course_present: bool) -> (Vec<Group>, usize) {
+pub(crate) fn plan(quick: bool, course_present: bool) -> (Vec<Group>, usize) {
     let generated = |agencies, per_agency| Source::Generated {
         agencies,
         per_agency,
@@ -154,7 +154,7 @@ pub fn plan(quick: bool, course_present: bool) -> (Vec<Group>, usize) {
 }
 
 /// One row of the section: a data set, a link, a mode, and its runs.
-pub struct Row {
+pub(crate) struct Row {
     /// The link (`None`: loopback, no emulator).
     pub link: Option<Spec>,
     /// How the clients upload.
@@ -169,7 +169,7 @@ pub struct Row {
 
 impl Row {
     /// The row of the same data and link in the other mode.
-    pub fn partner<'a>(&self, rows: &'a [Row]) -> Option<&'a Row> {
+    pub(crate) fn partner<'a>(&self, rows: &'a [Row]) -> Option<&'a Row> {
         rows.iter().find(|r| {
             r.link == self.link
                 && r.mode != self.mode
@@ -179,7 +179,7 @@ impl Row {
     }
 
     /// Median time of stop-and-wait over median time shipped, same data and link.
-    pub fn speed_up(&self, rows: &[Row]) -> Option<f64> {
+    pub(crate) fn speed_up(&self, rows: &[Row]) -> Option<f64> {
         let other = self.partner(rows)?;
         let (shipped, saw) = match self.mode {
             Mode::Shipped => (self, other),
@@ -195,7 +195,7 @@ impl Row {
 
 /// Runs every group, repetition-major within a group (drift spreads over all its rows alike);
 /// `Err(Abort)` only on interruption.
-pub fn run_section(
+pub(crate) fn run_section(
     ctx: &Ctx,
     groups: &[Group],
     runs: usize,
@@ -284,7 +284,7 @@ pub fn run_section(
 }
 
 /// What the far section needs from the bench's setup.
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     /// Binaries and the stop flag.
     pub ctx: &'a Ctx,
     /// `--quick`.
@@ -303,7 +303,7 @@ pub struct Env<'a> {
 
 /// Runs the far section, writes its chart and prints its table; the section's Markdown and
 /// whether every configuration passed.
-pub fn section(env: &Env<'_>) -> Result<(String, bool), RunError> {
+pub(crate) fn section(env: &Env<'_>) -> Result<(String, bool), RunError> {
     let load_start = load_average();
     let (groups, runs) = plan(env.quick, env.course_present);
     let rows = run_section(env.ctx, &groups, runs, env.course_dir, env.scratch)?;
@@ -350,4 +350,4 @@ fn row(
 
 #[cfg(test)]
 #[path = "far_tests.rs"]
-pub mod tests;
+pub(crate) mod tests;

@@ -50,7 +50,7 @@ fn points(rows: &[Row], mode: Mode) -> Vec<Point> {
 }
 
 /// Renders the chart; the PNG file's bytes.
-pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
+pub(crate) fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
     let shipped = points(rows, Mode::Shipped);
     let saw = points(rows, Mode::StopAndWait);
     let batches = rows.first().map_or(0, |r| {

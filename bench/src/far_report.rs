@@ -13,7 +13,7 @@ use crate::scale;
 use crate::summary::Status;
 
 /// The section's table.
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::from(
         "| Mode | Link | Data | Agencies | Bets | End to end (s) | Range (s) | Bets/s \
          | Speed-up (shipped over stop-and-wait) | Result |\n\
@@ -148,7 +148,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
 
 /// The whole section, markers included; `load` is the 1/5/15-minute load average at its start,
 /// `machine` probed at its end, `runs` the runs per configuration.
-pub fn section(
+pub(crate) fn section(
     rows: &[Row],
     machine: &Machine,
     load_start: &str,
@@ -271,7 +271,7 @@ pub fn section(
 
 /// `report` with its far section replaced by `section` (or added after the agencies section,
 /// or before `## Targets`, or at the end, when it has none).
-pub fn merge(report: &str, section: &str) -> String {
+pub(crate) fn merge(report: &str, section: &str) -> String {
     merge_section(report, section, (BEGIN, END), Some(scale::END))
 }
 

@@ -5,7 +5,7 @@ use super::*;
 
 /// Rows as a run of the full section might give (the course at every link, 50 agencies far
 /// away), for the tests of the chart and the text.
-pub fn sample_rows() -> Vec<Row> {
+pub(crate) fn sample_rows() -> Vec<Row> {
     use crate::run::RunResult;
     let row = |rtt_ms: Option<u64>, mode: Mode, (agencies, largest): (usize, u64), t: f64| {
         let course = agencies == 5;

@@ -25,7 +25,7 @@ fn c_string(bytes: &[u8]) -> Result<CString, RunError> {
 /// Starts `program` in `dir` with exactly `env`, stdin from /dev/null and stdout and stderr to
 /// `log`, as the leader of a new process group; returns its pid without waiting for its `exec`.
 /// A failed `exec` shows as exit status 127.
-pub fn launch(
+pub(crate) fn launch(
     program: &Path,
     dir: &Path,
     env: &[(&str, String)],
@@ -46,6 +46,7 @@ pub fn launch(
     // SAFETY: the child calls only async-signal-safe functions (setpgid, dup2, chdir, execve,
     // _exit) on memory prepared before the fork, and never returns.
     match unsafe { fork() } {
+        // SAFETY: as above; every pointer points into memory prepared before the fork.
         Ok(ForkResult::Child) => unsafe {
             libc::setpgid(0, 0);
             libc::dup2(null_fd, 0);
@@ -72,14 +73,14 @@ pub fn launch(
 /// the clients without queueing for a CPU behind the thousands it already started, and each child
 /// it forks starts as an ordinary `SCHED_OTHER` process. Dropping it returns the thread to
 /// `SCHED_OTHER`. Without the privilege for it (`CAP_SYS_NICE`) nothing changes.
-pub struct Urgent {
+pub(crate) struct Urgent {
     /// Whether the switch to `SCHED_FIFO` was allowed.
     granted: bool,
 }
 
 impl Urgent {
     /// Raises the calling thread.
-    pub fn raise() -> Urgent {
+    pub(crate) fn raise() -> Urgent {
         let param = libc::sched_param { sched_priority: 1 };
         // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
         let granted = unsafe {
@@ -89,7 +90,7 @@ impl Urgent {
     }
 
     /// Whether the thread really runs under `SCHED_FIFO`.
-    pub fn granted(&self) -> bool {
+    pub(crate) fn granted(&self) -> bool {
         self.granted
     }
 }

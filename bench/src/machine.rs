@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Facts about the machine.
-pub struct Machine {
+pub(crate) struct Machine {
     /// CPUs available.
     pub nproc: usize,
     /// `model name` from /proc/cpuinfo.
@@ -26,7 +26,7 @@ pub struct Machine {
 }
 
 /// The 1, 5 and 15 minute load averages.
-pub fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -35,7 +35,7 @@ pub fn load_average() -> String {
 }
 
 /// The current UTC date and time, to the minute.
-pub fn utc_now() -> String {
+pub(crate) fn utc_now() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -80,7 +80,7 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 impl Machine {
     /// The larger 1-minute load average of the start and the end, if it was above the CPU count
     /// (other work shared the CPUs).
-    pub fn busy(&self) -> Option<f64> {
+    pub(crate) fn busy(&self) -> Option<f64> {
         let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
         let peak = [&self.load_start, &self.load_end]
             .into_iter()
@@ -90,7 +90,7 @@ impl Machine {
     }
 
     /// The machine in one line: CPUs, model, memory, kernel.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "{} CPUs ({}), {} of memory, {}",
             self.nproc, self.cpu, self.memory, self.kernel
@@ -98,7 +98,7 @@ impl Machine {
     }
 
     /// Reads /proc and git; `load_start` is [`load_average`] taken when the bench began.
-    pub fn probe(root: &Path, load_start: String) -> Machine {
+    pub(crate) fn probe(root: &Path, load_start: String) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -152,7 +152,7 @@ impl Machine {
 
 /// A warning when the machine was busy: the 1-minute load average, at the start or the end,
 /// above its CPU count means other work shared the CPUs with the runs.
-pub fn load_note(machine: &Machine) -> Option<String> {
+pub(crate) fn load_note(machine: &Machine) -> Option<String> {
     let peak = machine.busy()?;
     Some(format!(
         "The 1-minute load average reached {peak:.1} on {} CPUs (see Machine below). It counts \

@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 use crate::procs::{fail, RunError};
 
 /// The shortest pause between two sweeps over the processes.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(5);
 /// A sweep may take at most this share (1/n) of the sampler's time, so that reading /proc does
 /// not compete with the runs it measures: the pause is at least `n - 1` sweeps long.
 const DUTY_DIVISOR: u32 = 10;
 
 /// The peaks (KiB) seen during one run, by pid.
 #[derive(Debug, Default)]
-pub struct Peaks {
+pub(crate) struct Peaks {
     /// The parent server.
     pub server: Option<u64>,
     /// The server's children: session children and the coordinator.
@@ -40,7 +40,7 @@ pub struct Peaks {
 }
 
 /// A running sampler; [`Sampler::finish`] stops it and hands back what it saw.
-pub struct Sampler {
+pub(crate) struct Sampler {
     /// Tells the thread to stop.
     stop: Arc<AtomicBool>,
     /// The thread, until joined.
@@ -50,7 +50,7 @@ pub struct Sampler {
 impl Sampler {
     /// Starts sampling the server `server` (spawned by the calling thread) and everything it
     /// forks, and every other child the calling thread spawns: the clients.
-    pub fn start(server: i32) -> Result<Sampler, RunError> {
+    pub(crate) fn start(server: i32) -> Result<Sampler, RunError> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let bench = Spawner::current();
@@ -65,7 +65,7 @@ impl Sampler {
     }
 
     /// Stops the thread (after one last sweep) and returns the peaks.
-    pub fn finish(mut self) -> Peaks {
+    pub(crate) fn finish(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
         self.handle
             .take()
@@ -187,7 +187,7 @@ fn peak_kb(pid: i32, buf: &mut Vec<u8>) -> Option<u64> {
 }
 
 /// A `kB` field (`VmHWM`, `VmRSS`) of a /proc status text.
-pub fn status_kb(status: &str, key: &str) -> Option<u64> {
+pub(crate) fn status_kb(status: &str, key: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))

@@ -12,11 +12,11 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
 /// How often the bench looks at its children while it waits.
-pub const POLL: Duration = Duration::from_micros(500);
+pub(crate) const POLL: Duration = Duration::from_micros(500);
 
 /// Why a step stopped early.
 #[derive(Debug)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// The bench was interrupted (SIGINT, SIGTERM, SIGHUP): clean up and stop everything.
     Abort,
     /// This run or data set failed, with the reason; the bench goes on.
@@ -24,12 +24,14 @@ pub enum RunError {
 }
 
 /// Turns an I/O-style error into a [`RunError::Fail`] with context.
-pub fn fail<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> RunError {
+pub(crate) fn fail<E: std::fmt::Display>(
+    what: impl std::fmt::Display,
+) -> impl FnOnce(E) -> RunError {
     move |err| RunError::Fail(format!("{what}: {err}"))
 }
 
 /// What every step needs: where the binaries are and whether to stop.
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// Directory holding `server`, `client` and `gendata`.
     pub bins: PathBuf,
     /// Set by the signal handlers.
@@ -38,7 +40,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// `Err(Abort)` once a stop signal arrived.
-    pub fn check(&self) -> Result<(), RunError> {
+    pub(crate) fn check(&self) -> Result<(), RunError> {
         if self.interrupted.load(Ordering::Relaxed) {
             Err(RunError::Abort)
         } else {
@@ -47,13 +49,13 @@ impl Ctx {
     }
 
     /// Path of one of the project's binaries.
-    pub fn bin(&self, name: &str) -> PathBuf {
+    pub(crate) fn bin(&self, name: &str) -> PathBuf {
         self.bins.join(name)
     }
 }
 
 /// How a child was started.
-pub enum Handle {
+pub(crate) enum Handle {
     /// By `std::process::Command` (which waits for the child's `exec`).
     Std(Child),
     /// By a bare `fork` and `exec` ([`crate::launch`]), reaped with `waitpid`.
@@ -98,7 +100,7 @@ impl Handle {
 
 /// A spawned child in its own process group; the whole group is SIGKILLed when this is dropped
 /// unless the child was seen to exit successfully (a server that crashed may leave children).
-pub struct Proc {
+pub(crate) struct Proc {
     /// For messages.
     name: String,
     /// The child.
@@ -109,7 +111,7 @@ pub struct Proc {
 
 impl Proc {
     /// Spawns `cmd` as the leader of a new process group.
-    pub fn spawn(name: impl Into<String>, cmd: &mut Command) -> Result<Proc, RunError> {
+    pub(crate) fn spawn(name: impl Into<String>, cmd: &mut Command) -> Result<Proc, RunError> {
         let name = name.into();
         cmd.process_group(0);
         let child = cmd.spawn().map_err(fail(format!("spawn {name}")))?;
@@ -122,7 +124,7 @@ impl Proc {
 
     /// A child already started by [`crate::launch`], which must start no processes of its own
     /// (a client): its group is not killed once it has been reaped.
-    pub fn raw(name: impl Into<String>, pid: Pid) -> Proc {
+    pub(crate) fn raw(name: impl Into<String>, pid: Pid) -> Proc {
         Proc {
             name: name.into(),
             child: Handle::Raw(pid),
@@ -131,17 +133,17 @@ impl Proc {
     }
 
     /// The child's pid (also its process group id).
-    pub fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         self.child.pid()
     }
 
     /// The exit status, if the child was seen to exit.
-    pub fn status(&self) -> Option<ExitStatus> {
+    pub(crate) fn status(&self) -> Option<ExitStatus> {
         self.status
     }
 
     /// Reaps the child if it exited; the status once known.
-    pub fn poll(&mut self) -> Result<Option<ExitStatus>, RunError> {
+    pub(crate) fn poll(&mut self) -> Result<Option<ExitStatus>, RunError> {
         if self.status.is_none() {
             self.status = self
                 .child
@@ -152,7 +154,7 @@ impl Proc {
     }
 
     /// Sends SIGTERM to the child alone (the server then stops its own children).
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         if self.status.is_none() {
             // ESRCH only means it is already gone.
             let _ = kill(self.pid(), Signal::SIGTERM);
@@ -160,7 +162,7 @@ impl Proc {
     }
 
     /// SIGKILLs the whole process group and reaps the leader.
-    pub fn kill_group(&mut self) {
+    pub(crate) fn kill_group(&mut self) {
         let _ = killpg(self.pid(), Signal::SIGKILL);
         if self.status.is_none() {
             if let Ok(Some(status)) = self.child.wait(true) {
@@ -170,7 +172,7 @@ impl Proc {
     }
 
     /// Waits until the child exits or `deadline` passes.
-    pub fn wait_until(
+    pub(crate) fn wait_until(
         &mut self,
         ctx: &Ctx,
         deadline: Instant,
@@ -205,7 +207,7 @@ impl Drop for Proc {
 
 /// Waits for all of `procs`; `Some(instant the last one was seen to exit)`, or `None` at the
 /// deadline (the stragglers are left running for the caller's guards to kill).
-pub fn wait_all(
+pub(crate) fn wait_all(
     ctx: &Ctx,
     procs: &mut [Proc],
     deadline: Instant,
@@ -263,7 +265,7 @@ fn some_child_exited() -> bool {
 }
 
 /// Describes an exit status for a failure message.
-pub fn describe(status: ExitStatus) -> String {
+pub(crate) fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit {code}"),
@@ -273,7 +275,7 @@ pub fn describe(status: ExitStatus) -> String {
 }
 
 /// Creates a log file for a child's stdout and stderr.
-pub fn log_files(path: &Path) -> Result<(Stdio, Stdio), RunError> {
+pub(crate) fn log_files(path: &Path) -> Result<(Stdio, Stdio), RunError> {
     let file = File::create(path).map_err(fail(format!("create {}", path.display())))?;
     let copy = file
         .try_clone()
@@ -282,7 +284,7 @@ pub fn log_files(path: &Path) -> Result<(Stdio, Stdio), RunError> {
 }
 
 /// Removes a scratch directory, ignoring "not there".
-pub fn remove_dir(path: &Path) {
+pub(crate) fn remove_dir(path: &Path) {
     if let Err(err) = fs::remove_dir_all(path) {
         if err.kind() != std::io::ErrorKind::NotFound {
             eprintln!("bench: warning: remove {}: {err}", path.display());
@@ -291,7 +293,7 @@ pub fn remove_dir(path: &Path) {
 }
 
 /// Removes the scratch root when dropped, on every path.
-pub struct ScratchGuard(pub PathBuf);
+pub(crate) struct ScratchGuard(pub PathBuf);
 
 impl Drop for ScratchGuard {
     fn drop(&mut self) {
@@ -301,11 +303,11 @@ impl Drop for ScratchGuard {
 
 /// The open-file limit (soft, hard) the bench was started with, before it raised its own; the
 /// server is started with it (see [`raise_fd_limit`]).
-pub static INHERITED_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+pub(crate) static INHERITED_NOFILE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients are started at
 /// once); a note says what it is.
-pub fn raise_fd_limit(notes: &mut Vec<String>) {
+pub(crate) fn raise_fd_limit(notes: &mut Vec<String>) {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, hard)) => {

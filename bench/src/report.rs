@@ -8,7 +8,7 @@ use crate::summary::{Status, Summary};
 use crate::targets::Target;
 
 /// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -21,14 +21,14 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// KiB as MiB with one decimal, or a dash.
-pub fn mib(kb: Option<u64>) -> String {
+pub(crate) fn mib(kb: Option<u64>) -> String {
     kb.map_or("—".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
 }
 
 /// `report` with the section between the markers `begin` and `end` replaced by `section`; when
 /// it has none, `section` goes right after the marker `after` (if given and present), else
 /// before `## Targets`, else at the end.
-pub fn merge_section(
+pub(crate) fn merge_section(
     report: &str,
     section: &str,
     (begin, end): (&str, &str),
@@ -52,7 +52,7 @@ pub fn merge_section(
 }
 
 /// The results table in Markdown.
-pub fn table(summaries: &[Summary]) -> String {
+pub(crate) fn table(summaries: &[Summary]) -> String {
     let mut out = String::new();
     out.push_str(
         "| Data | Agencies | Bets | Sync | Batch | End to end (s) | Range (s) | Bets/s | Draw (ms) \
@@ -89,7 +89,7 @@ pub fn table(summaries: &[Summary]) -> String {
     out
 }
 /// The whole Markdown report.
-pub fn report(
+pub(crate) fn report(
     summaries: &[Summary],
     targets: &[Target],
     machine: &Machine,

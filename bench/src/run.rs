@@ -20,7 +20,7 @@ use crate::procs::{
 
 /// The server's `SYNC` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sync {
+pub(crate) enum Sync {
     /// `SYNC=true`: fdatasync before each acknowledgement.
     Durable,
     /// `SYNC=false`.
@@ -29,7 +29,7 @@ pub enum Sync {
 
 impl Sync {
     /// The environment value.
-    pub fn env(self) -> &'static str {
+    pub(crate) fn env(self) -> &'static str {
         match self {
             Sync::Durable => "true",
             Sync::Relaxed => "false",
@@ -37,7 +37,7 @@ impl Sync {
     }
 
     /// For tables.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Sync::Durable => "durable",
             Sync::Relaxed => "relaxed",
@@ -47,7 +47,7 @@ impl Sync {
 
 /// What one run measured; `failures` empty means it passed.
 #[derive(Default, Debug)]
-pub struct RunResult {
+pub(crate) struct RunResult {
     /// First client spawned → last client exited.
     pub e2e: Option<Duration>,
     /// The coordinator's draw scan, in µs.
@@ -85,7 +85,7 @@ pub struct RunResult {
 
 /// How a run configures the server and the clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Settings {
+pub(crate) enum Settings {
     /// `SYNC` and the batch size as the configuration says, DEBUG logs on both sides.
     Tuned(Sync, u16),
     /// The shipped defaults: only the port, `AGENCIES`, the bets file and what each client must
@@ -169,7 +169,7 @@ fn start_server(
 
 /// One run: server, clients, checks. Only an interruption is returned as an error; every other
 /// problem becomes a failure in the result.
-pub fn run_once(
+pub(crate) fn run_once(
     ctx: &Ctx,
     data: &Dataset,
     settings: Settings,

@@ -10,19 +10,19 @@ use crate::summary::{median, Status, Summary};
 use crate::targets::Target;
 
 /// Opens the section in the report.
-pub const BEGIN: &str = "<!-- agencies:begin -->";
+pub(crate) const BEGIN: &str = "<!-- agencies:begin -->";
 /// Closes the section in the report.
-pub const END: &str = "<!-- agencies:end -->";
+pub(crate) const END: &str = "<!-- agencies:end -->";
 /// The section's chart, next to the report.
-pub const CHART: &str = "benchmarks-agencies.png";
+pub(crate) const CHART: &str = "benchmarks-agencies.png";
 
 /// Whether a summary belongs to the agencies section.
-pub fn is_scale(summary: &Summary) -> bool {
+pub(crate) fn is_scale(summary: &Summary) -> bool {
     summary.group.starts_with("agencies-")
 }
 
 /// Median milliseconds of end to end per agency.
-pub fn per_agency_ms(s: &Summary) -> Option<f64> {
+pub(crate) fn per_agency_ms(s: &Summary) -> Option<f64> {
     Some(s.e2e()? * 1000.0 / s.agencies.max(1) as f64)
 }
 
@@ -32,7 +32,7 @@ fn run_median(s: &Summary, pick: impl Fn(&RunResult) -> Option<f64>) -> Option<f
 }
 
 /// The section's table.
-pub fn table(summaries: &[&Summary]) -> String {
+pub(crate) fn table(summaries: &[&Summary]) -> String {
     let mut out = String::from(
         "| Agencies | Bets | End to end (s) | Range (s) | Bets/s | Per agency (ms) | CPU per agency (ms) | Spawning clients (s) \
          | Listen overflows | Client reconnects | RSS parent | RSS coordinator | RSS session \
@@ -74,7 +74,7 @@ pub fn table(summaries: &[&Summary]) -> String {
 }
 
 /// The issue's targets for many agencies.
-pub fn targets(summaries: &[&Summary]) -> Vec<Target> {
+pub(crate) fn targets(summaries: &[&Summary]) -> Vec<Target> {
     let mut out = Vec::new();
     let at = |n: usize| summaries.iter().find(|s| s.agencies == n);
     for (n, limit) in [(1_000, 3.0), (3_000, 8.0)] {
@@ -168,7 +168,12 @@ pub fn targets(summaries: &[&Summary]) -> Vec<Target> {
 
 /// The whole section, markers included; `load` is the 1/5/15-minute load average at its start
 /// and end, `stamp` the date and commit.
-pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: usize) -> String {
+pub(crate) fn section(
+    summaries: &[&Summary],
+    load: (&str, &str),
+    stamp: &str,
+    runs: usize,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{BEGIN}");
     md.push_str("## Agencies\n\n");
@@ -233,7 +238,7 @@ pub fn section(summaries: &[&Summary], load: (&str, &str), stamp: &str, runs: us
 
 /// `report` with its agencies section replaced by `section` (or added before `## Targets`, or
 /// at the end, when it has none).
-pub fn merge(report: &str, section: &str) -> String {
+pub(crate) fn merge(report: &str, section: &str) -> String {
     merge_section(report, section, (BEGIN, END), None)
 }
 

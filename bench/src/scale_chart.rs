@@ -20,7 +20,7 @@ fn text_err<E: std::fmt::Display>(err: E) -> String {
 }
 
 /// Renders the chart; the PNG file's bytes.
-pub fn chart(summaries: &[&Summary]) -> Result<Vec<u8>, String> {
+pub(crate) fn chart(summaries: &[&Summary]) -> Result<Vec<u8>, String> {
     let points: Vec<(f64, f64, f64, f64, bool)> = summaries
         .iter()
         .filter_map(|s| {

@@ -5,13 +5,13 @@ use crate::data::Source;
 use crate::run::Sync;
 
 /// Repetitions of the course dataset in the "×20" data set.
-pub const COURSE_REPEAT: u32 = 20;
+pub(crate) const COURSE_REPEAT: u32 = 20;
 /// The client's default batch size.
-pub const DEFAULT_BATCH: u16 = 120;
+pub(crate) const DEFAULT_BATCH: u16 = 120;
 
 /// What a group of configurations is plotted as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChartRole {
+pub(crate) enum ChartRole {
     /// One category of the "against agencies" panel.
     Agencies,
     /// The "against batch size" panel.
@@ -21,14 +21,14 @@ pub enum ChartRole {
 }
 
 /// Agency counts of the agencies section.
-pub const SCALE_AGENCIES: [u32; 5] = [5, 50, 200, 1_000, 3_000];
+pub(crate) const SCALE_AGENCIES: [u32; 5] = [5, 50, 200, 1_000, 3_000];
 /// Agency counts of the agencies section in `--quick`.
-pub const SCALE_AGENCIES_QUICK: [u32; 1] = [200];
+pub(crate) const SCALE_AGENCIES_QUICK: [u32; 1] = [200];
 /// Bets per agency in the agencies section.
-pub const SCALE_BETS: u64 = 1_000;
+pub(crate) const SCALE_BETS: u64 = 1_000;
 
 /// The agencies section: every count in `counts`, durable (the shipped `SYNC`), default batch.
-pub fn scale_groups(counts: &[u32], runs: usize) -> Vec<Group> {
+pub(crate) fn scale_groups(counts: &[u32], runs: usize) -> Vec<Group> {
     counts
         .iter()
         .map(|&agencies| Group {
@@ -59,7 +59,7 @@ fn scale_id(agencies: u32) -> &'static str {
 }
 
 /// Configurations sharing one data set.
-pub struct Group {
+pub(crate) struct Group {
     /// Stable key used by the targets.
     pub id: &'static str,
     /// Where the data comes from.
@@ -87,7 +87,7 @@ fn sweep(batches: &[u16]) -> Vec<(Sync, u16)> {
 }
 
 /// The configurations to run; `course_present` picks generated stand-ins otherwise.
-pub fn plan(quick: bool, course_present: bool) -> Vec<Group> {
+pub(crate) fn plan(quick: bool, course_present: bool) -> Vec<Group> {
     let course = if course_present {
         Source::Course
     } else {

@@ -10,11 +10,11 @@ use crate::run::{run_once, RunResult, Settings, Sync};
 use crate::scenarios::{ChartRole, Group};
 
 /// Free space needed before the 10-million-bet data sets are generated.
-pub const BIG_FREE_BYTES: u64 = 3_000_000_000;
+pub(crate) const BIG_FREE_BYTES: u64 = 3_000_000_000;
 
 /// The outcome of one configuration.
 #[derive(Debug)]
-pub enum Status {
+pub(crate) enum Status {
     /// Every run passed.
     Pass,
     /// At least one run failed: the reasons.
@@ -25,7 +25,7 @@ pub enum Status {
 
 impl Status {
     /// For a failure, its distinct reasons in a row (the first five), as a report lists them.
-    pub fn failure_text(&self) -> Option<String> {
+    pub(crate) fn failure_text(&self) -> Option<String> {
         let Status::Failed(reasons) = self else {
             return None;
         };
@@ -37,7 +37,7 @@ impl Status {
 }
 
 /// One configuration's runs, summarized.
-pub struct Summary {
+pub(crate) struct Summary {
     /// [`Group::id`].
     pub group: &'static str,
     /// [`Group::label`].
@@ -57,7 +57,7 @@ pub struct Summary {
 }
 
 /// The median of some numbers.
-pub fn median(mut values: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -72,7 +72,7 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
 
 impl Summary {
     /// Median end-to-end seconds over the runs that measured one.
-    pub fn e2e(&self) -> Option<f64> {
+    pub(crate) fn e2e(&self) -> Option<f64> {
         median(
             self.runs
                 .iter()
@@ -82,7 +82,7 @@ impl Summary {
     }
 
     /// Fastest and slowest end-to-end seconds.
-    pub fn e2e_range(&self) -> Option<(f64, f64)> {
+    pub(crate) fn e2e_range(&self) -> Option<(f64, f64)> {
         let times = self
             .runs
             .iter()
@@ -94,27 +94,27 @@ impl Summary {
     }
 
     /// Bets per second of the slowest and of the fastest run.
-    pub fn rate_range(&self) -> Option<(f64, f64)> {
+    pub(crate) fn rate_range(&self) -> Option<(f64, f64)> {
         let (fast, slow) = self.e2e_range().filter(|(fast, _)| *fast > 0.0)?;
         Some((self.bets as f64 / slow, self.bets as f64 / fast))
     }
 
     /// Bets per second at the median time.
-    pub fn rate(&self) -> Option<f64> {
+    pub(crate) fn rate(&self) -> Option<f64> {
         self.e2e()
             .filter(|s| *s > 0.0)
             .map(|s| self.bets as f64 / s)
     }
 
     /// Bets per second if the configuration passed.
-    pub fn passed_rate(&self) -> Option<f64> {
+    pub(crate) fn passed_rate(&self) -> Option<f64> {
         matches!(self.status, Status::Pass)
             .then(|| self.rate())
             .flatten()
     }
 
     /// Median draw time.
-    pub fn draw_ms(&self) -> Option<f64> {
+    pub(crate) fn draw_ms(&self) -> Option<f64> {
         median(
             self.runs
                 .iter()
@@ -124,12 +124,12 @@ impl Summary {
     }
 
     /// Maximum of an RSS field over the runs.
-    pub fn rss(&self, pick: fn(&RunResult) -> Option<u64>) -> Option<u64> {
+    pub(crate) fn rss(&self, pick: fn(&RunResult) -> Option<u64>) -> Option<u64> {
         self.runs.iter().filter_map(pick).max()
     }
 
     /// Marks the configuration FAILED, with every run's reasons, if any run failed.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         let reasons: Vec<String> = self
             .runs
             .iter()
@@ -141,7 +141,7 @@ impl Summary {
     }
 
     /// The table's result cell.
-    pub fn status_cell(&self) -> String {
+    pub(crate) fn status_cell(&self) -> String {
         match &self.status {
             Status::Pass => format!("PASS ({}/{})", self.runs.len(), self.runs.len()),
             Status::Failed(_) => {
@@ -160,7 +160,7 @@ fn free_bytes(path: &Path) -> Option<u64> {
 }
 
 /// Runs every group; `Err(Abort)` only on interruption.
-pub fn run_plan(
+pub(crate) fn run_plan(
     ctx: &Ctx,
     groups: &[Group],
     course_dir: &Path,

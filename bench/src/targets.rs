@@ -9,7 +9,7 @@ use crate::summary::{Status, Summary};
 const MIB_KB: u64 = 1024;
 
 /// Verdict of one target.
-pub struct Target {
+pub(crate) struct Target {
     /// PASS, MISS or SKIPPED.
     pub verdict: &'static str,
     /// What was asked and what was measured.
@@ -17,7 +17,7 @@ pub struct Target {
 }
 
 /// Finds a configuration's summary.
-pub fn find<'a>(
+pub(crate) fn find<'a>(
     summaries: &'a [Summary],
     group: &str,
     sync: Sync,
@@ -34,7 +34,7 @@ fn ran(summary: &&Summary) -> bool {
 }
 
 /// Evaluates the targets.
-pub fn targets(summaries: &[Summary]) -> Vec<Target> {
+pub(crate) fn targets(summaries: &[Summary]) -> Vec<Target> {
     let mut out = Vec::new();
     let rate_target = |out: &mut Vec<Target>, what: &str, min: f64, cands: Vec<&Summary>| {
         if cands.is_empty() {
