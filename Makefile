@@ -4,7 +4,8 @@
 #   make docker-compose-logs
 #   make docker-compose-down
 #   make swarm-up [STACK=tp0swarm] [CLIENTS=5] / make swarm-down   the same, as a Docker Swarm stack
-#   make test            unit/integration tests, a fuzz smoke run, the end-to-end test, the Docker-path test
+#   make test            unit/integration tests, a fuzz smoke run, the end-to-end test, the faults, the swarm
+#                        test, the Docker-path test
 #   make fuzz-smoke      each cargo-fuzz target for FUZZ_SMOKE_SECONDS (20); fuzz-long: FUZZ_SECONDS (1800)
 #   make test-strace     only the power-loss proof (tests/durability.rs, under strace)
 #   make e2e             only the end-to-end test (docker/e2e.sh)
@@ -178,6 +179,7 @@ STACK_FILE    ?= swarm-stack.yaml
 RESOLVE_IMAGE ?= never
 .PHONY: swarm-up swarm-down swarm-logs swarm-test
 swarm-up: configs images
+	@sh docker/swarm-up.sh '$(STACK)' --check
 	@$(GENERATE_ENV) FILE_FORMAT=stack sh generar-compose.sh '$(STACK_FILE)' $(GENERATE_ARGS)
 	@if grep -q 'target: /agency.csv$$' '$(STACK_FILE)'; then $(PREPARE_DATA); fi
 	@RESOLVE_IMAGE='$(RESOLVE_IMAGE)' sh docker/swarm-up.sh '$(STACK)' '$(STACK_FILE)'
@@ -194,8 +196,9 @@ swarm-logs:
 # The course data set's round as a stack on a single-node swarm, an agency's task and then the
 # server's killed mid-upload, and swarm-down (docker/swarm-test.sh); skipped, saying why, where
 # `docker swarm init` cannot run. It makes the swarm only if there is none, and then leaves it.
+# One at a time on this engine (flock, where there is one): two would share the one swarm.
 swarm-test: images netcat-image
-	GENDATA='$(GENDATA)' bash docker/swarm-test.sh
+	GENDATA='$(GENDATA)' $(if $(shell command -v flock 2>/dev/null),flock /tmp/tp0-swarm-test.lock) bash docker/swarm-test.sh
 
 test: exercise-branches-test
 	cargo test --release --workspace

@@ -19,8 +19,8 @@
 #      recovers the stored bets, and every agency resumes.
 # After each: every agency's newest task exits 0 with its winners (the course's 2, 3, 3, 2, 0),
 # `docker service logs` of the server's tasks shows exactly one `sorteo`, each agency's rows in the bets
-# file on the server's volume are byte-identical to its file (none lost, none doubled); then
-# `make swarm-down` leaves nothing labelled with the stack and removes nothing else: decoys named
+# file on the server's volume are byte-identical to its file (none lost, none doubled), and (round 1)
+# validar-echo-server.sh succeeds on the stack's network; then `make swarm-down` leaves nothing labelled with the stack and removes nothing else: decoys named
 # like the stack's objects but not of it (a service, secret, config, network, volume) and every
 # swarm object that was there before stay. Prints PASS/FAIL per check and "N passed, M failed";
 # exits 1 if any failed. Logs: target/swarm-logs/.
@@ -294,6 +294,11 @@ down() {
         still_there "$before"
     check "$1: the images server:latest and client:latest stay" images_there
 }
+validar_on_stack() {
+    NETWORK=${STACK}_testing_net sh "$ROOT/validar-echo-server.sh" >"$WORK/validar.log" 2>&1 && return 0
+    info "validar-echo-server.sh: $(cat "$WORK/validar.log")"
+    return 1
+}
 images_there() { docker image inspect server:latest client:latest >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- preflight and data
@@ -354,6 +359,7 @@ check "$ROUND: the new task resumes at the stored position (>= the $acked acknow
 info "client1: killed with $acked bets acknowledged; its new task resumed at $(position_of "$server" 1), $((SECONDS - killed)) s after the kill"
 finish "$ROUND"
 info "round: $((SECONDS - started)) s from make swarm-up"
+check "$ROUND: validar-echo-server.sh succeeds on the stack's attachable network" validar_on_stack
 down "$ROUND"
 
 # ================================================================ 2. the server's task killed

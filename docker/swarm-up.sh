@@ -3,6 +3,8 @@
 # <stack>: `make swarm-up` generates the file and prepares the agency files, then runs this.
 #
 # Usage: sh docker/swarm-up.sh <stack> <stack file>
+#        sh docker/swarm-up.sh <stack> --check     only the first two checks below, which
+#                                                  make swarm-up runs before writing anything
 #
 # Refuses, saying what to do, where this engine is not a swarm manager or the stack already
 # exists (its configs and secrets are immutable Swarm objects: a new round is `make swarm-down`,
@@ -17,7 +19,7 @@
 # images, always pins each service to the digest it finds there (docs/swarm.md).
 set -eu
 
-[ "$#" -eq 2 ] || { echo "usage: $0 <stack> <stack file>" >&2; exit 2; }
+[ "$#" -eq 2 ] || { echo "usage: $0 <stack> <stack file>|--check" >&2; exit 2; }
 stack=$1
 file=$2
 resolve=${RESOLVE_IMAGE:-never}
@@ -25,7 +27,6 @@ resolve=${RESOLVE_IMAGE:-never}
 say() { echo "swarm-up: $*"; }
 refuse() { echo "swarm-up: $*" >&2; exit 1; }
 
-[ -f "$file" ] || refuse "no stack file $file (generar-compose.sh with FILE_FORMAT=stack writes it)"
 state=$(docker info -f '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null) \
     || refuse "cannot reach the Docker engine"
 case $state in
@@ -38,6 +39,8 @@ if [ -n "$(docker stack ps -q "$stack" 2>/dev/null)" ] \
     || [ -n "$(docker config ls -q --filter "label=com.docker.stack.namespace=$stack")" ]; then
     refuse "stack $stack exists: make swarm-down STACK=$stack first"
 fi
+[ "$file" != --check ] || exit 0
+[ -f "$file" ] || refuse "no stack file $file (generar-compose.sh with FILE_FORMAT=stack writes it)"
 
 # The labels the file's placement constraints name, e.g. tp0.server and tp0.agency.3.
 labels=$(sed -nE 's/^ *- node\.labels\.([A-Za-z0-9._-]+) == true$/\1/p' "$file" | sort -u)
@@ -70,4 +73,4 @@ if [ -n "$missing" ]; then
 fi
 
 docker stack deploy --resolve-image "$resolve" -c "$file" "$stack"
-say "stack $stack deployed; logs: docker service logs -f ${stack}_server (or ${stack}_client<N>)"
+say "stack $stack deployed; logs: docker service logs -f ${stack}_server (or ${stack}_client<N>), or make swarm-logs"
