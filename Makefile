@@ -172,8 +172,8 @@ docker-compose-logs:
 # The same deployment as Docker Swarm stack STACK (docs/swarm.md), on a swarm this engine manages:
 # generar-compose.sh writes STACK_FILE (FILE_FORMAT=stack), the agency files are prepared as for
 # compose, docker/swarm-up.sh checks the node labels and runs `docker stack deploy`. SERVER_IMAGE
-# and CLIENT_IMAGE (default server:latest, client:latest) and RESOLVE_IMAGE (never) are read from
-# the environment. swarm-down removes the stack, then its bets volume (a new round next time).
+# and CLIENT_IMAGE (default server:latest, client:latest), RESOLVE_IMAGE (never) and REGISTRY_AUTH
+# (0) are read from the environment. swarm-down removes the stack, then its bets volume (a new round next time).
 STACK         ?= tp0swarm
 STACK_FILE    ?= swarm-stack.yaml
 RESOLVE_IMAGE ?= never

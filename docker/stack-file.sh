@@ -136,9 +136,10 @@ volumes:
 configs:
   server_config:
     file: $(absolute_path "$server_config")
-  client_config:
-    file: $(absolute_path "$client_config")
 EOF
+    if [ "$clients" -gt 0 ]; then
+        printf '  client_config:\n    file: %s\n' "$(absolute_path "$client_config")"
+    fi
     if [ -n "$secrets_dir" ]; then
         printf '\nsecrets:\n  agencies_secrets:\n    file: %s\n' "$(absolute_path "$secrets_dir/secrets")"
         i=1

@@ -20,9 +20,10 @@
 # After each: every agency's newest task exits 0 with its winners (the course's 2, 3, 3, 2, 0),
 # `docker service logs` of the server's tasks shows exactly one `sorteo`, each agency's rows in the bets
 # file on the server's volume are byte-identical to its file (none lost, none doubled), and (round 1)
-# validar-echo-server.sh succeeds on the stack's network; then `make swarm-down` leaves nothing labelled with the stack and removes nothing else: decoys named
-# like the stack's objects but not of it (a service, secret, config, network, volume) and every
-# swarm object that was there before stay. Prints PASS/FAIL per check and "N passed, M failed";
+# validar-echo-server.sh succeeds on the stack's network; then `make swarm-down` leaves nothing
+# labelled with the stack and removes nothing else: decoys named like the stack's objects but not
+# of it (a service, secret, config, network, volume) and every swarm object that was there before
+# stay. Prints PASS/FAIL per check and "N passed, M failed";
 # exits 1 if any failed. Logs: target/swarm-logs/.
 # Environment: GENDATA, DATASET, NETCAT_IMAGE as in docker/e2e.sh; SWARM_BATCH, SWARM_TIMEOUT
 # (seconds a round may take after its fault [180]), SWARM_STACK, SWARM_GWBRIDGE_SUBNET

@@ -16,7 +16,8 @@
 # RESOLVE_IMAGE (never, the default; always; changed) goes to `docker stack deploy
 # --resolve-image`: never keeps the engine from asking a registry about the local images
 # server:latest and client:latest; with SERVER_IMAGE and CLIENT_IMAGE naming a registry's
-# images, always pins each service to the digest it finds there (docs/swarm.md).
+# images, always pins each service to the digest it finds there (docs/swarm.md). REGISTRY_AUTH=1
+# adds --with-registry-auth: the nodes get this client's registry login (after `docker login`).
 set -eu
 
 [ "$#" -eq 2 ] || { echo "usage: $0 <stack> <stack file>|--check" >&2; exit 2; }
@@ -72,5 +73,8 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-docker stack deploy --resolve-image "$resolve" -c "$file" "$stack"
+auth=
+[ "${REGISTRY_AUTH:-0}" = 1 ] && auth=--with-registry-auth
+# shellcheck disable=SC2086 # $auth is empty or one option
+docker stack deploy --resolve-image "$resolve" $auth -c "$file" "$stack"
 say "stack $stack deployed; logs: docker service logs -f ${stack}_server (or ${stack}_client<N>), or make swarm-logs"
