@@ -3,8 +3,10 @@
 #   make docker-compose-up [CLIENTS=5] [CLIENT_MODE=agency|echo|bet]   (mode: this branch's exercise)
 #   make docker-compose-logs
 #   make docker-compose-down
+#   make swarm-up [STACK=tp0swarm] [CLIENTS=5] / make swarm-down   the same, as a Docker Swarm stack
 #   make test            lint first (make lint), then unit/integration tests, a fuzz smoke run, the
-#                        end-to-end test, faults, the Docker-path test and the graders' workflow
+#                        end-to-end test, the faults, the swarm test, the Docker-path test and the
+#                        graders' workflow
 #   make lint            cargo fmt --check, clippy -D warnings and rustdoc -D warnings, all targets
 #   make fuzz-smoke      each cargo-fuzz target for FUZZ_SMOKE_SECONDS (20); fuzz-long: FUZZ_SECONDS (1800)
 #   make test-strace     only the power-loss proof (tests/durability.rs, under strace)
@@ -124,7 +126,9 @@ PREPARE_DATA = sh docker/prepare-data.sh '$(DATA_DIR)' '$(CLIENTS)' '$(GENDATA)'
 # Per-agency secrets in $(DATA_DIR)/secrets, created by generar-compose.sh and mounted into the
 # server and each client (agency and bet modes); SECRETS=0 turns identity off.
 SECRETS      ?= 1
-GENERATE     = DATA_DIR='$(DATA_DIR)' SECRETS_DIR='$(DATA_DIR)/secrets' SECRETS='$(SECRETS)' sh generar-compose.sh '$(COMPOSE_FILE)' '$(CLIENTS)' $(if $(CLIENT_MODE),'$(CLIENT_MODE)')
+GENERATE_ENV  = DATA_DIR='$(DATA_DIR)' SECRETS_DIR='$(DATA_DIR)/secrets' SECRETS='$(SECRETS)'
+GENERATE_ARGS = '$(CLIENTS)' $(if $(CLIENT_MODE),'$(CLIENT_MODE)')
+GENERATE      = $(GENERATE_ENV) sh generar-compose.sh '$(COMPOSE_FILE)' $(GENERATE_ARGS)
 
 data: $(if $(filter host,$(BUILD_PATH)),static,docker-image-docker)
 	$(PREPARE_DATA)
@@ -167,6 +171,37 @@ docker-compose-down:
 docker-compose-logs:
 	$(COMPOSE_CMD) logs -f
 
+# The same deployment as Docker Swarm stack STACK (docs/swarm.md), on a swarm this engine manages:
+# generar-compose.sh writes STACK_FILE (FILE_FORMAT=stack), the agency files are prepared as for
+# compose, docker/swarm-up.sh checks the node labels and runs `docker stack deploy`. SERVER_IMAGE
+# and CLIENT_IMAGE (default server:latest, client:latest), RESOLVE_IMAGE (never) and REGISTRY_AUTH
+# (0) are read from the environment. swarm-down removes the stack, then its bets volume (a new round next time).
+STACK         ?= tp0swarm
+STACK_FILE    ?= swarm-stack.yaml
+RESOLVE_IMAGE ?= never
+.PHONY: swarm-up swarm-down swarm-logs swarm-test
+swarm-up: configs images
+	@sh docker/swarm-up.sh '$(STACK)' --check
+	@$(GENERATE_ENV) FILE_FORMAT=stack sh generar-compose.sh '$(STACK_FILE)' $(GENERATE_ARGS)
+	@if grep -q 'target: /agency.csv$$' '$(STACK_FILE)'; then $(PREPARE_DATA); fi
+	@RESOLVE_IMAGE='$(RESOLVE_IMAGE)' sh docker/swarm-up.sh '$(STACK)' '$(STACK_FILE)'
+
+swarm-down:
+	@sh docker/swarm-down.sh '$(STACK)'
+
+# Every task's log of one service, oldest first (docker/swarm-logs.sh says why not `docker
+# service logs <service>` alone): make swarm-logs [SERVICE=server|client<N>].
+SERVICE ?= server
+swarm-logs:
+	@sh docker/swarm-logs.sh '$(STACK)' '$(SERVICE)'
+
+# The course data set's round as a stack on a single-node swarm, an agency's task and then the
+# server's killed mid-upload, and swarm-down (docker/swarm-test.sh); skipped, saying why, where
+# `docker swarm init` cannot run. It makes the swarm only if there is none, and then leaves it.
+# One at a time on this engine (flock, where there is one): two would share the one swarm.
+swarm-test: images netcat-image
+	GENDATA='$(GENDATA)' $(if $(shell command -v flock 2>/dev/null),flock /tmp/tp0-swarm-test.lock) bash docker/swarm-test.sh
+
 # The habits that keep the code clean fail the tests too: formatting, every clippy warning (the
 # workspace's [workspace.lints] included) and every rustdoc warning.
 .PHONY: lint
@@ -181,6 +216,7 @@ test: lint exercise-branches-test
 	$(MAKE) --no-print-directory compose-versions
 	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory faults
+	$(MAKE) --no-print-directory swarm-test
 	$(MAKE) --no-print-directory docker-path-test
 	$(MAKE) --no-print-directory course-test
 
