@@ -11,6 +11,8 @@
 
 use std::io::{self, Read};
 
+use crate::domain::words;
+
 /// Fields a row may have before the rest are only counted.
 pub const MAX_FIELDS: usize = 8;
 
@@ -83,18 +85,6 @@ pub fn needs_quotes(field: &[u8]) -> bool {
     find_any(field, 0, [b',', b'"', b'\r', b'\n']).is_some()
 }
 
-/// `0x01` in every byte of a word.
-const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-/// `0x80` in every byte of a word.
-const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-
-/// The high bit of the first byte of `word` equal to `byte` is the lowest set bit of the result
-/// (bits above it may be set spuriously by the borrow; none below it is).
-fn equal_bytes(word: u64, byte: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
 /// The index of the first `,`, `\n` or `"` at or after `from`.
 fn next_special(buf: &[u8], from: usize) -> Option<usize> {
     find_any(buf, from, [b',', b'\n', b'"'])
@@ -106,10 +96,10 @@ fn next_special(buf: &[u8], from: usize) -> Option<usize> {
 fn find_any<const N: usize>(buf: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = buf.get(i..i + 8) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(bytes);
-        let found = set.iter().fold(0, |found, &b| found | equal_bytes(word, b));
+        let word = words::load(chunk);
+        let found = set
+            .iter()
+            .fold(0, |found, &b| found | words::equal_bytes(word, b));
         if found != 0 {
             return Some(i + (found.trailing_zeros() / 8) as usize);
         }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::words;
+
 /// Longest name accepted, in bytes (it travels with a one-byte length).
 pub(super) const MAX_NAME_LEN: usize = 255;
 /// Longest document accepted, in digits.
@@ -119,13 +121,23 @@ fn name(bytes: &[u8], field: Field) -> Result<&str, BetError> {
     if bytes.len() > MAX_NAME_LEN {
         return fail(field, "longer than 255 bytes");
     }
-    // Both scans are the standard library's, word at a time: `contains` on bytes is `memchr`,
-    // and `is_ascii` reads a word per step.
-    let nul = bytes.contains(&0);
+    // One pass, eight bytes at a time (names are a few words long): a NUL anywhere, and whether
+    // every byte is ASCII, for which nothing more needs checking.
+    let (mut nul, mut high) = (false, 0u64);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = words::load(chunk);
+        nul |= words::equal_bytes(word, 0) != 0;
+        high |= word & words::HIGHS;
+    }
+    for &byte in chunks.remainder() {
+        nul |= byte == 0;
+        high |= u64::from(byte & 0x80);
+    }
     if nul {
         return fail(field, "contains NUL");
     }
-    let ascii_only = bytes.is_ascii();
+    let ascii_only = high == 0;
     // ASCII's `char::is_whitespace` set, as for non-ASCII names: `is_ascii_whitespace` omits the
     // vertical tab, which let a name of only `\x0B` through (found by fuzz/fuzz_targets/bet.rs).
     // Only used when every byte is ASCII; it stops at the first letter.
@@ -162,8 +174,10 @@ fn digits(bytes: &[u8]) -> bool {
 
 /// The value of 1 to `max_digits` ASCII decimal digits (leading zeros allowed), or `None`: the
 /// one digit parser, for the bet's number here and for the numbers storage reads back.
+#[inline]
 pub fn decimal(bytes: &[u8], max_digits: usize) -> Option<u64> {
-    if !digits(bytes) || bytes.len() > max_digits || max_digits > 19 {
+    // 19 digits always fit a u64.
+    if bytes.len() > max_digits.min(19) || !digits(bytes) {
         return None;
     }
     Some(bytes.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
@@ -177,18 +191,14 @@ fn document(bytes: &[u8]) -> Result<&str, BetError> {
 }
 
 fn number(bytes: &[u8]) -> Result<(u16, &str), BetError> {
-    if !digits(bytes) || bytes.len() > 4 {
+    let Some(value) = decimal(bytes, 4) else {
         return fail(Field::Number, "not a number from 0 to 9999");
-    }
+    };
     if bytes.len() > 1 && bytes[0] == b'0' {
         return fail(Field::Number, "leading zero");
     }
-    let value = decimal(bytes, 4).and_then(|n| u16::try_from(n).ok());
-    let value = value.ok_or(BetError {
-        field: Field::Number,
-        reason: "not a number from 0 to 9999",
-    })?;
-    Ok((value, ascii(bytes)))
+    // Four digits at most: the value is below 10,000.
+    Ok((value as u16, ascii(bytes)))
 }
 
 fn birthdate(bytes: &[u8]) -> Result<&str, BetError> {

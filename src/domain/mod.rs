@@ -8,6 +8,7 @@
 
 mod bet;
 mod draw;
+pub(crate) mod words;
 
 pub use bet::{decimal, Bet, BetError, Field, RawBet};
 pub use draw::{has_won, WINNING_NUMBER};

@@ -150,6 +150,7 @@ impl<'a> Frame<'a> for ServerMessage<'a> {
     }
 }
 
+#[inline]
 pub(super) fn read_bet<'a>(c: &mut Cursor<'a>, kind: Kind) -> Result<RawBet<'a>, CodecError> {
     Ok(RawBet {
         first_name: c.field(kind)?,
@@ -166,14 +167,17 @@ pub(super) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(super) fn new(bytes: &'a [u8]) -> Self {
         Cursor { bytes }
     }
 
+    #[inline]
     pub(super) fn rest(&self) -> &'a [u8] {
         self.bytes
     }
 
+    #[inline]
     pub(super) fn take(&mut self, n: usize, kind: Kind) -> Result<&'a [u8], CodecError> {
         if self.bytes.len() < n {
             return Err(CodecError::Truncated(kind));
@@ -183,33 +187,40 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
 
+    #[inline]
     pub(super) fn array<const N: usize>(&mut self, kind: Kind) -> Result<[u8; N], CodecError> {
         let mut array = [0; N];
         array.copy_from_slice(self.take(N, kind)?);
         Ok(array)
     }
 
+    #[inline]
     pub(super) fn u8(&mut self, kind: Kind) -> Result<u8, CodecError> {
         Ok(self.array::<1>(kind)?[0])
     }
 
+    #[inline]
     pub(super) fn u16(&mut self, kind: Kind) -> Result<u16, CodecError> {
         Ok(u16::from_be_bytes(self.array(kind)?))
     }
 
+    #[inline]
     pub(super) fn u32(&mut self, kind: Kind) -> Result<u32, CodecError> {
         Ok(u32::from_be_bytes(self.array(kind)?))
     }
 
+    #[inline]
     pub(super) fn u64(&mut self, kind: Kind) -> Result<u64, CodecError> {
         Ok(u64::from_be_bytes(self.array(kind)?))
     }
 
+    #[inline]
     pub(super) fn field(&mut self, kind: Kind) -> Result<&'a [u8], CodecError> {
         let len = usize::from(self.u8(kind)?);
         self.take(len, kind)
     }
 
+    #[inline]
     pub(super) fn text(&mut self) -> Result<&'a str, CodecError> {
         let kind = Kind::WinnerList;
         std::str::from_utf8(self.field(kind)?).map_err(|_| CodecError::InvalidUtf8(kind))
