@@ -11,6 +11,8 @@
 #                        disk full; its rows go to target/faults-rows.md for make reliability
 #   make exercise-branches   local branches ej1..ej8, one commit each on the current commit
 #   make course-test     the course's grading workflow on a temporary clone (docker/course_workflow.py)
+#   make doc-paths       every path the documents name exists (docker/check-doc-paths.py)
+#   make picture         docs/round.svg from docs/round.dot (Graphviz)
 #
 # Two ways to build the images, the same images either way (FROM scratch, one static binary):
 #   BUILD=host    cargo on the host compiles the static binaries, docker/server.Dockerfile and
@@ -251,6 +253,19 @@ bench: bench-build
 
 bench-quick: bench-build
 	$(STATIC_DIR)/bench --quick
+
+# Every path README.md and docs/*.md name exists: repository files and folders, relative links,
+# and Rust paths into our crates (`storage::scan`, `session::store::refused_batch`); each missing
+# one is printed with its document and line (docker/check-doc-paths.py, Python 3 only).
+.PHONY: doc-paths
+doc-paths:
+	python3 docker/check-doc-paths.py
+
+# The README's picture of one round: docs/round.svg from its source docs/round.dot (Graphviz's dot;
+# on Debian `apt-get install graphviz`). Commit both.
+.PHONY: picture
+picture:
+	dot -Tsvg docs/round.dot -o docs/round.svg
 
 # docs/reliability.md from the tests themselves: each reliability test (tests/reliability.rs,
 # tests/dead_peer.rs) prints one `reliability: |...|` table row, and a long run of the frame-decoder
