@@ -4,7 +4,9 @@
 Reads README.md and docs/*.md and checks three kinds of names:
 - repository paths (src/..., coordinator/..., tests/..., docker/..., bench/..., server/...,
   client/..., fuzz/..., examples/..., docs/...): the file or folder exists;
-- relative Markdown links, [text](path): the target exists beside the document;
+- relative Markdown links, [text](path#anchor): the target exists beside the document, and an
+  anchor names one of its headings (GitHub's slugs: lowercase, punctuation dropped, spaces to
+  hyphens);
 - Rust paths into our crates (`storage::scan`, `session::store::refused_batch`,
   `connection::Connection::next_frame`, with or without `crate::` or `tp0::`): each module
   segment is a module file, the first item after them is defined or re-exported in that module,
@@ -33,6 +35,24 @@ RUST_PATH = re.compile(r"(?<![\w:])(?:(?:crate|tp0)::)?((?:%s)(?:::[A-Za-z_]\w*)
 def documents():
     yield ROOT / "README.md"
     yield from sorted((ROOT / "docs").glob("*.md"))
+
+
+def slugs(doc):
+    """The anchors GitHub gives the headings of `doc`."""
+    found = set()
+    seen = {}
+    in_code_block = False
+    for line in doc.read_text().splitlines():
+        if line.lstrip().startswith("```"):
+            in_code_block = not in_code_block
+        if in_code_block or not re.match(r"#{1,6} ", line):
+            continue
+        text = line.lstrip("#").strip().lower()
+        slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
 
 
 def module_file(directory, name):
@@ -119,11 +139,14 @@ def check(doc):
                 missing.append((number, "path", path))
         if not in_code_block:
             for match in LINK.finditer(line):
-                target = match.group(1).split("#", 1)[0]
-                if not target or re.match(r"[a-z]+:", target):
+                target, _, anchor = match.group(1).partition("#")
+                if re.match(r"[a-z]+:", target):
                     continue
-                if not (doc.parent / target).exists():
+                linked = doc.parent / target if target else doc
+                if not linked.exists():
                     missing.append((number, "link", match.group(1)))
+                elif anchor and linked.suffix == ".md" and anchor not in slugs(linked):
+                    missing.append((number, "anchor", match.group(1)))
         for match in RUST_PATH.finditer(line):
             if not rust_path_exists(match.group(1)):
                 missing.append((number, "rust path", match.group(1)))
