@@ -7,7 +7,7 @@
 #   make test            lint first (make lint), then unit/integration tests, a fuzz smoke run, the
 #                        end-to-end test, the faults, the swarm test, the Docker-path test and the
 #                        graders' workflow
-#   make lint            cargo fmt --check, clippy -D warnings and rustdoc -D warnings, all targets
+#   make lint            doc-paths, cargo fmt --check, clippy -D warnings and rustdoc -D warnings
 #   make fuzz-smoke      each cargo-fuzz target for FUZZ_SMOKE_SECONDS (20); fuzz-long: FUZZ_SECONDS (1800)
 #   make test-strace     only the power-loss proof (tests/durability.rs, under strace)
 #   make e2e             only the end-to-end test (docker/e2e.sh)
@@ -15,6 +15,8 @@
 #                        disk full; its rows go to target/faults-rows.md for make reliability
 #   make exercise-branches   local branches ej1..ej8, one commit each on the current commit
 #   make course-test     the course's grading workflow on a temporary clone (docker/course_workflow.py)
+#   make doc-paths       every path the documents name exists (docker/check-doc-paths.py)
+#   make picture         docs/round.svg from docs/round.dot (Graphviz)
 #
 # Two ways to build the images, the same images either way (FROM scratch, one static binary):
 #   BUILD=host    cargo on the host compiles the static binaries, docker/server.Dockerfile and
@@ -202,10 +204,11 @@ swarm-logs:
 swarm-test: images netcat-image
 	GENDATA='$(GENDATA)' $(if $(shell command -v flock 2>/dev/null),flock /tmp/tp0-swarm-test.lock) bash docker/swarm-test.sh
 
-# The habits that keep the code clean fail the tests too: formatting, every clippy warning (the
-# workspace's [workspace.lints] included) and every rustdoc warning.
+# The habits that keep the code clean fail the tests too: every path the documents name exists,
+# formatting, every clippy warning (the workspace's [workspace.lints] included) and every rustdoc
+# warning.
 .PHONY: lint
-lint:
+lint: doc-paths
 	cargo fmt --all --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --workspace
@@ -297,6 +300,19 @@ bench: bench-build
 
 bench-quick: bench-build
 	$(STATIC_DIR)/bench --quick
+
+# Every path README.md and docs/*.md name exists: repository files and folders, relative links,
+# and Rust paths into our crates (`storage::scan`, `session::store::refused_batch`); each missing
+# one is printed with its document and line (docker/check-doc-paths.py, Python 3 only).
+.PHONY: doc-paths
+doc-paths:
+	python3 docker/check-doc-paths.py
+
+# The README's picture of one round: docs/round.svg from its source docs/round.dot (Graphviz's dot;
+# on Debian `apt-get install graphviz`). Commit both.
+.PHONY: picture
+picture:
+	dot -Tsvg docs/round.dot -o docs/round.svg
 
 # docs/reliability.md from the tests themselves: each reliability test (tests/reliability.rs,
 # tests/dead_peer.rs) prints one `reliability: |...|` table row, and a long run of the frame-decoder

@@ -221,7 +221,7 @@ impl Connection {
         self.write_whole(&out)
     }
 
-    /// Sends an agency's winners: as many `WINNERS` frames as the documents need.
+    /// Sends an agency's winners: as many `WINNER_LIST` frames as the documents need.
     ///
     /// # Errors
     /// Encoding or socket errors.

@@ -83,7 +83,7 @@ pub(super) fn server(message: &ServerMessage<'_>, out: &mut Vec<u8>) -> Result<(
     })
 }
 
-/// Encodes `documents` as as many `WINNERS` frames as needed (at least one, even when empty).
+/// Encodes `documents` as as many `WINNER_LIST` frames as needed (at least one, even when empty).
 ///
 /// # Errors
 /// [`CodecError::Oversized`] when a document exceeds 255 bytes or there are more than `u32::MAX`.

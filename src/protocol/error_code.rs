@@ -29,7 +29,7 @@ pub enum ErrorCode {
     NotEnded,
     /// The server is shutting down.
     ShuttingDown,
-    /// The connection was idle for too long.
+    /// The connection was idle for too long (`IDLE_TIMEOUT`), or a frame was not whole in time (`FRAME_TIMEOUT`).
     Timeout,
     /// A code this build does not know.
     Other(u8),

@@ -54,7 +54,7 @@ impl<'a> Iterator for BetsIter<'a> {
     }
 }
 
-/// Documents in a `WINNERS` frame, read lazily.
+/// Documents in a `WINNER_LIST` frame, read lazily.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Documents<'a> {
     pub(super) count: u16,
