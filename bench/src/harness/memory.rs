@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::procs::{fail, RunError};
+use crate::harness::ctx::{fail, RunError};
 
 /// The shortest pause between two sweeps over the processes.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(5);

@@ -1,9 +1,13 @@
-//! Facts about the machine and the moment, for the report.
+//! Facts about the machine and the moment, for the report, and what the kernel counts for a
+//! run: a `TcpExt` counter, CPU time, the load average, the rows of the bets file.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::harness::ctx::{fail, RunError};
 
 /// Facts about the machine.
 pub struct Machine {
@@ -89,14 +93,6 @@ impl Machine {
         (peak > self.nproc as f64).then_some(peak)
     }
 
-    /// The machine in one line: CPUs, model, memory, kernel.
-    pub fn line(&self) -> String {
-        format!(
-            "{} CPUs ({}), {} of memory, {}",
-            self.nproc, self.cpu, self.memory, self.kernel
-        )
-    }
-
     /// Reads /proc and git; `load_start` is [`load_average`] taken when the bench began.
     pub fn probe(root: &Path, load_start: String) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -162,6 +158,65 @@ pub fn load_note(machine: &Machine) -> Option<String> {
          code's. RSS is not affected.",
         machine.nproc
     ))
+}
+
+/// The `TcpExt` counter `name` from `/proc/net/netstat` (header line, then values line).
+pub fn tcp_ext(name: &str) -> Option<u64> {
+    let text = fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// User + system CPU time of `who` (zero if it cannot be read).
+fn cpu_of(who: nix::sys::resource::UsageWho) -> Duration {
+    let Ok(usage) = nix::sys::resource::getrusage(who) else {
+        return Duration::ZERO;
+    };
+    let time = |t: nix::sys::time::TimeVal| {
+        Duration::new(
+            u64::try_from(t.tv_sec()).unwrap_or_default(),
+            u32::try_from(t.tv_usec()).unwrap_or_default() * 1000,
+        )
+    };
+    time(usage.user_time()) + time(usage.system_time())
+}
+
+/// User + system CPU time of the bench's reaped children (and what they reaped) so far.
+pub fn children_cpu() -> Duration {
+    cpu_of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+/// User + system CPU time of the calling thread so far.
+pub fn thread_cpu() -> Duration {
+    cpu_of(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+}
+
+/// The 1-minute load average.
+pub fn load_1min() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Counts the rows (line feeds) of the bets file.
+pub fn count_rows(path: &Path) -> Result<u64, RunError> {
+    let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut rows = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(fail(format!("read {}", path.display())))?;
+        if n == 0 {
+            return Ok(rows);
+        }
+        rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
 }
 
 #[cfg(test)]

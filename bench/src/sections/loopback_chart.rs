@@ -1,17 +1,14 @@
 //! The chart of the loopback runs: throughput against agencies and against batch size, durable vs
-//! relaxed, with the targets; drawn on a [`crate::canvas`].
-
-use std::fmt::Display;
+//! relaxed, with each data set's floor and the targets; drawn on a [`crate::canvas`].
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::canvas::{render, FAMILY, INK};
-use crate::run::Sync;
-use crate::scenarios::{ChartRole, Group, DEFAULT_BATCH};
-use crate::summary::{Status, Summary};
-use crate::targets::find;
+use crate::canvas::{render, text_err, FAMILY, INK};
+use crate::harness::measure::Status;
+use crate::harness::run::{Settings, Sync};
+use crate::sections::loopback::{find, floor_of, Role, Row, DEFAULT_BATCH};
 
 /// Image size in pixels.
 const SIZE: (u32, u32) = (1200, 640);
@@ -23,11 +20,6 @@ const RELAXED: RGBColor = RGBColor(255, 127, 14);
 const TARGET: RGBColor = RGBColor(214, 39, 40);
 /// Secondary text.
 const MUTED: RGBColor = RGBColor(110, 110, 110);
-
-/// Any drawing error, as text.
-fn text_err<E: Display>(err: E) -> String {
-    format!("chart: {err}")
-}
 
 /// A bar: its value, or why it has none.
 #[derive(Clone, Debug)]
@@ -46,8 +38,8 @@ struct Panel {
     title: String,
     /// Label under the x axis.
     x_title: String,
-    /// Category label and the [durable, relaxed] bars.
-    categories: Vec<(String, [Bar; 2])>,
+    /// Category label, the [durable, relaxed] bars and the floor's bets/s.
+    categories: Vec<(String, [Bar; 2], Option<f64>)>,
     /// A dashed target line and its caption.
     target: (f64, String),
 }
@@ -84,7 +76,7 @@ fn axis_label(v: f64) -> String {
 }
 
 /// The bar of a configuration.
-fn bar_of(summary: Option<&Summary>) -> Bar {
+fn bar_of(summary: Option<&Row>) -> Bar {
     match summary {
         None => Bar::Missing,
         Some(s) => match (&s.status, s.rate(), s.rate_range()) {
@@ -96,43 +88,28 @@ fn bar_of(summary: Option<&Summary>) -> Bar {
 }
 
 /// The two panels from the results.
-fn panels(groups: &[Group], summaries: &[Summary]) -> [Panel; 2] {
-    let mut agencies = Vec::new();
-    let mut agencies_data = String::new();
-    for g in groups
+fn panels(rows: &[Row]) -> [Panel; 2] {
+    let (mut agencies, mut batches) = (Vec::new(), Vec::new());
+    let (mut agencies_data, mut batch_data) = (String::new(), String::new());
+    for r in rows
         .iter()
-        .filter(|g| g.chart == Some(ChartRole::Agencies))
+        .filter(|r| r.settings == Settings::Tuned(Sync::Durable, r.batch()))
     {
-        let of = |sync| find(summaries, g.id, sync, DEFAULT_BATCH);
-        let n = of(Sync::Durable).map_or(0, |s| s.agencies);
-        agencies.push((
-            n.to_string(),
-            [bar_of(of(Sync::Durable)), bar_of(of(Sync::Relaxed))],
-        ));
-        agencies_data.clone_from(&g.label);
-    }
-    let mut batches = Vec::new();
-    let mut batch_data = String::new();
-    for g in groups
-        .iter()
-        .filter(|g| g.chart == Some(ChartRole::Batches))
-    {
-        let mut sizes: Vec<u16> = g.configs.iter().map(|(_, b)| *b).collect();
-        sizes.dedup();
-        for b in sizes {
-            batches.push((
-                b.to_string(),
-                [
-                    bar_of(find(summaries, g.id, Sync::Durable, b)),
-                    bar_of(find(summaries, g.id, Sync::Relaxed, b)),
-                ],
-            ));
+        let floor = floor_of(rows, r.tag.0).and_then(|f| f.rate());
+        let bars = |batch| {
+            [Sync::Durable, Sync::Relaxed].map(|sync| bar_of(find(rows, r.tag.0, sync, batch)))
+        };
+        match r.tag.1 {
+            Role::Agencies if r.batch() == DEFAULT_BATCH => {
+                agencies.push((r.agencies.to_string(), bars(DEFAULT_BATCH), floor));
+                agencies_data.clone_from(&r.label);
+            }
+            Role::Batches => {
+                batches.push((r.batch().to_string(), bars(r.batch()), floor));
+                batch_data = format!("{}, {} agencies", r.label, r.agencies);
+            }
+            _ => {}
         }
-        let n = summaries
-            .iter()
-            .find(|s| s.group == g.id)
-            .map_or(0, |s| s.agencies);
-        batch_data = format!("{}, {n} agencies", g.label);
     }
     let clean = |s: &str| {
         s.replace(
@@ -180,10 +157,13 @@ fn draw_panel<DB: DrawingBackend>(
     let top = panel
         .categories
         .iter()
-        .flat_map(|(_, bars)| bars.iter())
-        .filter_map(|b| match b {
-            Bar::Value(_, _, hi) => Some(*hi),
-            _ => None,
+        .flat_map(|(_, bars, floor)| {
+            bars.iter()
+                .filter_map(|b| match b {
+                    Bar::Value(_, _, hi) => Some(*hi),
+                    _ => None,
+                })
+                .chain(*floor)
         })
         .fold(panel.target.0, f64::max);
     let ymax = top * 1.15;
@@ -214,7 +194,7 @@ fn draw_panel<DB: DrawingBackend>(
         .color(&INK)
         .pos(Pos::new(HPos::Center, VPos::Top));
     let (bx, by) = area.get_base_pixel();
-    for (i, (label, _)) in panel.categories.iter().enumerate() {
+    for (i, (label, _, _)) in panel.categories.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
         area.draw(&Text::new(
             label.as_str(),
@@ -229,8 +209,24 @@ fn draw_panel<DB: DrawingBackend>(
         .color(&INK)
         .pos(Pos::new(HPos::Center, VPos::Bottom));
     let whisker = INK.stroke_width(2);
-    for (i, (_, bars)) in panel.categories.iter().enumerate() {
+    for (i, (_, bars, floor)) in panel.categories.iter().enumerate() {
         let centre = i as f64 + 0.5;
+        if let Some(f) = floor {
+            // The floor: a black line across the pair, its bets/s above it.
+            let across = PathElement::new(
+                vec![(centre - 0.42, *f), (centre + 0.42, *f)],
+                INK.stroke_width(3),
+            );
+            chart.draw_series([across]).map_err(text_err)?;
+            let label = Text::new(
+                format!("floor {}", short_rate(*f)),
+                (0, -4),
+                value_style.clone(),
+            );
+            chart
+                .draw_series(std::iter::once(EmptyElement::at((centre, *f)) + label))
+                .map_err(text_err)?;
+        }
         for (k, bar) in bars.iter().enumerate() {
             let (x0, x1, colour) = if k == 0 {
                 (centre - 0.37, centre - 0.02, DURABLE)
@@ -304,6 +300,21 @@ fn draw_footer<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
         let (w, _) = area.estimate_text_size(label, &style).map_err(text_err)?;
         x += 26 + w as i32 + 40;
     }
+    area.draw(&PathElement::new(
+        vec![(x, 17), (x + 26, 17)],
+        INK.stroke_width(3),
+    ))
+    .map_err(text_err)?;
+    area.draw(&Text::new(
+        "floor (bytes over loopback, one fdatasync)",
+        (x + 34, 8),
+        style.clone(),
+    ))
+    .map_err(text_err)?;
+    let (w, _) = area
+        .estimate_text_size("floor (bytes over loopback, one fdatasync)", &style)
+        .map_err(text_err)?;
+    let x = x + 34 + w as i32 + 40;
     for dash in 0..3 {
         let x0 = x + dash * 14;
         area.draw(&PathElement::new(
@@ -324,7 +335,7 @@ fn draw_footer<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<(), 
 }
 
 /// Renders the chart; the PNG file's bytes.
-pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec<u8>, String> {
+pub fn chart(rows: &[Row], quick: bool) -> Result<Vec<u8>, String> {
     let (w, _) = SIZE;
     render("chart", SIZE, |root| {
         let title = if quick {
@@ -337,7 +348,7 @@ pub fn chart(groups: &[Group], summaries: &[Summary], quick: bool) -> Result<Vec
             .map_err(text_err)?;
         let body_h = body.dim_in_pixel().1 as i32;
         let (plots, footer) = body.split_vertically(body_h - 62);
-        let [a, b] = panels(groups, summaries);
+        let [a, b] = panels(rows);
         let (left, right) = plots.split_horizontally(w as i32 / 2);
         draw_panel(&left, &a)?;
         draw_panel(&right, &b)?;
@@ -362,7 +373,7 @@ mod tests {
 
     #[test]
     fn renders_a_png_without_results() {
-        let png = chart(&[], &[], true).unwrap_or_default();
+        let png = chart(&[], true).unwrap_or_default();
         assert_eq!(png.get(..8), Some(&b"\x89PNG\r\n\x1a\n"[..]));
     }
 }

@@ -4,11 +4,11 @@
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::logs::for_each_line;
-use crate::procs::{describe, fail, log_files, remove_dir, Ctx, Proc, RunError};
+use crate::harness::ctx::{fail, Ctx, RunError};
+use crate::harness::logs::for_each_line;
+use crate::harness::procs::{describe, remove_dir, Proc, Spawn};
 
 /// The number the draw picks (the course's `has_won`).
 pub const WINNING_NUMBER: u32 = 7574;
@@ -175,17 +175,20 @@ pub fn generate(
 ) -> Result<Dataset, RunError> {
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let out_path = dir.join("gendata.out");
-    let (out, err) = log_files(&out_path)?;
-    let mut proc = Proc::spawn(
-        "gendata",
-        Command::new(ctx.bin("gendata"))
-            .arg(dir)
-            .arg(agencies.to_string())
-            .arg(per_agency.to_string())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err),
-    )?;
+    let args = [
+        dir.display().to_string(),
+        agencies.to_string(),
+        per_agency.to_string(),
+    ];
+    let spawn = Spawn {
+        program: &ctx.bin("gendata"),
+        args: &args,
+        dir,
+        env: &[],
+        log: &out_path,
+        inherit_nofile: false,
+    };
+    let mut proc = Proc::start("gendata", &spawn, false)?;
     let bets = u64::from(agencies) * per_agency;
     let timeout = Duration::from_secs(60) + Duration::from_micros(bets * 3);
     match proc.wait_until(ctx, Instant::now() + timeout)? {
@@ -243,7 +246,6 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procs::remove_dir;
 
     #[test]
     fn repeat_file_adds_missing_line_breaks() {

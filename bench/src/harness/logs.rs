@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use crate::procs::{fail, RunError};
+use crate::harness::ctx::{fail, RunError};
 
 /// The `key: value` details of a log line, after `action: `.
 pub fn fields(line: &str) -> Option<Vec<(&str, &str)>> {

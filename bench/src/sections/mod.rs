@@ -1,0 +1,6 @@
+//! The sections of the report, one module each, every one a [`crate::section::Section`].
+
+pub mod agencies;
+pub mod far;
+pub mod loopback;
+pub mod loopback_chart;
