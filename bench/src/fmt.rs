@@ -38,23 +38,14 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    })
+    Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
 }
 
 /// A Markdown table: `align` has one letter per column, `l` or `r`.
 pub fn table(heads: &[&str], align: &str, rows: &[Vec<String>]) -> String {
-    let line = |cells: &mut dyn Iterator<Item = String>| {
-        format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "))
-    };
+    let line = |cells: &mut dyn Iterator<Item = String>| format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "));
     let mut out = line(&mut heads.iter().map(|h| h.to_string()));
-    let rule: Vec<&str> = align
-        .chars()
-        .map(|a| if a == 'r' { "---:" } else { "---" })
-        .collect();
+    let rule: Vec<&str> = align.chars().map(|a| if a == 'r' { "---:" } else { "---" }).collect();
     let _ = write!(out, "|{}|\n", rule.join("|"));
     for row in rows {
         out.push_str(&line(&mut row.iter().cloned()));
@@ -79,10 +70,7 @@ impl Target {
 
     /// Not measured.
     pub fn skipped(what: &str, why: &str) -> Target {
-        Target {
-            verdict: "SKIPPED",
-            text: format!("{what}: {why}"),
-        }
+        Target { verdict: "SKIPPED", text: format!("{what}: {why}") }
     }
 }
 
@@ -98,10 +86,7 @@ pub fn targets(list: &[Target]) -> (String, String) {
 
 /// The markers around the section `name` of the report.
 fn markers(name: &str) -> (String, String) {
-    (
-        format!("<!-- {name}:begin -->"),
-        format!("<!-- {name}:end -->"),
-    )
+    (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"))
 }
 
 /// The section `name` of `report`, markers included, with its line break.
@@ -155,10 +140,7 @@ mod tests {
         assert!(merged.find("new") < merged.find("about\n"));
         let again = merge_section(&merged, "x", "newer", "about");
         assert_eq!(again, merged.replace("new\n", "newer\n"));
-        assert_eq!(
-            section_of(&again, "x"),
-            Some("<!-- x:begin -->\nnewer\n<!-- x:end -->\n")
-        );
+        assert_eq!(section_of(&again, "x"), Some("<!-- x:begin -->\nnewer\n<!-- x:end -->\n"));
         assert!(merge_section("# B\n", "x", "y", "about").ends_with("<!-- x:end -->\n"));
     }
 }

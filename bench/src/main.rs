@@ -48,20 +48,12 @@ struct Options {
 
 /// Every section, in the report's order.
 fn sections() -> Vec<Box<dyn Section>> {
-    vec![
-        Box::new(sections::loopback::Loopback),
-        Box::new(sections::agencies::Agencies),
-        Box::new(sections::far::Far),
-    ]
+    vec![Box::new(sections::loopback::Loopback), Box::new(sections::agencies::Agencies), Box::new(sections::far::Far)]
 }
 
 /// Parses the command line.
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options {
-        quick: false,
-        only: None,
-        out: None,
-    };
+    let mut options = Options { quick: false, only: None, out: None };
     let names: Vec<&str> = sections().iter().map(|s| s.name()).collect();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -71,9 +63,7 @@ fn parse_args() -> Result<Options, String> {
                 Some(name) if names.contains(&name.as_str()) => options.only = Some(name),
                 other => return Err(format!("--only takes one of {names:?}, not {other:?}")),
             },
-            "--out" => {
-                options.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?))
-            }
+            "--out" => options.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -111,10 +101,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
     let started = Instant::now();
     let load_start = load_average();
     let exe = std::env::current_exe().map_err(fail("locate the bench binary"))?;
-    let bins = exe
-        .parent()
-        .ok_or_else(|| RunError::Fail("the bench binary has no directory".into()))?
-        .to_path_buf();
+    let bins = exe.parent().ok_or_else(|| RunError::Fail("the bench binary has no directory".into()))?.to_path_buf();
     for name in ["server", "client", "gendata", "noop"] {
         if !bins.join(name).is_file() {
             let missing = bins.join(name);
@@ -132,21 +119,13 @@ fn run(options: &Options) -> Result<bool, RunError> {
         .map_err(fail("current directory"))?;
     let target_dir = bins.parent().unwrap_or(&bins).to_path_buf();
     let scratch = target_dir.join("bench-data");
-    let default_out = if options.quick {
-        target_dir.join("bench-quick")
-    } else {
-        root.join("docs")
-    };
+    let default_out = if options.quick { target_dir.join("bench-quick") } else { root.join("docs") };
     let out_dir = options.out.clone().unwrap_or(default_out);
     let course_dir = root.join("..").join("shared").join("dataset");
     let course_present = course_files(&course_dir).is_some();
 
     let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         signal_hook::flag::register(signal, Arc::clone(&interrupted))
             .map_err(fail(format!("install handler for signal {signal}")))?;
     }
@@ -177,11 +156,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
     };
     let (mut bodies, mut headline, mut passed) = (Vec::new(), Vec::new(), true);
     for section in sections() {
-        if options
-            .only
-            .as_deref()
-            .is_some_and(|only| only != section.name())
-        {
+        if options.only.as_deref().is_some_and(|only| only != section.name()) {
             continue;
         }
         let outcome = section.run(&env)?;
@@ -209,10 +184,6 @@ fn run(options: &Options) -> Result<bool, RunError> {
     };
     let md = report::write(&old, options.only.is_none(), &written);
     fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
-    say(&format!(
-        "\nwrote {} and its charts in {:.0} s\n",
-        md_path.display(),
-        started.elapsed().as_secs_f64()
-    ));
+    say(&format!("\nwrote {} and its charts in {:.0} s\n", md_path.display(), started.elapsed().as_secs_f64()));
     Ok(passed)
 }

@@ -25,11 +25,7 @@ fn headline_rows(report: &str) -> Vec<Headline> {
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| Figure |"))
         .filter_map(|l| {
-            let cells: Vec<String> = l
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim().to_string())
-                .collect();
+            let cells: Vec<String> = l.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect();
             <[String; 5]>::try_from(cells).ok()
         })
         .collect()
@@ -61,21 +57,13 @@ fn opening(quick: bool) -> String {
          Docker round, `make round-report`; do not edit by hand.\n",
     );
     if quick {
-        md.push_str(
-            "\n**Quick smoke run (`--quick`): small data, one run each; not the benchmark.**\n",
-        );
+        md.push_str("\n**Quick smoke run (`--quick`): small data, one run each; not the benchmark.**\n");
     }
     md
 }
 
 /// The closing part: how runs are checked, the notes, the machine, the command.
-fn about(
-    machine: &Machine,
-    passed: bool,
-    notes: &[String],
-    elapsed: Duration,
-    quick: bool,
-) -> String {
+fn about(machine: &Machine, passed: bool, notes: &[String], elapsed: Duration, quick: bool) -> String {
     let mut md = String::from(
         "## Correctness\n\nEvery run is checked: all clients exit 0; each client's `cant_ganadores` \
          equals its agency's winners (rows with number 7574, counted from the data or by \
@@ -83,23 +71,25 @@ fn about(
          SIGTERM; the bets file has exactly one row per bet. A run that fails a check or times out \
          (it is killed) makes its configuration FAILED.\n\n",
     );
-    md.push_str(if passed {
-        "All runs passed.\n\n"
-    } else {
-        "Some runs FAILED: each section lists them.\n\n"
-    });
+    md.push_str(if passed { "All runs passed.\n\n" } else { "Some runs FAILED: each section lists them.\n\n" });
     md.push_str("## Notes\n\n");
     for note in notes.iter().cloned().chain(load_note(machine)) {
         let _ = writeln!(md, "- {note}");
     }
-    let _ =
-        writeln!(
+    let _ = writeln!(
         md,
         "\n## Machine\n\n- CPUs (nproc): {}\n- CPU: {}\n- Memory: {}\n- Kernel: {}\n- Date: {}\n- \
          Commit: {}\n- Load average (1/5/15 min): {} at the start, {} at the end\n- Bench wall \
          time: {:.0} s\n",
-        machine.nproc, machine.cpu, machine.memory, machine.kernel, machine.date, machine.commit,
-        machine.load_start, machine.load_end, elapsed.as_secs_f64()
+        machine.nproc,
+        machine.cpu,
+        machine.memory,
+        machine.kernel,
+        machine.date,
+        machine.commit,
+        machine.load_start,
+        machine.load_end,
+        elapsed.as_secs_f64()
     );
     md.push_str("## Command\n\n```sh\n");
     md.push_str(if quick {
@@ -175,21 +165,14 @@ mod tests {
             quick: false,
         };
         let full = write(&docker, true, &w);
-        assert!(
-            full.contains("L1")
-                && full.contains(&docker)
-                && full.find("F1") < full.find("## Correctness")
-        );
+        assert!(full.contains("L1") && full.contains(&docker) && full.find("F1") < full.find("## Correctness"));
         let sections = [("far", "F2".to_string())];
         w.sections = &sections;
         let headline = [row("b", "3"), row("c", "4")];
         w.headline = &headline;
         let again = write(&full, false, &w);
         assert!(again.contains("L1") && again.contains("F2") && !again.contains("F1"));
-        let rows: Vec<String> = headline_rows(&again)
-            .into_iter()
-            .map(|r| r[1].clone())
-            .collect();
+        let rows: Vec<String> = headline_rows(&again).into_iter().map(|r| r[1].clone()).collect();
         assert_eq!(rows, ["1", "3", "4"]);
     }
 }

@@ -59,9 +59,7 @@ pub fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
 
 /// The course's five agency files, if all are there.
 pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
-    let files: Vec<PathBuf> = (1..=5)
-        .map(|i| course_dir.join(format!("agency-{i}.csv")))
-        .collect();
+    let files: Vec<PathBuf> = (1..=5).map(|i| course_dir.join(format!("agency-{i}.csv"))).collect();
     files.iter().all(|f| f.is_file()).then_some(files)
 }
 
@@ -94,18 +92,9 @@ pub fn prepare_group(
 fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<Dataset, RunError> {
     match source {
         Source::Course => {
-            let files = course_files(course_dir).ok_or_else(|| {
-                RunError::Fail(format!(
-                    "course dataset missing in {}",
-                    course_dir.display()
-                ))
-            })?;
-            let mut data = Dataset {
-                files: Vec::new(),
-                winners: Vec::new(),
-                bets: 0,
-                per_agency: Vec::new(),
-            };
+            let files = course_files(course_dir)
+                .ok_or_else(|| RunError::Fail(format!("course dataset missing in {}", course_dir.display())))?;
+            let mut data = Dataset { files: Vec::new(), winners: Vec::new(), bets: 0, per_agency: Vec::new() };
             for file in files {
                 let (rows, winners) = scan_csv(&file)?;
                 data.bets += rows;
@@ -129,17 +118,10 @@ fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<
                 files,
                 winners: base.winners.iter().map(|w| w * u64::from(*times)).collect(),
                 bets: base.bets * u64::from(*times),
-                per_agency: base
-                    .per_agency
-                    .iter()
-                    .map(|n| n * u64::from(*times))
-                    .collect(),
+                per_agency: base.per_agency.iter().map(|n| n * u64::from(*times)).collect(),
             })
         }
-        Source::Generated {
-            agencies,
-            per_agency,
-        } => generate(ctx, dir, *agencies, *per_agency),
+        Source::Generated { agencies, per_agency } => generate(ctx, dir, *agencies, *per_agency),
     }
 }
 
@@ -167,38 +149,18 @@ pub fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
-pub fn generate(
-    ctx: &Ctx,
-    dir: &Path,
-    agencies: u32,
-    per_agency: u64,
-) -> Result<Dataset, RunError> {
+pub fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dataset, RunError> {
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let out_path = dir.join("gendata.out");
-    let args = [
-        dir.display().to_string(),
-        agencies.to_string(),
-        per_agency.to_string(),
-    ];
-    let spawn = Spawn {
-        program: &ctx.bin("gendata"),
-        args: &args,
-        dir,
-        env: &[],
-        log: &out_path,
-        inherit_nofile: false,
-    };
+    let args = [dir.display().to_string(), agencies.to_string(), per_agency.to_string()];
+    let spawn =
+        Spawn { program: &ctx.bin("gendata"), args: &args, dir, env: &[], log: &out_path, inherit_nofile: false };
     let mut proc = Proc::start("gendata", &spawn, false)?;
     let bets = u64::from(agencies) * per_agency;
     let timeout = Duration::from_secs(60) + Duration::from_micros(bets * 3);
     match proc.wait_until(ctx, Instant::now() + timeout)? {
         Some(status) if status.success() => {}
-        Some(status) => {
-            return Err(RunError::Fail(format!(
-                "gendata {agencies} {per_agency}: {}",
-                describe(status)
-            )))
-        }
+        Some(status) => return Err(RunError::Fail(format!("gendata {agencies} {per_agency}: {}", describe(status)))),
         None => {
             return Err(RunError::Fail(format!(
                 "gendata {agencies} {per_agency}: no exit after {}s",
@@ -206,20 +168,14 @@ pub fn generate(
             )))
         }
     }
-    let text =
-        fs::read_to_string(&out_path).map_err(fail(format!("read {}", out_path.display())))?;
+    let text = fs::read_to_string(&out_path).map_err(fail(format!("read {}", out_path.display())))?;
     let mut winners = vec![None; agencies as usize];
     for line in text.lines() {
         // "agency N: W winners"
         let parsed = line
             .strip_prefix("agency ")
             .and_then(|rest| rest.split_once(": "))
-            .and_then(|(n, w)| {
-                Some((
-                    n.parse::<usize>().ok()?,
-                    w.strip_suffix(" winners")?.parse::<u64>().ok()?,
-                ))
-            });
+            .and_then(|(n, w)| Some((n.parse::<usize>().ok()?, w.strip_suffix(" winners")?.parse::<u64>().ok()?)));
         if let Some((n, w)) = parsed {
             if let Some(slot) = n.checked_sub(1).and_then(|i| winners.get_mut(i)) {
                 *slot = Some(w);
@@ -227,16 +183,10 @@ pub fn generate(
         }
     }
     let winners: Option<Vec<u64>> = winners.into_iter().collect();
-    let winners = winners.ok_or_else(|| {
-        RunError::Fail(format!(
-            "gendata: missing winner counts in {}",
-            out_path.display()
-        ))
-    })?;
+    let winners =
+        winners.ok_or_else(|| RunError::Fail(format!("gendata: missing winner counts in {}", out_path.display())))?;
     Ok(Dataset {
-        files: (1..=agencies)
-            .map(|i| dir.join(format!("agency-{i}.csv")))
-            .collect(),
+        files: (1..=agencies).map(|i| dir.join(format!("agency-{i}.csv"))).collect(),
         winners,
         bets,
         per_agency: vec![per_agency; agencies as usize],
@@ -252,11 +202,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tp0-bench-test-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap_or_default();
         let (src, out) = (dir.join("in.csv"), dir.join("out.csv"));
-        for (text, want) in [
-            ("a,1\r\nb,2", "a,1\r\nb,2\r\na,1\r\nb,2\r\n"),
-            ("a,1\r\n", "a,1\r\na,1\r\n"),
-            ("", ""),
-        ] {
+        for (text, want) in [("a,1\r\nb,2", "a,1\r\nb,2\r\na,1\r\nb,2\r\n"), ("a,1\r\n", "a,1\r\na,1\r\n"), ("", "")] {
             fs::write(&src, text).unwrap_or_default();
             assert!(repeat_file(&src, &out, 2).is_ok());
             assert_eq!(fs::read_to_string(&out).unwrap_or_default(), want);

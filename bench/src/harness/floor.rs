@@ -41,9 +41,7 @@ fn receive(listener: &TcpListener, agencies: usize, file: &Arc<File>) -> std::io
     }
     let mut total = 0;
     for reader in readers {
-        total += reader
-            .join()
-            .map_err(|_| std::io::Error::other("a receiver thread panicked"))??;
+        total += reader.join().map_err(|_| std::io::Error::other("a receiver thread panicked"))??;
     }
     Ok(total)
 }
@@ -60,20 +58,12 @@ fn send(addr: std::net::SocketAddr, path: &Path) -> std::io::Result<u64> {
 /// `dir` holding every byte.
 pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration, RunError> {
     let path = dir.join("floor.bin");
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(fail(format!("create {}", path.display())))?;
+    let file =
+        OpenOptions::new().create(true).append(true).open(&path).map_err(fail(format!("create {}", path.display())))?;
     let file = Arc::new(file);
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(fail("floor: bind"))?;
     let addr = listener.local_addr().map_err(fail("floor: address"))?;
-    let expected: u64 = data
-        .files
-        .iter()
-        .filter_map(|f| f.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    let expected: u64 = data.files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
     let started = Instant::now();
     let receiver = {
         let (file, agencies) = (Arc::clone(&file), data.files.len());
@@ -88,10 +78,7 @@ pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration, RunError> {
         })
         .collect();
     for sender in senders {
-        sender
-            .join()
-            .map_err(|_| RunError::Fail("floor: a sender panicked".into()))?
-            .map_err(fail("floor: send"))?;
+        sender.join().map_err(|_| RunError::Fail("floor: a sender panicked".into()))?.map_err(fail("floor: send"))?;
     }
     let received = receiver
         .join()
@@ -100,9 +87,7 @@ pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration, RunError> {
     file.sync_data().map_err(fail("floor: fdatasync"))?;
     let took = started.elapsed();
     if received != expected {
-        return Err(RunError::Fail(format!(
-            "floor: {received} bytes received, {expected} sent"
-        )));
+        return Err(RunError::Fail(format!("floor: {received} bytes received, {expected} sent")));
     }
     Ok(took)
 }
@@ -130,28 +115,16 @@ pub fn per_agency(ctx: &Ctx, dir: &Path, n: usize) -> Result<AgencyFloor, RunErr
     let n32 = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
     let program = ctx.bin("noop");
     let log = dir.join("noop.log");
-    let spawn = Spawn {
-        program: &program,
-        args: &[],
-        dir,
-        env: &[],
-        log: &log,
-        inherit_nofile: false,
-    };
+    let spawn = Spawn { program: &program, args: &[], dir, env: &[], log: &log, inherit_nofile: false };
     let (children_before, thread_before) = (children_cpu(), thread_cpu());
     let started = Instant::now();
-    let mut procs = (0..n)
-        .map(|i| Proc::start(format!("noop {i}"), &spawn, false))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut procs = (0..n).map(|i| Proc::start(format!("noop {i}"), &spawn, false)).collect::<Result<Vec<_>, _>>()?;
     let forked = thread_cpu().saturating_sub(thread_before);
     let deadline = started + Duration::from_secs(60);
     wait_all(ctx, &mut procs, deadline)?
         .ok_or_else(|| RunError::Fail("floor: no-op processes still running after 60 s".into()))?;
     let process_wall = started.elapsed() / n32;
-    if let Some(p) = procs
-        .iter()
-        .find(|p| !p.status.is_some_and(|s| s.success()))
-    {
+    if let Some(p) = procs.iter().find(|p| !p.status.is_some_and(|s| s.success())) {
         return Err(RunError::Fail(format!("floor: {} did not exit 0", p.name)));
     }
     let children = children_cpu().saturating_sub(children_before);

@@ -96,10 +96,7 @@ impl Queue {
     fn wait_room(&self, capacity: usize) -> bool {
         let mut state = self.lock();
         while state.1 >= capacity && !state.2 {
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
         !state.2
     }
@@ -111,10 +108,7 @@ impl Queue {
             if let Some(item) = state.0.pop_front() {
                 return item;
             }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -173,11 +167,7 @@ impl Link {
             let shared = Arc::clone(&shared);
             move || accept_loop(&listener, &shared)
         })?;
-        Ok(Link {
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        })
+        Ok(Link { addr, shared, acceptor: Some(acceptor) })
     }
 
     /// The address clients connect to.
@@ -234,10 +224,7 @@ fn forward(client: TcpStream, accepted: Instant, shared: &Arc<Shared>) -> io::Re
     }
     lock(&shared.sockets).extend([client.try_clone()?, server.try_clone()?]);
     // Client → server waits for the handshake's round trip; server → client does not.
-    let directions = [
-        (0, &client, &server, accepted + shared.spec.rtt()),
-        (1, &server, &client, accepted),
-    ];
+    let directions = [(0, &client, &server, accepted + shared.spec.rtt()), (1, &server, &client, accepted)];
     for (clock, from, to, not_before) in directions {
         let queue = Arc::new(Queue::default());
         let reader = {
@@ -248,10 +235,9 @@ fn forward(client: TcpStream, accepted: Instant, shared: &Arc<Shared>) -> io::Re
             let (to, sockets) = (to.try_clone()?, [client.try_clone()?, server.try_clone()?]);
             move || write_side(to, &queue, &sockets)
         };
-        for (name, body) in [
-            ("link-read", Box::new(reader) as Box<dyn FnOnce() + Send>),
-            ("link-write", Box::new(writer)),
-        ] {
+        for (name, body) in
+            [("link-read", Box::new(reader) as Box<dyn FnOnce() + Send>), ("link-write", Box::new(writer))]
+        {
             match thread::Builder::new().name(name.into()).spawn(body) {
                 Ok(handle) => lock(&shared.threads).push(handle),
                 Err(err) => {
@@ -274,13 +260,7 @@ fn release(shared: &Shared, clock: usize, earliest: Instant, bytes: usize) -> In
 }
 
 /// One direction's reader: chunks from `from`, stamped, into the queue.
-fn read_side(
-    mut from: TcpStream,
-    queue: &Queue,
-    shared: &Shared,
-    clock: usize,
-    not_before: Instant,
-) {
+fn read_side(mut from: TcpStream, queue: &Queue, shared: &Shared, clock: usize, not_before: Instant) {
     let mut buf = vec![0u8; CHUNK];
     while queue.wait_room(shared.spec.capacity()) {
         match from.read(&mut buf) {

@@ -7,9 +7,7 @@ use super::*;
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A server for one connection: `serve` runs on it, its result comes back from the handle.
-fn server<T: Send + 'static>(
-    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
-) -> (SocketAddr, JoinHandle<T>) {
+fn server<T: Send + 'static>(serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> (SocketAddr, JoinHandle<T>) {
     let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
     let addr = listener.local_addr().expect("local address");
     let handle = thread::spawn(move || {
@@ -47,10 +45,7 @@ fn pattern(len: usize) -> Vec<u8> {
 #[test]
 fn a_round_trip_takes_the_delay_both_ways() {
     let (addr, _server) = server(echo);
-    let spec = Spec {
-        delay: Duration::from_millis(25),
-        rate: 100_000_000,
-    };
+    let spec = Spec { delay: Duration::from_millis(25), rate: 100_000_000 };
     let link = Link::start(spec, addr).expect("link");
     let mut client = dial(&link);
     let mut byte = [0u8; 1];
@@ -61,16 +56,9 @@ fn a_round_trip_takes_the_delay_both_ways() {
         let took = started.elapsed();
         assert_eq!(byte[0], round);
         // The first one also pays for the handshake's round trip.
-        let least = if round == 0 {
-            2 * spec.rtt()
-        } else {
-            spec.rtt()
-        };
+        let least = if round == 0 { 2 * spec.rtt() } else { spec.rtt() };
         assert!(took >= least, "round {round}: {took:?} < {least:?}");
-        assert!(
-            took < least + Duration::from_secs(2),
-            "round {round}: {took:?}"
-        );
+        assert!(took < least + Duration::from_secs(2), "round {round}: {took:?}");
     }
 }
 
@@ -83,10 +71,7 @@ fn the_rate_caps_a_transfer_and_every_byte_arrives_in_order() {
         stream.write_all(b"bye").expect("reply");
         (got, done)
     });
-    let spec = Spec {
-        delay: Duration::from_millis(5),
-        rate: 2_000_000,
-    };
+    let spec = Spec { delay: Duration::from_millis(5), rate: 2_000_000 };
     let link = Link::start(spec, addr).expect("link");
     let mut client = dial(&link);
     let data = pattern(1_000_000);
@@ -95,12 +80,7 @@ fn the_rate_caps_a_transfer_and_every_byte_arrives_in_order() {
     client.shutdown(Shutdown::Write).expect("half-close");
     let (got, done) = server.join().expect("server");
     let took = done - started;
-    assert!(
-        got == data,
-        "{} bytes arrived, not the {} sent",
-        got.len(),
-        data.len()
-    );
+    assert!(got == data, "{} bytes arrived, not the {} sent", got.len(), data.len());
     // 1,000,000 bytes at 2,000,000 bytes/s: half a second at least, and not many times that.
     assert!(took >= Duration::from_millis(500), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
@@ -113,10 +93,7 @@ fn the_rate_caps_a_transfer_and_every_byte_arrives_in_order() {
 #[test]
 fn both_directions_at_once_under_backpressure_and_eof_both_ways() {
     let (addr, _server) = server(echo);
-    let spec = Spec {
-        delay: Duration::from_millis(2),
-        rate: 50_000_000,
-    };
+    let spec = Spec { delay: Duration::from_millis(2), rate: 50_000_000 };
     let link = Link::start(spec, addr).expect("link");
     let client = dial(&link);
     // Well beyond what the link and the socket buffers hold: the sender must wait.
@@ -131,12 +108,7 @@ fn both_directions_at_once_under_backpressure_and_eof_both_ways() {
     let mut back = Vec::new();
     (&client).read_to_end(&mut back).expect("echo to EOF");
     sender.join().expect("sender");
-    assert!(
-        back == data,
-        "{} bytes echoed, {} sent",
-        back.len(),
-        data.len()
-    );
+    assert!(back == data, "{} bytes echoed, {} sent", back.len(), data.len());
 }
 
 #[test]
@@ -144,10 +116,7 @@ fn an_unreachable_server_closes_the_client() {
     let gone = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
     let addr = gone.local_addr().expect("address");
     drop(gone);
-    let spec = Spec {
-        delay: Duration::from_millis(1),
-        rate: 1_000_000,
-    };
+    let spec = Spec { delay: Duration::from_millis(1), rate: 1_000_000 };
     let link = Link::start(spec, addr).expect("link");
     let mut client = dial(&link);
     let started = Instant::now();
@@ -168,21 +137,14 @@ fn dropping_the_link_closes_its_connections() {
         let _ = stream.read_to_end(&mut got);
         got
     });
-    let spec = Spec {
-        delay: Duration::from_millis(1),
-        rate: 1_000_000,
-    };
+    let spec = Spec { delay: Duration::from_millis(1), rate: 1_000_000 };
     let link = Link::start(spec, addr).expect("link");
     let mut client = dial(&link);
     client.write_all(b"hello").expect("send");
     thread::sleep(Duration::from_millis(50));
     let started = Instant::now();
     drop(link);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "drop took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "drop took {:?}", started.elapsed());
     let mut buf = [0u8; 16];
     match client.read(&mut buf) {
         Ok(0) => {}

@@ -36,9 +36,7 @@ pub fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<(), RunE
     let mut buf = Vec::with_capacity(1024);
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(fail(format!("read {}", path.display())))?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(fail(format!("read {}", path.display())))?;
         if n == 0 {
             return Ok(());
         }
@@ -53,10 +51,8 @@ mod tests {
 
     #[test]
     fn fields_of_a_log_line() {
-        let f = fields(
-            "2026-01-01 00:00:00 DEBUG    action: draw_scan | result: success | bets: 9 | us: 3",
-        )
-        .unwrap_or_default();
+        let f = fields("2026-01-01 00:00:00 DEBUG    action: draw_scan | result: success | bets: 9 | us: 3")
+            .unwrap_or_default();
         assert_eq!(num_field(&f, "us"), Some(3));
         assert_eq!(field(&f, "action"), Some("draw_scan"));
         assert_eq!(field(&f, "missing"), None);

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::harness::ctx::{fail, RunError};
 
@@ -38,47 +38,15 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The current UTC date and time, to the minute.
+/// The current UTC date and time, to the minute (from `date`, "unknown" without it).
 pub fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60
-    )
+    run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_else(|| "unknown".into())
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Runs git in `root`; its trimmed stdout.
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+/// Runs `program`; its trimmed stdout if it succeeded.
+fn run(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 impl Machine {
@@ -86,10 +54,7 @@ impl Machine {
     /// (other work shared the CPUs).
     pub fn busy(&self) -> Option<f64> {
         let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
-        let peak = [&self.load_start, &self.load_end]
-            .into_iter()
-            .filter_map(|l| one_minute(l))
-            .fold(0.0, f64::max);
+        let peak = [&self.load_start, &self.load_end].into_iter().filter_map(|l| one_minute(l)).fold(0.0, f64::max);
         (peak > self.nproc as f64).then_some(peak)
     }
 
@@ -106,13 +71,13 @@ impl Machine {
             .lines()
             .find(|l| l.starts_with("MemTotal:"))
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .map_or("unknown".into(), |kb| {
-                format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0)
-            });
+            .map_or("unknown".into(), |kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0));
         let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| format!("Linux {}", s.trim()))
             .unwrap_or_else(|_| "unknown".into());
-        let commit = match git(root, &["rev-parse", "--short", "HEAD"]) {
+        let root = root.display().to_string();
+        let git = |args: &[&str]| run("git", &[&["-C", root.as_str()], args].concat());
+        let commit = match git(&["rev-parse", "--short", "HEAD"]) {
             Some(head) => {
                 // The previous report itself does not make the tree "changed".
                 let status = [
@@ -124,7 +89,7 @@ impl Machine {
                     ":!docs/benchmarks.md",
                     ":!docs/benchmarks*.png",
                 ];
-                let dirty = git(root, &status).is_some_and(|s| !s.is_empty());
+                let dirty = git(&status).is_some_and(|s| !s.is_empty());
                 if dirty {
                     format!("{head} + uncommitted changes")
                 } else {
@@ -195,12 +160,7 @@ pub fn thread_cpu() -> Duration {
 
 /// The 1-minute load average.
 pub fn load_1min() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// Counts the rows (line feeds) of the bets file.
@@ -209,9 +169,7 @@ pub fn count_rows(path: &Path) -> Result<u64, RunError> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut rows = 0u64;
     loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(fail(format!("read {}", path.display())))?;
+        let n = file.read(&mut buf).map_err(fail(format!("read {}", path.display())))?;
         if n == 0 {
             return Ok(rows);
         }
@@ -221,14 +179,9 @@ pub fn count_rows(path: &Path) -> Result<u64, RunError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        let now = utc_now();
+    fn the_date_is_utc_to_the_minute() {
+        let now = super::utc_now();
         assert!(now.ends_with(" UTC") && now.len() == 20, "{now}");
     }
 }

@@ -77,23 +77,13 @@ pub struct Plan<T> {
 impl<T> Summary<T> {
     /// Median end-to-end seconds over the runs that measured one.
     pub fn e2e(&self) -> Option<f64> {
-        median(
-            self.runs
-                .iter()
-                .filter_map(|r| r.e2e.map(|d| d.as_secs_f64()))
-                .collect(),
-        )
+        median(self.runs.iter().filter_map(|r| r.e2e.map(|d| d.as_secs_f64())).collect())
     }
 
     /// Fastest and slowest end-to-end seconds.
     pub fn e2e_range(&self) -> Option<(f64, f64)> {
-        let times = self
-            .runs
-            .iter()
-            .filter_map(|r| r.e2e.map(|d| d.as_secs_f64()));
-        let (lo, hi) = times.fold((f64::INFINITY, 0.0f64), |(lo, hi), t| {
-            (lo.min(t), hi.max(t))
-        });
+        let times = self.runs.iter().filter_map(|r| r.e2e.map(|d| d.as_secs_f64()));
+        let (lo, hi) = times.fold((f64::INFINITY, 0.0f64), |(lo, hi), t| (lo.min(t), hi.max(t)));
         (lo <= hi).then_some((lo, hi))
     }
 
@@ -105,9 +95,7 @@ impl<T> Summary<T> {
 
     /// Bets per second at the median time.
     pub fn rate(&self) -> Option<f64> {
-        self.e2e()
-            .filter(|s| *s > 0.0)
-            .map(|s| self.bets as f64 / s)
+        self.e2e().filter(|s| *s > 0.0).map(|s| self.bets as f64 / s)
     }
 
     /// Maximum of an RSS field over the runs.
@@ -147,11 +135,7 @@ impl<T> Summary<T> {
 
     /// Marks the configuration FAILED, with every run's reasons, if any run failed.
     pub fn settle(&mut self) {
-        let reasons: Vec<String> = self
-            .runs
-            .iter()
-            .flat_map(|r| r.failures.iter().cloned())
-            .collect();
+        let reasons: Vec<String> = self.runs.iter().flat_map(|r| r.failures.iter().cloned()).collect();
         if !reasons.is_empty() {
             self.status = Status::Failed(reasons);
         }
@@ -193,10 +177,7 @@ pub fn measure<T: Clone>(
         let first = summaries.len();
         for (tag, settings) in &plan.configs {
             let (agencies, bets) = match plan.source {
-                Source::Generated {
-                    agencies,
-                    per_agency,
-                } => (agencies as usize, u64::from(agencies) * per_agency),
+                Source::Generated { agencies, per_agency } => (agencies as usize, u64::from(agencies) * per_agency),
                 _ => (5, 0),
             };
             summaries.push(Summary {
@@ -217,19 +198,9 @@ pub fn measure<T: Clone>(
         let prepared = if lacking {
             let free = free.map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
             let gb = BIG_FREE_BYTES / 1_000_000_000;
-            Err(Status::Skipped(format!(
-                "{}: skipped, {free} free on the scratch disk, {gb} GB needed",
-                plan.id
-            )))
+            Err(Status::Skipped(format!("{}: skipped, {free} free on the scratch disk, {gb} GB needed", plan.id)))
         } else {
-            prepare_group(
-                ctx,
-                &plan.source,
-                course_dir,
-                &data_dir,
-                (plan.id, &plan.label),
-            )?
-            .map_err(|reason| {
+            prepare_group(ctx, &plan.source, course_dir, &data_dir, (plan.id, &plan.label))?.map_err(|reason| {
                 notes.push(reason.clone());
                 Status::Failed(vec![reason])
             })
@@ -250,9 +221,7 @@ pub fn measure<T: Clone>(
             .zip(&data.files)
             .max_by_key(|(bets, _)| **bets)
             .map_or((0, None), |(bets, file)| (*bets, Some(file)));
-        let largest_bytes = largest_file
-            .and_then(|f| f.metadata().ok())
-            .map_or(0, |m| m.len());
+        let largest_bytes = largest_file.and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
         for s in &mut summaries[first..] {
             (s.agencies, s.bets) = (data.files.len(), data.bets);
             (s.largest, s.largest_bytes) = (largest, largest_bytes);

@@ -58,19 +58,13 @@ impl Sampler {
             .name("rss-sampler".into())
             .spawn(move || sample(bench, server, &flag))
             .map_err(fail("start the memory sampler thread"))?;
-        Ok(Sampler {
-            stop,
-            handle: Some(handle),
-        })
+        Ok(Sampler { stop, handle: Some(handle) })
     }
 
     /// Stops the thread (after one last sweep) and returns the peaks.
     pub fn finish(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
     }
 }
 
@@ -137,10 +131,7 @@ struct Spawner {
 impl Spawner {
     /// The calling thread.
     fn current() -> Spawner {
-        Spawner {
-            pid: std::process::id() as i32,
-            tid: nix::unistd::gettid().as_raw(),
-        }
+        Spawner { pid: std::process::id() as i32, tid: nix::unistd::gettid().as_raw() }
     }
 
     /// The main thread of a single-threaded process (the server).
@@ -159,23 +150,15 @@ fn keep_max(current: &mut Option<u64>, value: Option<u64>) {
 /// Reads a small /proc file into `buf`; false if it cannot be read.
 fn read_proc(path: &str, buf: &mut Vec<u8>) -> bool {
     buf.clear();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(buf))
-        .is_ok()
+    File::open(path).and_then(|mut f| f.read_to_end(buf)).is_ok()
 }
 
 /// The children of one thread (empty if it is gone).
 fn children(task: Spawner, buf: &mut Vec<u8>) -> Vec<i32> {
-    if !read_proc(
-        &format!("/proc/{}/task/{}/children", task.pid, task.tid),
-        buf,
-    ) {
+    if !read_proc(&format!("/proc/{}/task/{}/children", task.pid, task.tid), buf) {
         return Vec::new();
     }
-    String::from_utf8_lossy(buf)
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    String::from_utf8_lossy(buf).split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 /// `VmHWM` of `pid` in KiB; `None` if it is gone or a zombie.

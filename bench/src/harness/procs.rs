@@ -57,16 +57,8 @@ fn c_string(bytes: &[u8]) -> Result<CString, RunError> {
 pub fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
     let prog = c_string(spawn.program.as_os_str().as_bytes())?;
     let cwd = c_string(spawn.dir.as_os_str().as_bytes())?;
-    let args = spawn
-        .args
-        .iter()
-        .map(|a| c_string(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let vars = spawn
-        .env
-        .iter()
-        .map(|(k, v)| c_string(format!("{k}={v}").as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let args = spawn.args.iter().map(|a| c_string(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
+    let vars = spawn.env.iter().map(|(k, v)| c_string(format!("{k}={v}").as_bytes())).collect::<Result<Vec<_>, _>>()?;
     let mut argv = vec![prog.as_ptr()];
     argv.extend(args.iter().map(|a| a.as_ptr()));
     argv.push(std::ptr::null());
@@ -75,10 +67,7 @@ pub fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
     let nofile = INHERITED_NOFILE
         .get()
         .filter(|_| spawn.inherit_nofile)
-        .map(|&(soft, hard)| libc::rlimit {
-            rlim_cur: soft,
-            rlim_max: hard,
-        });
+        .map(|&(soft, hard)| libc::rlimit { rlim_cur: soft, rlim_max: hard });
     let out = File::create(spawn.log).map_err(fail(format!("create {}", spawn.log.display())))?;
     let null = File::open("/dev/null").map_err(fail("open /dev/null"))?;
     let (out_fd, null_fd) = (out.as_raw_fd(), null.as_raw_fd());
@@ -103,10 +92,7 @@ pub fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
             let _ = nix::unistd::setpgid(child, child);
             Ok(child)
         }
-        Err(err) => Err(RunError::Fail(format!(
-            "fork for {}: {err}",
-            spawn.program.display()
-        ))),
+        Err(err) => Err(RunError::Fail(format!("fork for {}: {err}", spawn.program.display()))),
     }
 }
 
@@ -126,17 +112,8 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `spawn`.
-    pub fn start(
-        name: impl Into<String>,
-        spawn: &Spawn<'_>,
-        forks: bool,
-    ) -> Result<Proc, RunError> {
-        Ok(Proc {
-            name: name.into(),
-            pid: launch(spawn)?,
-            forks,
-            status: None,
-        })
+    pub fn start(name: impl Into<String>, spawn: &Spawn<'_>, forks: bool) -> Result<Proc, RunError> {
+        Ok(Proc { name: name.into(), pid: launch(spawn)?, forks, status: None })
     }
 
     /// `waitpid`, blocking or not; the status once known.
@@ -173,11 +150,7 @@ impl Proc {
     }
 
     /// Waits until the child exits or `deadline` passes.
-    pub fn wait_until(
-        &mut self,
-        ctx: &Ctx,
-        deadline: Instant,
-    ) -> Result<Option<ExitStatus>, RunError> {
+    pub fn wait_until(&mut self, ctx: &Ctx, deadline: Instant) -> Result<Option<ExitStatus>, RunError> {
         loop {
             if let Some(status) = self.poll()? {
                 return Ok(Some(status));
@@ -205,11 +178,7 @@ impl Drop for Proc {
 
 /// Waits for all of `procs`; `Some(instant the last one was seen to exit)`, or `None` at the
 /// deadline (the stragglers are left running for the caller's guards to kill).
-pub fn wait_all(
-    ctx: &Ctx,
-    procs: &mut [Proc],
-    deadline: Instant,
-) -> Result<Option<Instant>, RunError> {
+pub fn wait_all(ctx: &Ctx, procs: &mut [Proc], deadline: Instant) -> Result<Option<Instant>, RunError> {
     let mut last = Instant::now();
     let mut scan = true;
     loop {

@@ -117,11 +117,7 @@ impl Settings {
             Settings::Shipped => "shipped defaults".into(),
             Settings::Far { link, client_env } => format!(
                 "link {}, client {client_env:?}",
-                link.map_or("none".into(), |l| format!(
-                    "RTT {:?} at {} B/s",
-                    l.rtt(),
-                    l.rate
-                ))
+                link.map_or("none".into(), |l| format!("RTT {:?} at {} B/s", l.rtt(), l.rate))
             ),
             Settings::Floor => "loopback floor".into(),
             Settings::AgencyFloor => "per-agency floor".into(),
@@ -130,12 +126,7 @@ impl Settings {
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
-fn start_server(
-    ctx: &Ctx,
-    dir: &Path,
-    agencies: usize,
-    settings: Settings,
-) -> Result<(Proc, u16), RunError> {
+fn start_server(ctx: &Ctx, dir: &Path, agencies: usize, settings: Settings) -> Result<(Proc, u16), RunError> {
     let log = dir.join("server.log");
     let mut env = vec![
         ("SERVER_PORT", "0".to_string()),
@@ -146,14 +137,7 @@ fn start_server(
         env.push(("SYNC", sync.env().into()));
         env.push(("LOGGING_LEVEL", "DEBUG".into()));
     }
-    let spawn = Spawn {
-        program: &ctx.bin("server"),
-        args: &[],
-        dir,
-        env: &env,
-        log: &log,
-        inherit_nofile: true,
-    };
+    let spawn = Spawn { program: &ctx.bin("server"), args: &[], dir, env: &env, log: &log, inherit_nofile: true };
     let mut server = Proc::start("server", &spawn, true)?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -173,17 +157,11 @@ fn start_server(
             return Ok((server, port));
         }
         if let Some(status) = server.poll()? {
-            return Err(RunError::Fail(format!(
-                "server {} before listening: {}",
-                describe(status),
-                tail.join(" / ")
-            )));
+            return Err(RunError::Fail(format!("server {} before listening: {}", describe(status), tail.join(" / "))));
         }
         ctx.check()?;
         if Instant::now() >= deadline {
-            return Err(RunError::Fail(
-                "server logged no listen port in 15 s".into(),
-            ));
+            return Err(RunError::Fail("server logged no listen port in 15 s".into()));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -191,24 +169,15 @@ fn start_server(
 
 /// One run: server, clients, checks. Only an interruption is returned as an error; every other
 /// problem becomes a failure in the result.
-pub fn run_once(
-    ctx: &Ctx,
-    data: &Dataset,
-    settings: Settings,
-    dir: &Path,
-) -> Result<RunResult, RunError> {
+pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Result<RunResult, RunError> {
     let mut result = RunResult::default();
     let created = || fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())));
     let outcome = match settings {
-        Settings::Floor => created()
-            .and_then(|()| floor::loopback(data, dir))
-            .map(|took| result.e2e = Some(took)),
-        Settings::AgencyFloor => created()
-            .and_then(|()| floor::per_agency(ctx, dir, data.files.len()))
-            .map(|floor| {
-                result.e2e = Some(floor.process_wall * data.files.len() as u32);
-                result.agency_floor = Some(floor);
-            }),
+        Settings::Floor => created().and_then(|()| floor::loopback(data, dir)).map(|took| result.e2e = Some(took)),
+        Settings::AgencyFloor => created().and_then(|()| floor::per_agency(ctx, dir, data.files.len())).map(|floor| {
+            result.e2e = Some(floor.process_wall * data.files.len() as u32);
+            result.agency_floor = Some(floor);
+        }),
         _ => run_inner(ctx, data, settings, dir, &mut result),
     };
     remove_dir(dir);
@@ -240,17 +209,13 @@ fn run_inner(
 
     let upstream = SocketAddr::from(([127, 0, 0, 1], port));
     let (links, round_trips) = match settings {
-        Settings::Far {
-            link: Some(spec), ..
-        } => (
+        Settings::Far { link: Some(spec), .. } => (
             (0..agencies)
                 .map(|_| Link::start(spec, upstream))
                 .collect::<std::io::Result<Vec<Link>>>()
                 .map_err(fail("start the link emulator"))?,
             // Room for a round trip per 50 bets of the largest agency, and a hundred more.
-            spec.rtt()
-                * u32::try_from(data.per_agency.iter().max().map_or(0, |n| n / 50) + 100)
-                    .unwrap_or(u32::MAX),
+            spec.rtt() * u32::try_from(data.per_agency.iter().max().map_or(0, |n| n / 50) + 100).unwrap_or(u32::MAX),
         ),
         _ => (Vec::new(), Duration::ZERO),
     };
@@ -268,10 +233,7 @@ fn run_inner(
         let mut env = vec![
             ("CLI_ID", id.to_string()),
             ("CLI_MODE", "agency".to_string()),
-            (
-                "CLI_SERVER_ADDRESS",
-                links.get(i).map_or(upstream, Link::addr).to_string(),
-            ),
+            ("CLI_SERVER_ADDRESS", links.get(i).map_or(upstream, Link::addr).to_string()),
             ("CLI_DATA_FILE", file.display().to_string()),
         ];
         match settings {
@@ -285,14 +247,7 @@ fn run_inner(
             _ => {}
         }
         let log = dir.join(format!("client-{id}.log"));
-        let spawn = Spawn {
-            program: &client,
-            args: &[],
-            dir,
-            env: &env,
-            log: &log,
-            inherit_nofile: false,
-        };
+        let spawn = Spawn { program: &client, args: &[], dir, env: &env, log: &log, inherit_nofile: false };
         clients.push(Proc::start(format!("client {id}"), &spawn, false)?);
     }
     result.spawn = Some(start.elapsed());
@@ -302,9 +257,8 @@ fn run_inner(
             result.e2e = Some(end - start);
             result.cpu_clients = Some(children_cpu().saturating_sub(cpu_before));
             result.load = load_1min();
-            result.listen_overflows = overflows_before
-                .zip(tcp_ext("ListenOverflows"))
-                .map(|(a, b)| b.saturating_sub(a));
+            result.listen_overflows =
+                overflows_before.zip(tcp_ext("ListenOverflows")).map(|(a, b)| b.saturating_sub(a));
         }
         None => {
             let running = clients.iter().filter(|c| c.status.is_none()).count();
@@ -320,17 +274,13 @@ fn run_inner(
         Some(status) if status.success() => {
             // Sessions and the coordinator are in the server's process group: none may outlive it.
             if nix::sys::signal::killpg(server.pid, None).is_ok() {
-                result
-                    .failures
-                    .push("processes of the server's group left after it exited".into());
+                result.failures.push("processes of the server's group left after it exited".into());
             }
         }
         Some(status) => result.failures.push(format!("server {}", describe(status))),
         None => {
             server.kill_group();
-            result
-                .failures
-                .push("server still running 20 s after SIGTERM (killed)".into());
+            result.failures.push("server still running 20 s after SIGTERM (killed)".into());
         }
     }
     let peaks = sampler.finish();
@@ -342,9 +292,7 @@ fn run_inner(
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;
         if let Some(status) = client.status.filter(|s| !s.success()) {
-            result
-                .failures
-                .push(format!("client {id} {}", describe(status)));
+            result.failures.push(format!("client {id} {}", describe(status)));
         }
         let mut told = None;
         for_each_line(&dir.join(format!("client-{id}.log")), |line| {
@@ -352,21 +300,15 @@ fn run_inner(
             if field(&f, "action") == Some("reconnect") {
                 result.reconnects += 1;
             }
-            if field(&f, "action") == Some("consulta_ganadores")
-                && field(&f, "result") == Some("success")
-            {
+            if field(&f, "action") == Some("consulta_ganadores") && field(&f, "result") == Some("success") {
                 told = num_field(&f, "cant_ganadores");
             }
         })?;
         let expected = data.winners.get(i).copied().unwrap_or_default();
         match told {
             Some(n) if n == expected => {}
-            Some(n) => result.failures.push(format!(
-                "client {id}: cant_ganadores {n}, expected {expected}"
-            )),
-            None => result
-                .failures
-                .push(format!("client {id}: no consulta_ganadores success line")),
+            Some(n) => result.failures.push(format!("client {id}: cant_ganadores {n}, expected {expected}")),
+            None => result.failures.push(format!("client {id}: no consulta_ganadores success line")),
         }
     }
 
@@ -388,17 +330,13 @@ fn run_inner(
     let expected: u64 = data.winners.iter().sum();
     match drawn {
         Some(n) if n == expected => {}
-        Some(n) => result
-            .failures
-            .push(format!("sorteo ganadores {n}, expected {expected}")),
+        Some(n) => result.failures.push(format!("sorteo ganadores {n}, expected {expected}")),
         None => result.failures.push("no sorteo success line".into()),
     }
 
     let rows = count_rows(&dir.join("bets.csv"))?;
     if rows != data.bets {
-        result
-            .failures
-            .push(format!("bets file has {rows} rows, expected {}", data.bets));
+        result.failures.push(format!("bets file has {rows} rows, expected {}", data.bets));
     }
     Ok(())
 }
@@ -410,10 +348,8 @@ fn record_peaks(result: &mut RunResult, peaks: &Peaks, coordinators: &[i32]) {
     result.sampler_busy = peaks.busy;
     result.rss_server = peaks.server;
     result.rss_client = peaks.clients.values().copied().max();
-    let (coordinator, sessions): (Vec<_>, Vec<_>) = peaks
-        .server_children
-        .iter()
-        .partition(|(pid, _)| coordinators.contains(pid));
+    let (coordinator, sessions): (Vec<_>, Vec<_>) =
+        peaks.server_children.iter().partition(|(pid, _)| coordinators.contains(pid));
     result.rss_coordinator = coordinator.into_iter().map(|(_, kb)| *kb).max();
     result.rss_session = sessions.into_iter().map(|(_, kb)| *kb).max();
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::canvas::{line_chart, Line, LineChart, Point, MUTED};
+use crate::canvas::{render, Line, LineChart, Point, BLUE, MUTED};
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::RunError;
 use crate::harness::data::Source;
@@ -43,17 +43,13 @@ fn cpu(r: &Row) -> Option<f64> {
 
 /// The floor's CPU per agency, at the same size.
 fn floor_cpu(rows: &[Row], r: &Row) -> Option<f64> {
-    let floor = rows
-        .iter()
-        .find(|f| f.settings == Settings::AgencyFloor && f.agencies == r.agencies)?;
+    let floor = rows.iter().find(|f| f.settings == Settings::AgencyFloor && f.agencies == r.agencies)?;
     floor.median_of(|x| Some(x.agency_floor?.cpu().as_secs_f64() * 1e3))
 }
 
 /// tp0's rows (not the floor's).
 fn tp0(rows: &[Row]) -> Vec<&Row> {
-    rows.iter()
-        .filter(|r| r.settings == Settings::Shipped)
-        .collect()
+    rows.iter().filter(|r| r.settings == Settings::Shipped).collect()
 }
 
 /// The section's table.
@@ -65,29 +61,14 @@ pub fn table(rows: &[Row]) -> String {
             c.extend(r.time_cells());
             c.push(num(ms(r, |x| x.e2e), 2));
             c.extend(
-                [
-                    cpu(r),
-                    ms(r, |x| x.cpu_server),
-                    ms(r, |x| x.cpu_clients),
-                    floor_cpu(rows, r),
-                ]
-                .map(|v| num(v, 2)),
+                [cpu(r), ms(r, |x| x.cpu_server), ms(r, |x| x.cpu_clients), floor_cpu(rows, r)].map(|v| num(v, 2)),
             );
-            c.push(times(
-                cpu(r).zip(floor_cpu(rows, r)).map(|(a, b)| a / b.max(1e-9)),
-            ));
+            c.push(times(cpu(r).zip(floor_cpu(rows, r)).map(|(a, b)| a / b.max(1e-9))));
             c.push(num(r.median_of(|x| x.spawn.map(|d| d.as_secs_f64())), 3));
-            c.push(num(
-                r.median_of(|x| x.listen_overflows.map(|n| n as f64)),
-                0,
-            ));
+            c.push(num(r.median_of(|x| x.listen_overflows.map(|n| n as f64)), 0));
             c.push(num(r.median_of(|x| Some(x.reconnects as f64)), 0));
-            let picks: [fn(&RunResult) -> Option<u64>; 4] = [
-                |x| x.rss_server,
-                |x| x.rss_coordinator,
-                |x| x.rss_session,
-                |x| x.rss_client,
-            ];
+            let picks: [fn(&RunResult) -> Option<u64>; 4] =
+                [|x| x.rss_server, |x| x.rss_coordinator, |x| x.rss_session, |x| x.rss_client];
             c.extend(picks.map(|p| mib(r.rss(p))));
             c.push(num(r.median_of(|x| x.load), 1));
             c.push(r.status_cell());
@@ -125,10 +106,7 @@ pub fn table(rows: &[Row]) -> String {
 /// The issue's targets for many agencies.
 pub fn targets(rows: &[Row]) -> Vec<Target> {
     let rows = tp0(rows);
-    let ran: Vec<&&Row> = rows
-        .iter()
-        .filter(|s| !matches!(s.status, Status::Skipped(_)))
-        .collect();
+    let ran: Vec<&&Row> = rows.iter().filter(|s| !matches!(s.status, Status::Skipped(_))).collect();
     let mut out = Vec::new();
     for (n, limit) in [(1_000, 3.0), (3_000, 8.0)] {
         let what = format!("{} agencies end to end ≤ {limit:.0} s", thousands(n as u64));
@@ -152,33 +130,23 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
     } else {
         let lo = flat.iter().map(|(_, t)| *t).fold(f64::INFINITY, f64::min);
         let hi = flat.iter().map(|(_, t)| *t).fold(0.0, f64::max);
-        let list: Vec<String> = flat
-            .iter()
-            .map(|(n, t)| format!("{n}: {t:.2} ms"))
-            .collect();
-        let text = format!(
-            "{what} (slowest ≤ 1.5 × fastest): {} (ratio {:.2})",
-            list.join(", "),
-            hi / lo.max(1e-9)
-        );
+        let list: Vec<String> = flat.iter().map(|(n, t)| format!("{n}: {t:.2} ms")).collect();
+        let text = format!("{what} (slowest ≤ 1.5 × fastest): {} (ratio {:.2})", list.join(", "), hi / lo.max(1e-9));
         out.push(Target::check(hi <= 1.5 * lo, text));
     }
-    let picks: [(&str, fn(&RunResult) -> Option<u64>); 2] = [
-        ("parent", |r| r.rss_server),
-        ("coordinator", |r| r.rss_coordinator),
-    ];
+    let picks: [(&str, fn(&RunResult) -> Option<u64>); 2] =
+        [("parent", |r| r.rss_server), ("coordinator", |r| r.rss_coordinator)];
     for (name, pick) in picks {
-        let points: Vec<(usize, u64)> = ran
-            .iter()
-            .filter_map(|s| Some((s.agencies, s.rss(pick)?)))
-            .collect();
-        if let (Some(first), Some(last), true) = (points.first(), points.last(), points.len() >= 2)
-        {
+        let points: Vec<(usize, u64)> = ran.iter().filter_map(|s| Some((s.agencies, s.rss(pick)?))).collect();
+        if let (Some(first), Some(last), true) = (points.first(), points.last(), points.len() >= 2) {
             out.push(Target::check(
                 last.1.saturating_sub(first.1) < 2 * 1024,
                 format!(
                     "{name} memory flat in the number of agencies (grows < 2 MiB from {} to {}): {} → {} MiB",
-                    first.0, last.0, mib(Some(first.1)), mib(Some(last.1))
+                    first.0,
+                    last.0,
+                    mib(Some(first.1)),
+                    mib(Some(last.1))
                 ),
             ));
         }
@@ -186,57 +154,27 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
     out
 }
 
-/// The chart: ms per agency against agencies (log scale), and the floor's start per agency.
+/// The chart: ms per agency against agencies (log scale), and the floor's process start.
 pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
-    let line = |settings, ok_label: fn(f64) -> String| -> Vec<Point> {
-        rows.iter()
-            .filter(|r| r.settings == settings)
-            .filter_map(|r| {
-                let n = r.agencies.max(1) as f64;
-                let (lo, hi) = r.e2e_range()?;
-                let mid = ms(r, |x| x.e2e)?;
-                let label = if r.passed() {
-                    ok_label(mid)
-                } else {
-                    format!("{mid:.2} ms (FAILED)")
-                };
-                Some(Point {
-                    x: n.log10(),
-                    mid,
-                    lo: lo * 1e3 / n,
-                    hi: hi * 1e3 / n,
-                    ok: r.passed(),
-                    label,
-                })
-            })
-            .collect()
-    };
+    let points = tp0(rows).into_iter().filter_map(|r| {
+        let n = r.agencies.max(1) as f64;
+        let ((lo, hi), mid) = (r.e2e_range()?, ms(r, |x| x.e2e)?);
+        let label = format!("{mid:.2} ms{}", if r.passed() { "" } else { " (FAILED)" });
+        Some(Point { x: n.log10(), mid, lo: lo * 1e3 / n, hi: hi * 1e3 / n, ok: r.passed(), label })
+    });
+    let floor = rows.iter().filter(|r| r.settings == Settings::AgencyFloor);
+    let floor = floor.filter_map(|r| Some(((r.agencies.max(1) as f64).log10(), ms(r, |x| x.e2e)?)));
     let lines = vec![
-        Line {
-            name: "tp0, shipped defaults".into(),
-            colour: plotters::style::RGBColor(31, 119, 180),
-            points: line(Settings::Shipped, |m| format!("{m:.2} ms")),
-            labels_left: false,
-            dashed: false,
-        },
-        Line {
-            name: "floor: a static no-op process started and reaped, per agency".into(),
-            colour: MUTED,
-            points: line(Settings::AgencyFloor, |m| format!("{m:.2} ms")),
-            labels_left: false,
-            dashed: true,
-        },
+        Line::solid("tp0, shipped defaults".into(), BLUE, points.collect(), false),
+        Line::dashed("floor: static no-op processes started at once and reaped, per agency".into(), MUTED, floor),
     ];
-    line_chart(&LineChart {
+    let chart = LineChart {
         title: "tp0: end-to-end time per agency, shipped defaults, 1,000 bets each".into(),
-        axes: (
-            "agencies at once (log scale)",
-            "ms per agency (end to end / agencies)",
-        ),
-        size: (900, 520),
-        x_label: &|x| format!("{:.0}", 10f64.powf(x)),
+        axes: ("agencies at once (log scale)", "ms per agency (end to end / agencies)"),
+        ticks: (&|x| format!("{:.0}", 10f64.powf(x)), &|y| format!("{y:.1}")),
         lines,
-    })
+    };
+    render("", (900, 520), &[chart])
 }
 
 impl Section for Agencies {
@@ -251,10 +189,7 @@ impl Section for Agencies {
             .iter()
             .map(|&agencies| Plan {
                 id: "agencies",
-                source: Source::Generated {
-                    agencies,
-                    per_agency: BETS,
-                },
+                source: Source::Generated { agencies, per_agency: BETS },
                 label: "generated, 1,000 bets per agency, shipped defaults".into(),
                 configs: vec![((), Settings::Shipped), ((), Settings::AgencyFloor)],
                 runs,
@@ -263,10 +198,7 @@ impl Section for Agencies {
             .collect();
         let mut notes = Vec::new();
         let rows = measure(env.ctx, &plans, (env.course_dir(), env.scratch), &mut notes)?;
-        let urgent = tp0(&rows)
-            .iter()
-            .flat_map(|s| &s.runs)
-            .all(|r| r.spawn_urgent);
+        let urgent = tp0(&rows).iter().flat_map(|s| &s.runs).all(|r| r.spawn_urgent);
         let mut md = String::from("## Agencies\n\n");
         let _ = writeln!(
             md,
@@ -295,7 +227,11 @@ impl Section for Agencies {
              agencies, thousands of clients and sessions are runnable at once), so at the larger \
              sizes it says little about other jobs. The bench starts the clients one after the \
              other, each with a bare `fork` and `exec`, {}\n",
-            if runs > 1 { format!("Each size ran {runs} times: medians, RSS the maximum.") } else { "Each size ran once.".into() },
+            if runs > 1 {
+                format!("Each size ran {runs} times: medians, RSS the maximum.")
+            } else {
+                "Each size ran once.".into()
+            },
             if urgent {
                 "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
                  queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
@@ -308,37 +244,26 @@ impl Section for Agencies {
             }
         );
         md.push_str(&table(&rows));
-        let _ = writeln!(
-            md,
-            "\n![Time per agency against agencies, shipped defaults]({CHART})\n"
-        );
+        let _ = writeln!(md, "\n![Time per agency against agencies, shipped defaults]({CHART})\n");
         let (targets_md, targets_text) = fmt::targets(&targets(&rows));
         md.push_str(&targets_md);
         for s in &rows {
             if let Some(reasons) = s.status.failure_text() {
-                let _ = writeln!(
-                    md,
-                    "- FAILED: {} agencies, {}: {reasons}",
-                    s.agencies,
-                    s.settings.describe()
-                );
+                let _ = writeln!(md, "- FAILED: {} agencies, {}: {reasons}", s.agencies, s.settings.describe());
             }
         }
         md.push('\n');
         md.push_str(&env.stamp(&load_start, self.name()));
-        let headline = tp0(&rows)
-            .into_iter()
-            .find(|r| r.agencies == 1_000)
-            .and_then(|r| {
-                let (tp0, floor) = (cpu(r)?, floor_cpu(&rows, r)?);
-                Some([
-                    "CPU per agency at 1,000 agencies (server tree + client)".into(),
-                    format!("{tp0:.2} ms"),
-                    format!("{floor:.2} ms"),
-                    times(Some(tp0 / floor.max(1e-9))),
-                    "— (1,000 agencies end to end ≤ 3 s)".into(),
-                ])
-            });
+        let headline = tp0(&rows).into_iter().find(|r| r.agencies == 1_000).and_then(|r| {
+            let (tp0, floor) = (cpu(r)?, floor_cpu(&rows, r)?);
+            Some([
+                "CPU per agency at 1,000 agencies (server tree + client)".into(),
+                format!("{tp0:.2} ms"),
+                format!("{floor:.2} ms"),
+                times(Some(tp0 / floor.max(1e-9))),
+                "— (1,000 agencies end to end ≤ 3 s)".into(),
+            ])
+        });
         Ok(Outcome {
             body: md,
             charts: vec![(CHART, chart(&rows).map_err(RunError::Fail)?)],

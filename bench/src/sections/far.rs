@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use plotters::style::RGBColor;
 
-use crate::canvas::{line_chart, Line, LineChart, Point, MUTED};
+use crate::canvas::{render, Line, LineChart, Point, BLUE, MUTED, ORANGE};
 use crate::fmt::{self, thousands};
 use crate::harness::ctx::RunError;
 use crate::harness::data::Source;
@@ -78,21 +78,14 @@ impl Mode {
 
 /// A link of round trip `rtt_ms` at [`RATE`].
 pub fn far_link(rtt_ms: u64) -> Spec {
-    Spec {
-        delay: Duration::from_millis(rtt_ms) / 2,
-        rate: RATE,
-    }
+    Spec { delay: Duration::from_millis(rtt_ms) / 2, rate: RATE }
 }
 
 /// A link for tables: `RTT 50 ms, 4 MB/s`, or loopback.
 pub fn link_name(link: Option<Spec>) -> String {
     match link {
         None => "none (loopback)".into(),
-        Some(spec) => format!(
-            "RTT {} ms, {} MB/s",
-            spec.rtt().as_millis(),
-            spec.rate as f64 / 1e6
-        ),
+        Some(spec) => format!("RTT {} ms, {} MB/s", spec.rtt().as_millis(), spec.rate as f64 / 1e6),
     }
 }
 
@@ -117,73 +110,39 @@ pub fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
         configs: links
             .into_iter()
             .flat_map(|link| {
-                Mode::BOTH.map(|mode| {
-                    (
-                        (link, mode),
-                        Settings::Far {
-                            link,
-                            client_env: mode.client_env(),
-                        },
-                    )
-                })
+                Mode::BOTH.map(|mode| ((link, mode), Settings::Far { link, client_env: mode.client_env() }))
             })
             .collect(),
         runs,
         big: false,
     };
-    let generated = |agencies, per_agency| Source::Generated {
-        agencies,
-        per_agency,
-    };
+    let generated = |agencies, per_agency| Source::Generated { agencies, per_agency };
     if quick {
-        return vec![plan(
-            "far",
-            generated(5, 1_000),
-            "generated, 1,000 bets per agency",
-            vec![None, far],
-            1,
-        )];
+        return vec![plan("far", generated(5, 1_000), "generated, 1,000 bets per agency", vec![None, far], 1)];
     }
     let (source, label) = if course {
         (Source::Course, "course")
     } else {
-        (
-            generated(5, 15_740),
-            "generated stand-in (course dataset absent)",
-        )
+        (generated(5, 15_740), "generated stand-in (course dataset absent)")
     };
     let mut links = vec![None];
     links.extend(SWEEP_MS.iter().map(|&ms| Some(far_link(ms))));
     vec![
         plan("far-course", source, label, links, RUNS),
-        plan(
-            "far-many",
-            generated(MANY.0, MANY.1),
-            "generated, 1,000 bets per agency",
-            vec![far],
-            RUNS,
-        ),
+        plan("far-many", generated(MANY.0, MANY.1), "generated, 1,000 bets per agency", vec![far], RUNS),
     ]
 }
 
 /// The row of the same data and link in the other mode.
 fn partner<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
-    rows.iter().find(|r| {
-        r.tag.0 == row.tag.0
-            && r.tag.1 != row.tag.1
-            && r.label == row.label
-            && r.agencies == row.agencies
-    })
+    rows.iter()
+        .find(|r| r.tag.0 == row.tag.0 && r.tag.1 != row.tag.1 && r.label == row.label && r.agencies == row.agencies)
 }
 
 /// Median time of stop-and-wait over median time shipped, same data and link.
 fn speed_up(rows: &[Row], row: &Row) -> Option<f64> {
     let other = partner(rows, row)?;
-    let (shipped, saw) = if row.tag.1 == Mode::Shipped {
-        (row, other)
-    } else {
-        (other, row)
-    };
+    let (shipped, saw) = if row.tag.1 == Mode::Shipped { (row, other) } else { (other, row) };
     if !shipped.passed() || !saw.passed() {
         return None;
     }
@@ -197,8 +156,7 @@ fn floor(row: &Row) -> Option<f64> {
     Some(match row.tag.1 {
         Mode::Shipped => row.largest_bytes as f64 / link.rate as f64 + link.rtt().as_secs_f64(),
         Mode::StopAndWait => {
-            row.largest.div_ceil(u64::from(Mode::StopAndWait.batch())) as f64
-                * link.rtt().as_secs_f64()
+            row.largest.div_ceil(u64::from(Mode::StopAndWait.batch())) as f64 * link.rtt().as_secs_f64()
         }
     })
 }
@@ -208,17 +166,11 @@ pub fn table(rows: &[Row]) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut c = vec![
-                format!("{} ({})", r.tag.1.name(), r.tag.1.detail()),
-                link_name(r.tag.0),
-                r.label.clone(),
-            ];
+            let mut c = vec![format!("{} ({})", r.tag.1.name(), r.tag.1.detail()), link_name(r.tag.0), r.label.clone()];
             c.extend([thousands(r.agencies as u64), thousands(r.bets)]);
             c.extend(r.time_cells());
             c.push(fmt::num(floor(r), 3));
-            c.push(fmt::times(
-                r.e2e().zip(floor(r)).map(|(t, f)| t / f.max(1e-9)),
-            ));
+            c.push(fmt::times(r.e2e().zip(floor(r)).map(|(t, f)| t / f.max(1e-9))));
             c.push(match (r.tag.1, speed_up(rows, r)) {
                 (Mode::Shipped, Some(x)) => format!("**×{x:.1}**"),
                 (Mode::StopAndWait, Some(_)) => "(the baseline)".into(),
@@ -257,17 +209,11 @@ fn findings(rows: &[Row]) -> Vec<String> {
         return out;
     };
     let same_data = |r: &&Row| r.label == first.label && r.agencies == first.agencies;
-    let shipped_at = |link| {
-        rows.iter()
-            .filter(same_data)
-            .find(|r| r.tag.0 == link && r.tag.1 == Mode::Shipped)
-    };
+    let shipped_at = |link| rows.iter().filter(same_data).find(|r| r.tag.0 == link && r.tag.1 == Mode::Shipped);
     if let Some(shipped) = shipped_at(far) {
-        if let (Some(x), Some(ts), Some(tw)) = (
-            speed_up(rows, shipped),
-            shipped.e2e(),
-            partner(rows, shipped).and_then(Summary::e2e),
-        ) {
+        if let (Some(x), Some(ts), Some(tw)) =
+            (speed_up(rows, shipped), shipped.e2e(), partner(rows, shipped).and_then(Summary::e2e))
+        {
             out.push(format!(
                 "**Behind links of {}, {} agencies sending {} bets ({}) take {ts:.2} s as \
                  shipped and {tw:.2} s stop-and-wait: shipped is {x:.1} times faster.**",
@@ -278,9 +224,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
             ));
         }
         let rtt = FAR_RTT.as_secs_f64();
-        let batches = shipped
-            .largest
-            .div_ceil(u64::from(Mode::StopAndWait.batch()));
+        let batches = shipped.largest.div_ceil(u64::from(Mode::StopAndWait.batch()));
         let mut saw: Vec<(f64, f64)> = rows
             .iter()
             .filter(same_data)
@@ -328,9 +272,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
              `fdatasync`."
         ));
     }
-    let many = rows
-        .iter()
-        .find(|r| r.tag.1 == Mode::Shipped && r.agencies == MANY.0 as usize);
+    let many = rows.iter().find(|r| r.tag.1 == Mode::Shipped && r.agencies == MANY.0 as usize);
     if let Some((many, x)) = many.and_then(|r| Some((r, speed_up(rows, r)?))) {
         out.push(format!(
             "With {} agencies of {} bets ({} batches of 100 each) at {}, shipped is {x:.1} times \
@@ -349,93 +291,54 @@ fn findings(rows: &[Row]) -> Vec<String> {
 /// shipped and stop-and-wait with each one's fastest and slowest run and the speed-up, and both
 /// floors.
 pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
-    let Some(first) = rows.first() else {
-        return line_chart(&LineChart {
-            title: "no far runs".into(),
-            axes: ("", ""),
-            size: (1000, 580),
-            x_label: &|x| format!("{x:.0}"),
-            lines: Vec::new(),
-        });
-    };
+    let first = rows.first();
+    let same = |r: &&Row| first.is_some_and(|f| r.label == f.label && r.agencies == f.agencies);
+    let rtt = |r: &Row| r.tag.0.map(|l| l.rtt().as_secs_f64() * 1e3);
     let of = |mode: Mode| -> Vec<&Row> {
-        let mut v: Vec<&Row> = rows
-            .iter()
-            .filter(|r| {
-                r.tag.1 == mode
-                    && r.tag.0.is_some()
-                    && r.label == first.label
-                    && r.agencies == first.agencies
-            })
-            .collect();
+        let mut v: Vec<&Row> = rows.iter().filter(same).filter(|r| r.tag.1 == mode && r.tag.0.is_some()).collect();
         v.sort_by_key(|r| r.tag.0.map(|l| l.rtt()));
         v
     };
-    let rtt = |r: &Row| r.tag.0.map_or(0.0, |l| l.rtt().as_secs_f64() * 1e3);
     let points = |mode: Mode| -> Vec<Point> {
         of(mode)
             .into_iter()
             .filter_map(|r| {
-                let (lo, hi) = r.e2e_range()?;
-                let mid = r.e2e()?;
-                let mut label = format!("{mid:.2} s");
-                if let Some(x) = speed_up(rows, r).filter(|_| mode == Mode::Shipped) {
-                    let digits = usize::from(x < 10.0);
-                    label = format!("{label} (×{x:.digits$})");
-                }
-                if !r.passed() {
-                    label.push_str(" FAILED");
-                }
-                Some(Point {
-                    x: rtt(r),
-                    mid,
-                    lo,
-                    hi,
-                    ok: r.passed(),
-                    label,
-                })
+                let ((lo, hi), mid) = (r.e2e_range()?, r.e2e()?);
+                let x = speed_up(rows, r).filter(|_| mode == Mode::Shipped);
+                let x = x.map_or(String::new(), |x| format!(" (×{x:.0$})", usize::from(x < 10.0)));
+                let label = format!("{mid:.2} s{x}{}", if r.passed() { "" } else { " FAILED" });
+                Some(Point { x: rtt(r)?, mid, lo, hi, ok: r.passed(), label })
             })
             .collect()
     };
-    let floor_line = |mode: Mode| -> Vec<Point> {
-        of(mode)
-            .into_iter()
-            .filter_map(|r| {
-                Some(Point {
-                    x: rtt(r),
-                    mid: floor(r)?,
-                    lo: 0.0,
-                    hi: 0.0,
-                    ok: true,
-                    label: String::new(),
-                })
-            })
-            .collect()
-    };
-    let batches = first.largest.div_ceil(u64::from(Mode::StopAndWait.batch()));
-    let mode_line = |mode: Mode, colour, labels_left| Line {
-        name: format!("{} ({})", mode.name(), mode.detail()),
-        colour,
-        points: points(mode),
-        labels_left,
-        dashed: false,
-    };
+    let floors = |mode: Mode| of(mode).into_iter().filter_map(|r| Some((rtt(r)?, floor(r)?))).collect::<Vec<_>>();
+    let batches = first.map_or(0, |r| r.largest.div_ceil(u64::from(Mode::StopAndWait.batch())));
+    let name = |mode: Mode| format!("{} ({})", mode.name(), mode.detail());
     let lines = vec![
-        Line { name: format!("stop-and-wait floor: one round trip per batch ({batches} batches of 100 for the largest agency)"), colour: MUTED, points: floor_line(Mode::StopAndWait), labels_left: false, dashed: true },
-        Line { name: "shipped floor: the largest agency's file at the link's rate, plus one round trip".into(), colour: RGBColor(120, 170, 210), points: floor_line(Mode::Shipped), labels_left: false, dashed: true },
-        mode_line(Mode::Shipped, RGBColor(31, 119, 180), false),
-        mode_line(Mode::StopAndWait, RGBColor(255, 127, 14), true),
+        Line::dashed(
+            format!("stop-and-wait floor: one round trip per batch ({batches} batches of 100, largest agency)"),
+            MUTED,
+            floors(Mode::StopAndWait),
+        ),
+        Line::dashed(
+            "shipped floor: the largest agency's file at the link's rate, plus one round trip".into(),
+            RGBColor(120, 170, 210),
+            floors(Mode::Shipped),
+        ),
+        Line::solid(name(Mode::Shipped), BLUE, points(Mode::Shipped), false),
+        Line::solid(name(Mode::StopAndWait), ORANGE, points(Mode::StopAndWait), true),
     ];
-    line_chart(&LineChart {
+    let data = first.map_or(String::new(), |r| format!("{}, {} agencies", r.label, r.agencies));
+    let chart = LineChart {
         title: format!(
-            "tp0, agencies far away: end to end against the round trip ({} MB/s links; {}, {} agencies)",
-            RATE as f64 / 1e6, first.label, first.agencies
+            "tp0, agencies far away: end to end against the round trip ({} MB/s links; {data})",
+            RATE as f64 / 1e6
         ),
         axes: ("round trip of each agency's link (ms)", "end to end (s), median; bars: fastest to slowest run"),
-        size: (1000, 580),
-        x_label: &|x| format!("{x:.0}"),
+        ticks: (&|x| format!("{x:.0}"), &|y| format!("{y:.0}")),
         lines,
-    })
+    };
+    render("", (1000, 580), &[chart])
 }
 
 impl Section for Far {
@@ -489,10 +392,7 @@ impl Section for Far {
             let _ = writeln!(md, "{}\n", findings.join(" "));
         }
         md.push_str(&table(&rows));
-        let _ = writeln!(
-            md,
-            "\n![End to end against the round trip, shipped and stop-and-wait]({CHART})\n"
-        );
+        let _ = writeln!(md, "\n![End to end against the round trip, shipped and stop-and-wait]({CHART})\n");
         for row in &rows {
             if let Some(reasons) = row.status.failure_text() {
                 let _ = writeln!(
@@ -506,8 +406,8 @@ impl Section for Far {
             }
         }
         let _ = writeln!(
-        md,
-        "**The link** (`bench/src/link.rs`): one TCP proxy per agency on 127.0.0.1, whose port \
+            md,
+            "**The link** (`bench/src/link.rs`): one TCP proxy per agency on 127.0.0.1, whose port \
          the client is given as `CLI_SERVER_ADDRESS`. For each connection it accepts it opens one \
          to the server and forwards both directions, each through a queue between two threads: \
          a reader stamps every chunk it reads with its release time, a writer sleeps until then \
@@ -524,28 +424,20 @@ impl Section for Far {
          loopback socket buffers come on top of the emulated link's queue. Its unit tests check \
          the round trip (≥ 2 × the one-way delay per ping-pong), the rate (N bytes take ≥ N / \
          rate), byte-exact order both ways under backpressure, and EOF in both directions.\n",
-        BUFFER / 1024
-    );
+            BUFFER / 1024
+        );
         md.push_str(&env.stamp(&load_start, self.name()));
         let far = Some(far_link(FAR_RTT.as_millis() as u64));
-        let headline = rows
-            .iter()
-            .find(|r| r.tag == (far, Mode::Shipped))
-            .and_then(|r| {
-                let (t, f) = (r.e2e()?, floor(r)?);
-                Some([
-                    format!(
-                        "Far away: {}, {} ({} agencies), as shipped",
-                        link_name(far),
-                        r.label,
-                        r.agencies
-                    ),
-                    format!("{t:.3} s"),
-                    format!("{f:.3} s"),
-                    fmt::times(Some(t / f.max(1e-9))),
-                    "— (reported)".into(),
-                ])
-            });
+        let headline = rows.iter().find(|r| r.tag == (far, Mode::Shipped)).and_then(|r| {
+            let (t, f) = (r.e2e()?, floor(r)?);
+            Some([
+                format!("Far away: {}, {} ({} agencies), as shipped", link_name(far), r.label, r.agencies),
+                format!("{t:.3} s"),
+                format!("{f:.3} s"),
+                fmt::times(Some(t / f.max(1e-9))),
+                "— (reported)".into(),
+            ])
+        });
         Ok(Outcome {
             body: md,
             charts: vec![(CHART, chart(&rows).map_err(RunError::Fail)?)],

@@ -1,16 +1,16 @@
 //! The loopback section: the course dataset, it ×20 and generated data sets, durable and relaxed
 //! at several batch sizes, each data set's loopback floor run alternately with tp0's runs; its
-//! table, its targets, its notes and its chart ([`super::loopback_chart`]).
+//! table, its targets, its notes and its chart.
 
 use std::fmt::Write as _;
 
+use crate::canvas::{render, Line, LineChart, Point, BLUE, FAILED, MUTED, ORANGE};
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::data::Source;
 use crate::harness::measure::{measure, Plan, Status, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{RunResult, Settings, Sync};
 use crate::section::{load_now, Env, Outcome, Section};
-use crate::sections::loopback_chart;
 
 /// Repetitions of the course dataset in the "×20" data set.
 pub const COURSE_REPEAT: u32 = 20;
@@ -39,41 +39,20 @@ pub type Row = Summary<Tag>;
 pub struct Loopback;
 
 /// One data set: tp0 at each sync setting and batch size, and the floor.
-fn plan(
-    id: &'static str,
-    source: Source,
-    label: String,
-    batches: &[u16],
-    role: Role,
-    runs: usize,
-) -> Plan<Tag> {
+fn plan(id: &'static str, source: Source, label: String, batches: &[u16], role: Role, runs: usize) -> Plan<Tag> {
     let mut configs: Vec<(Tag, Settings)> = batches
         .iter()
         .flat_map(|&b| [Sync::Durable, Sync::Relaxed].map(|s| ((id, role), Settings::Tuned(s, b))))
         .collect();
     configs.push(((id, role), Settings::Floor));
     let big = id.starts_with("gen-10m");
-    Plan {
-        id,
-        source,
-        label,
-        configs,
-        runs,
-        big,
-    }
+    Plan { id, source, label, configs, runs, big }
 }
 
 /// The plans; `course` false picks generated stand-ins of the course data.
 fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
-    let stand_in = if course {
-        ""
-    } else {
-        " (generated stand-in: course dataset absent)"
-    };
-    let gen = |agencies, per_agency| Source::Generated {
-        agencies,
-        per_agency,
-    };
+    let stand_in = if course { "" } else { " (generated stand-in: course dataset absent)" };
+    let gen = |agencies, per_agency| Source::Generated { agencies, per_agency };
     let (course_src, x20) = if course {
         (Source::Course, Source::CourseRepeated(COURSE_REPEAT))
     } else {
@@ -81,95 +60,30 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
     };
     if quick {
         return vec![
-            plan(
-                "course",
-                course_src,
-                format!("course{stand_in}"),
-                &[30, DEFAULT_BATCH],
-                Role::Batches,
-                1,
-            ),
-            plan(
-                "gen-200k-5",
-                gen(5, 40_000),
-                "generated 200k".into(),
-                &[DEFAULT_BATCH],
-                Role::Agencies,
-                1,
-            ),
-            plan(
-                "gen-200k-50",
-                gen(50, 4_000),
-                "generated 200k".into(),
-                &[DEFAULT_BATCH],
-                Role::Agencies,
-                1,
-            ),
+            plan("course", course_src, format!("course{stand_in}"), &[30, DEFAULT_BATCH], Role::Batches, 1),
+            plan("gen-200k-5", gen(5, 40_000), "generated 200k".into(), &[DEFAULT_BATCH], Role::Agencies, 1),
+            plan("gen-200k-50", gen(50, 4_000), "generated 200k".into(), &[DEFAULT_BATCH], Role::Agencies, 1),
         ];
     }
     let x20_label = format!("course ×{COURSE_REPEAT}{stand_in}");
     vec![
-        plan(
-            "course",
-            course_src,
-            format!("course{stand_in}"),
-            &[DEFAULT_BATCH],
-            Role::Table,
-            3,
-        ),
-        plan(
-            "course-x20",
-            x20,
-            x20_label,
-            &[30, 60, DEFAULT_BATCH, 140],
-            Role::Batches,
-            3,
-        ),
-        plan(
-            "gen-1m-5",
-            gen(5, 200_000),
-            "generated 1M".into(),
-            &[DEFAULT_BATCH],
-            Role::Agencies,
-            3,
-        ),
-        plan(
-            "gen-1m-50",
-            gen(50, 20_000),
-            "generated 1M".into(),
-            &[DEFAULT_BATCH],
-            Role::Agencies,
-            3,
-        ),
-        plan(
-            "gen-10m-5",
-            gen(5, 2_000_000),
-            "generated 10M".into(),
-            &[DEFAULT_BATCH],
-            Role::Table,
-            1,
-        ),
-        plan(
-            "gen-10m-50",
-            gen(50, 200_000),
-            "generated 10M".into(),
-            &[DEFAULT_BATCH],
-            Role::Table,
-            1,
-        ),
+        plan("course", course_src, format!("course{stand_in}"), &[DEFAULT_BATCH], Role::Table, 3),
+        plan("course-x20", x20, x20_label, &[30, 60, DEFAULT_BATCH, 140], Role::Batches, 3),
+        plan("gen-1m-5", gen(5, 200_000), "generated 1M".into(), &[DEFAULT_BATCH], Role::Agencies, 3),
+        plan("gen-1m-50", gen(50, 20_000), "generated 1M".into(), &[DEFAULT_BATCH], Role::Agencies, 3),
+        plan("gen-10m-5", gen(5, 2_000_000), "generated 10M".into(), &[DEFAULT_BATCH], Role::Table, 1),
+        plan("gen-10m-50", gen(50, 200_000), "generated 10M".into(), &[DEFAULT_BATCH], Role::Table, 1),
     ]
 }
 
 /// The configuration of a data set at a sync setting and batch size.
 pub fn find<'a>(rows: &'a [Row], id: &str, sync: Sync, batch: u16) -> Option<&'a Row> {
-    rows.iter()
-        .find(|r| r.tag.0 == id && r.settings == Settings::Tuned(sync, batch))
+    rows.iter().find(|r| r.tag.0 == id && r.settings == Settings::Tuned(sync, batch))
 }
 
 /// The floor of a data set.
 pub fn floor_of<'a>(rows: &'a [Row], id: &str) -> Option<&'a Row> {
-    rows.iter()
-        .find(|r| r.tag.0 == id && r.settings == Settings::Floor && r.passed())
+    rows.iter().find(|r| r.tag.0 == id && r.settings == Settings::Floor && r.passed())
 }
 
 /// tp0's median over the floor's, same data.
@@ -187,11 +101,7 @@ pub fn table(rows: &[Row]) -> String {
             };
             let floor = floor_of(rows, r.tag.0).and_then(Summary::e2e);
             let mut cells = vec![r.label.clone(), r.agencies.to_string()];
-            cells.push(if r.bets > 0 {
-                thousands(r.bets)
-            } else {
-                "—".into()
-            });
+            cells.push(if r.bets > 0 { thousands(r.bets) } else { "—".into() });
             cells.extend([sync.name().into(), batch.to_string()]);
             cells.extend(r.time_cells());
             cells.extend([
@@ -199,12 +109,8 @@ pub fn table(rows: &[Row]) -> String {
                 times(ratio(rows, r)),
                 num(r.median_of(|x| x.draw_us.map(|us| us as f64 / 1e3)), 2),
             ]);
-            let picks: [fn(&RunResult) -> Option<u64>; 4] = [
-                |x| x.rss_server,
-                |x| x.rss_session,
-                |x| x.rss_coordinator,
-                |x| x.rss_client,
-            ];
+            let picks: [fn(&RunResult) -> Option<u64>; 4] =
+                [|x| x.rss_server, |x| x.rss_session, |x| x.rss_coordinator, |x| x.rss_client];
             cells.extend(picks.map(|p| mib(r.rss(p))));
             cells.push(r.status_cell());
             Some(cells)
@@ -239,17 +145,12 @@ fn rate_target(what: &str, min: f64, rows: Vec<&Row>) -> Target {
     if rows.is_empty() {
         return Target::skipped(what, "not run");
     }
-    let worst = rows
-        .iter()
-        .filter_map(|s| s.rate())
-        .fold(f64::INFINITY, f64::min);
+    let worst = rows.iter().filter_map(|s| s.rate()).fold(f64::INFINITY, f64::min);
     let measured: Vec<String> = rows
         .iter()
         .map(|s| {
             let rate = s.rate().filter(|_| s.passed());
-            let rate = rate.map_or("FAILED".into(), |r| {
-                format!("{} bets/s", thousands(r as u64))
-            });
+            let rate = rate.map_or("FAILED".into(), |r| format!("{} bets/s", thousands(r as u64)));
             format!("{} ({} bets): {rate}", s.label, thousands(s.bets))
         })
         .collect();
@@ -267,56 +168,37 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
         durable("course-x20").into_iter().collect(),
     )];
     let fifty = rows.iter().filter(ran).filter(|s| {
-        s.tag.0.starts_with("gen-")
-            && s.agencies == 50
-            && s.settings == Settings::Tuned(Sync::Durable, DEFAULT_BATCH)
+        s.tag.0.starts_with("gen-") && s.agencies == 50 && s.settings == Settings::Tuned(Sync::Durable, DEFAULT_BATCH)
     });
-    out.push(rate_target(
-        "≥ 1,000,000 bets/s, 50 agencies, generated data, durable, batch 120",
-        1e6,
-        fifty.collect(),
-    ));
+    out.push(rate_target("≥ 1,000,000 bets/s, 50 agencies, generated data, durable, batch 120", 1e6, fifty.collect()));
     let what = "course dataset end to end ≤ 0.25 s";
     out.push(match durable("course") {
         None => Target::skipped(what, "not run"),
         Some(s) => {
             let t = s.e2e().filter(|_| s.passed());
             let measured = t.map_or("FAILED".into(), |t| format!("{t:.3} s"));
-            Target::check(
-                t.is_some_and(|t| t <= 0.25),
-                format!("{what} ({}, durable, batch 120): {measured}", s.label),
-            )
+            Target::check(t.is_some_and(|t| t <= 0.25), format!("{what} ({}, durable, batch 120): {measured}", s.label))
         }
     });
-    let tp0: Vec<&Row> = rows
-        .iter()
-        .filter(ran)
-        .filter(|r| r.settings != Settings::Floor)
-        .collect();
-    let largest =
-        |pick: fn(&RunResult) -> Option<u64>| tp0.iter().filter_map(|s| s.rss(pick)).max();
+    let tp0: Vec<&Row> = rows.iter().filter(ran).filter(|r| r.settings != Settings::Floor).collect();
+    let largest = |pick: fn(&RunResult) -> Option<u64>| tp0.iter().filter_map(|s| s.rss(pick)).max();
     let (session, client) = (largest(|r| r.rss_session), largest(|r| r.rss_client));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
     out.push(Target::check(
         !tp0.is_empty() && small(session) && small(client),
-        format!("session child and client < 8 MiB RSS, every size: largest session {} MiB, largest client {} MiB", mib(session), mib(client)),
+        format!(
+            "session child and client < 8 MiB RSS, every size: largest session {} MiB, largest client {} MiB",
+            mib(session),
+            mib(client)
+        ),
     ));
-    let big: Vec<&&Row> = tp0
-        .iter()
-        .filter(|s| s.tag.0.starts_with("gen-10m"))
-        .collect();
-    let coord = big
-        .iter()
-        .filter_map(|s| s.rss(|r| r.rss_coordinator))
-        .max();
+    let big: Vec<&&Row> = tp0.iter().filter(|s| s.tag.0.starts_with("gen-10m")).collect();
+    let coord = big.iter().filter_map(|s| s.rss(|r| r.rss_coordinator)).max();
     let what = "coordinator < 16 MiB at 10 million bets";
     out.push(if big.is_empty() {
         Target::skipped(what, "not run")
     } else {
-        Target::check(
-            coord.is_some_and(|kb| kb < 16 * 1024),
-            format!("{what}: largest {} MiB", mib(coord)),
-        )
+        Target::check(coord.is_some_and(|kb| kb < 16 * 1024), format!("{what}: largest {} MiB", mib(coord)))
     });
     out
 }
@@ -327,11 +209,7 @@ fn headline(rows: &[Row], id: &str, what: &str, target: &str) -> Option<[String;
     let (t, floor) = (row.e2e()?, floor_of(rows, id)?.e2e()?);
     let rate = thousands(row.rate()? as u64);
     Some([
-        format!(
-            "Loopback: {what} ({} bets, {} agencies, durable, batch 120)",
-            thousands(row.bets),
-            row.agencies
-        ),
+        format!("Loopback: {what} ({} bets, {} agencies, durable, batch 120)", thousands(row.bets), row.agencies),
         format!("{t:.3} s ({rate} bets/s)"),
         format!("{floor:.3} s"),
         times(ratio(rows, row)),
@@ -339,20 +217,88 @@ fn headline(rows: &[Row], id: &str, what: &str, target: &str) -> Option<[String;
     ])
 }
 
+/// A bets/s value as a short label: `1.6M`, `850K`.
+fn short_rate(v: f64) -> String {
+    match v {
+        v if v >= 1e6 => format!("{:.2}M", v / 1e6),
+        v if v >= 1e3 => format!("{:.0}K", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
+
+/// One panel: durable, relaxed and the floor in bets/s against `x` of each data set of `role`
+/// (at `batch`, or every batch size), with the target.
+fn panel<'a>(rows: &[Row], role: Role, x: fn(&Row) -> f64, target: (f64, &str), title: String) -> LineChart<'a> {
+    let of = |settings: fn(u16) -> Settings| -> Vec<Point> {
+        rows.iter()
+            .filter(|r| r.tag.1 == role && r.settings == settings(r.batch()) && r.batch() > 0)
+            .filter_map(|r| {
+                let (lo, hi) = r.rate_range()?;
+                let mid = r.rate()?;
+                Some(Point { x: x(r), mid, lo, hi, ok: r.passed(), label: short_rate(mid) })
+            })
+            .collect()
+    };
+    let floors = rows
+        .iter()
+        .filter(|r| r.tag.1 == role && r.settings == Settings::Tuned(Sync::Durable, r.batch()))
+        .filter_map(|r| Some((x(r), floor_of(rows, r.tag.0)?.rate()?)));
+    let xs: Vec<f64> = of(|b| Settings::Tuned(Sync::Durable, b)).iter().map(|p| p.x).collect();
+    let span = [xs.first().copied().unwrap_or(0.0), xs.last().copied().unwrap_or(1.0)];
+    let lines = vec![
+        Line::solid("durable (SYNC=true, fdatasync)".into(), BLUE, of(|b| Settings::Tuned(Sync::Durable, b)), true),
+        Line::solid("relaxed (SYNC=false)".into(), ORANGE, of(|b| Settings::Tuned(Sync::Relaxed, b)), false),
+        Line::dashed("floor: the bytes over loopback, one fdatasync".into(), MUTED, floors),
+        Line::dashed(target.1.into(), FAILED, span.map(|x| (x, target.0))),
+    ];
+    let ticks: (&dyn Fn(f64) -> String, &dyn Fn(f64) -> String) = match role {
+        Role::Agencies => (&|x| format!("{:.0}", 10f64.powf(x)), &short_rate),
+        _ => (&|x| format!("{x:.0}"), &short_rate),
+    };
+    let axes = match role {
+        Role::Agencies => ("agencies (clients, log scale)", "bets/s (end to end); whiskers: slowest to fastest run"),
+        _ => ("batch size (bets per batch)", "bets/s (end to end); whiskers: slowest to fastest run"),
+    };
+    LineChart { title, axes, ticks, lines }
+}
+
+/// The chart: throughput against agencies and against batch size, durable and relaxed, with
+/// each data set's floor and the targets.
+pub fn chart(rows: &[Row], quick: bool) -> Result<Vec<u8>, String> {
+    let data = |role: Role| {
+        rows.iter()
+            .find(|r| r.tag.1 == role)
+            .map_or(String::new(), |r| r.label.replace(" (generated stand-in: course dataset absent)", " (generated)"))
+    };
+    let agencies = panel(
+        rows,
+        Role::Agencies,
+        |r| (r.agencies.max(1) as f64).log10(),
+        (1e6, "target: 1M bets/s with 50 agencies, durable"),
+        format!("vs agencies: {}, batch {DEFAULT_BATCH}", data(Role::Agencies)),
+    );
+    let batch_agencies = rows.iter().find(|r| r.tag.1 == Role::Batches).map_or(0, |r| r.agencies);
+    let batches = panel(
+        rows,
+        Role::Batches,
+        |r| f64::from(r.batch()),
+        (2e6, "target: 2M bets/s, course ×20, durable, batch 120"),
+        format!("vs batch size: {}, {batch_agencies} agencies", data(Role::Batches)),
+    );
+    let title = if quick {
+        "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each"
+    } else {
+        "tp0 end-to-end throughput (bets/s), median of 3 runs"
+    };
+    render(title, (1400, 640), &[agencies, batches])
+}
+
 /// How the RSS sampler did over the runs.
 fn sampler_note(rows: &[Row]) -> String {
-    let runs = || {
-        rows.iter()
-            .filter(|r| r.settings != Settings::Floor)
-            .flat_map(|s| s.runs.iter())
-    };
+    let runs = || rows.iter().filter(|r| r.settings != Settings::Floor).flat_map(|s| s.runs.iter());
     let sweeps = runs().map(|r| r.sweeps).min();
     let busy: f64 = runs().map(|r| r.sampler_busy.as_secs_f64()).sum();
-    let measured: f64 = runs()
-        .filter_map(|r| r.e2e)
-        .map(|d| d.as_secs_f64())
-        .sum::<f64>()
-        .max(1e-9);
+    let measured: f64 = runs().filter_map(|r| r.e2e).map(|d| d.as_secs_f64()).sum::<f64>().max(1e-9);
     format!(
         "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
          kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
@@ -411,7 +357,10 @@ impl Section for Loopback {
             }
         );
         md.push_str(&table(&rows));
-        let _ = writeln!(md, "\n![Throughput against agencies and batch size, durable vs relaxed, with the floor]({CHART})\n");
+        let _ = writeln!(
+            md,
+            "\n![Throughput against agencies and batch size, durable vs relaxed, with the floor]({CHART})\n"
+        );
         let _ = writeln!(md, "Targets:\n\n{targets_md}");
         for r in &rows {
             if let Some(reasons) = r.status.failure_text() {
@@ -424,18 +373,12 @@ impl Section for Loopback {
                 );
             }
             if let Status::Skipped(reason) = &r.status {
-                let _ = writeln!(
-                    md,
-                    "- SKIPPED: {} / {}: {reason}",
-                    r.label,
-                    r.settings.describe()
-                );
+                let _ = writeln!(md, "- SKIPPED: {} / {}: {reason}", r.label, r.settings.describe());
             }
         }
         md.push('\n');
         md.push_str(&env.stamp(&load_start, self.name()));
-        let chart =
-            loopback_chart::chart(&rows, env.quick).map_err(crate::harness::ctx::RunError::Fail)?;
+        let chart = chart(&rows, env.quick).map_err(crate::harness::ctx::RunError::Fail)?;
         let headline = [
             headline(&rows, "course-x20", "course ×20", "≥ 2,000,000 bets/s"),
             headline(&rows, "course", "course", "≤ 0.25 s"),
@@ -457,16 +400,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rates_and_an_empty_chart() {
+        assert_eq!((short_rate(2_445_916.0), short_rate(850_400.0)), ("2.45M".into(), "850K".into()));
+        assert!(chart(&[], true).is_ok_and(|png| png.starts_with(b"\x89PNG")));
+    }
+
+    #[test]
     fn every_data_set_has_its_floor() {
         for quick in [false, true] {
             for p in plans(quick, true) {
-                assert_eq!(
-                    p.configs
-                        .iter()
-                        .filter(|(_, s)| *s == Settings::Floor)
-                        .count(),
-                    1
-                );
+                assert_eq!(p.configs.iter().filter(|(_, s)| *s == Settings::Floor).count(), 1);
             }
         }
     }

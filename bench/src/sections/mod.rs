@@ -3,4 +3,3 @@
 pub mod agencies;
 pub mod far;
 pub mod loopback;
-pub mod loopback_chart;
