@@ -41,12 +41,13 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
     Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
 }
 
-/// A Markdown table: `align` has one letter per column, `l` or `r`.
-pub fn table(heads: &[&str], align: &str, rows: &[Vec<String>]) -> String {
+/// A Markdown table: `heads` the column names between `|`, `align` one letter per column, `l`
+/// or `r`.
+pub fn table(heads: &str, align: &str, rows: &[Vec<String>]) -> String {
     let line = |cells: &mut dyn Iterator<Item = String>| format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "));
-    let mut out = line(&mut heads.iter().map(|h| h.to_string()));
+    let mut out = line(&mut heads.split('|').map(str::to_string));
     let rule: Vec<&str> = align.chars().map(|a| if a == 'r' { "---:" } else { "---" }).collect();
-    let _ = write!(out, "|{}|\n", rule.join("|"));
+    let _ = writeln!(out, "|{}|", rule.join("|"));
     for row in rows {
         out.push_str(&line(&mut row.iter().cloned()));
     }
@@ -133,7 +134,7 @@ mod tests {
 
     #[test]
     fn tables_and_sections() {
-        let t = table(&["a", "b"], "lr", &[vec!["x".into(), "1".into()]]);
+        let t = table("a|b", "lr", &[vec!["x".into(), "1".into()]]);
         assert_eq!(t, "| a | b |\n|---|---:|\n| x | 1 |\n");
         let report = "# B\n\n<!-- about:begin -->\nabout\n<!-- about:end -->\n";
         let merged = merge_section(report, "x", "new", "about");

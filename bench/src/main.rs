@@ -47,14 +47,14 @@ struct Options {
 }
 
 /// Every section, in the report's order.
-fn sections() -> Vec<Box<dyn Section>> {
+fn every_section() -> Vec<Box<dyn Section>> {
     vec![Box::new(sections::loopback::Loopback), Box::new(sections::agencies::Agencies), Box::new(sections::far::Far)]
 }
 
 /// Parses the command line.
 fn parse_args() -> Result<Options, String> {
     let mut options = Options { quick: false, only: None, out: None };
-    let names: Vec<&str> = sections().iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = every_section().iter().map(|s| s.name()).collect();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -155,7 +155,7 @@ fn run(options: &Options) -> Result<bool, RunError> {
         root: &root,
     };
     let (mut bodies, mut headline, mut passed) = (Vec::new(), Vec::new(), true);
-    for section in sections() {
+    for section in every_section() {
         if options.only.as_deref().is_some_and(|only| only != section.name()) {
             continue;
         }

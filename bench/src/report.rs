@@ -46,7 +46,7 @@ fn headline(old: &str, new: &[Headline]) -> String {
         "## Headline\n\nEach figure beside the floor: what this machine needs at least for the same \
          work, measured in the same run (each section says how). Ratio = tp0 / floor; the Docker \
          round's row gives the difference, as its target does.\n\n{}",
-        table(&["Figure", "tp0", "Floor", "Ratio", "Target"], "lrrrl", &cells)
+        table("Figure|tp0|Floor|Ratio|Target", "lrrrl", &cells)
     )
 }
 

@@ -86,6 +86,9 @@ pub struct RunResult {
     pub failures: Vec<String>,
 }
 
+/// One peak of a run, picked from its result (KiB).
+pub type Pick = fn(&RunResult) -> Option<u64>;
+
 /// How a run configures the server and the clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settings {

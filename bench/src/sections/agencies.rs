@@ -10,7 +10,7 @@ use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::RunError;
 use crate::harness::data::Source;
 use crate::harness::measure::{measure, Plan, Status, Summary};
-use crate::harness::run::{RunResult, Settings};
+use crate::harness::run::{Pick, RunResult, Settings};
 use crate::section::{load_now, Env, Outcome, Section};
 
 /// The chart this section draws.
@@ -67,8 +67,7 @@ pub fn table(rows: &[Row]) -> String {
             c.push(num(r.median_of(|x| x.spawn.map(|d| d.as_secs_f64())), 3));
             c.push(num(r.median_of(|x| x.listen_overflows.map(|n| n as f64)), 0));
             c.push(num(r.median_of(|x| Some(x.reconnects as f64)), 0));
-            let picks: [fn(&RunResult) -> Option<u64>; 4] =
-                [|x| x.rss_server, |x| x.rss_coordinator, |x| x.rss_session, |x| x.rss_client];
+            let picks: [Pick; 4] = [|x| x.rss_server, |x| x.rss_coordinator, |x| x.rss_session, |x| x.rss_client];
             c.extend(picks.map(|p| mib(r.rss(p))));
             c.push(num(r.median_of(|x| x.load), 1));
             c.push(r.status_cell());
@@ -76,28 +75,7 @@ pub fn table(rows: &[Row]) -> String {
         })
         .collect();
     fmt::table(
-        &[
-            "Agencies",
-            "Bets",
-            "End to end (s)",
-            "Range (s)",
-            "Bets/s",
-            "Per agency (ms)",
-            "CPU per agency (ms)",
-            "of it server tree (ms)",
-            "of it clients (ms)",
-            "Floor CPU per agency (ms)",
-            "× floor",
-            "Spawning clients (s)",
-            "Listen overflows",
-            "Client reconnects",
-            "RSS parent",
-            "RSS coordinator",
-            "RSS session",
-            "RSS client",
-            "Load (1 min)",
-            "Result",
-        ],
+        "Agencies|Bets|End to end (s)|Range (s)|Bets/s|Per agency (ms)|CPU per agency (ms)|of it server tree (ms)|of it clients (ms)|Floor CPU per agency (ms)|× floor|Spawning clients (s)|Listen overflows|Client reconnects|RSS parent|RSS coordinator|RSS session|RSS client|Load (1 min)|Result",
         "rrrrrrrrrrrrrrrrrrrl",
         &cells,
     )
@@ -134,8 +112,7 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
         let text = format!("{what} (slowest ≤ 1.5 × fastest): {} (ratio {:.2})", list.join(", "), hi / lo.max(1e-9));
         out.push(Target::check(hi <= 1.5 * lo, text));
     }
-    let picks: [(&str, fn(&RunResult) -> Option<u64>); 2] =
-        [("parent", |r| r.rss_server), ("coordinator", |r| r.rss_coordinator)];
+    let picks: [(&str, Pick); 2] = [("parent", |r| r.rss_server), ("coordinator", |r| r.rss_coordinator)];
     for (name, pick) in picks {
         let points: Vec<(usize, u64)> = ran.iter().filter_map(|s| Some((s.agencies, s.rss(pick)?))).collect();
         if let (Some(first), Some(last), true) = (points.first(), points.last(), points.len() >= 2) {

@@ -30,50 +30,27 @@ pub const MANY: (u32, u64) = (50, 1_000);
 /// Runs of each configuration (medians and ranges).
 pub const RUNS: usize = 3;
 
-/// How the clients upload.
+/// How the clients upload: a name, the batch and window, the batch size, what each client is
+/// told beyond its id, address and file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// The shipped defaults: batches of 120, up to 64 of them in flight.
-    Shipped,
-    /// `CLI_BATCH_MAXAMOUNT=100`, `CLI_BATCH_WINDOW=1`: the next batch only after the last's ack.
-    StopAndWait,
-}
+pub struct Mode(&'static str, &'static str, u16, &'static [(&'static str, &'static str)]);
+
+/// The shipped defaults: batches of 120, up to 64 of them in flight.
+pub const SHIPPED: Mode = Mode("shipped", "batch 120, window 64", 120, &[]);
+/// One batch of 100 in flight, the next only after the last's acknowledgement.
+pub const STOP_AND_WAIT: Mode =
+    Mode("stop-and-wait", "batch 100, window 1", 100, &[("CLI_BATCH_MAXAMOUNT", "100"), ("CLI_BATCH_WINDOW", "1")]);
 
 impl Mode {
-    /// Both, shipped first.
-    pub const BOTH: [Mode; 2] = [Mode::Shipped, Mode::StopAndWait];
-
-    /// For tables and the chart.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Shipped => "shipped",
-            Mode::StopAndWait => "stop-and-wait",
-        }
+    /// For tables and the chart: `shipped (batch 120, window 64)`.
+    fn label(self) -> String {
+        format!("{} ({})", self.0, self.1)
     }
+}
 
-    /// Batch size and batches in flight.
-    pub fn detail(self) -> &'static str {
-        match self {
-            Mode::Shipped => "batch 120, window 64",
-            Mode::StopAndWait => "batch 100, window 1",
-        }
-    }
-
-    /// Bets per batch.
-    pub fn batch(self) -> u16 {
-        match self {
-            Mode::Shipped => 120,
-            Mode::StopAndWait => 100,
-        }
-    }
-
-    /// What each client is told beyond its id, address and file.
-    pub fn client_env(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Mode::Shipped => &[],
-            Mode::StopAndWait => &[("CLI_BATCH_MAXAMOUNT", "100"), ("CLI_BATCH_WINDOW", "1")],
-        }
-    }
+/// Batches of [`STOP_AND_WAIT`] for `bets`.
+fn batches(bets: u64) -> u64 {
+    bets.div_ceil(u64::from(STOP_AND_WAIT.2))
 }
 
 /// A link of round trip `rtt_ms` at [`RATE`].
@@ -110,7 +87,7 @@ pub fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
         configs: links
             .into_iter()
             .flat_map(|link| {
-                Mode::BOTH.map(|mode| ((link, mode), Settings::Far { link, client_env: mode.client_env() }))
+                [SHIPPED, STOP_AND_WAIT].map(|mode| ((link, mode), Settings::Far { link, client_env: mode.3 }))
             })
             .collect(),
         runs,
@@ -142,7 +119,7 @@ fn partner<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
 /// Median time of stop-and-wait over median time shipped, same data and link.
 fn speed_up(rows: &[Row], row: &Row) -> Option<f64> {
     let other = partner(rows, row)?;
-    let (shipped, saw) = if row.tag.1 == Mode::Shipped { (row, other) } else { (other, row) };
+    let (shipped, saw) = if row.tag.1 == SHIPPED { (row, other) } else { (other, row) };
     if !shipped.passed() || !saw.passed() {
         return None;
     }
@@ -153,11 +130,11 @@ fn speed_up(rows: &[Row], row: &Row) -> Option<f64> {
 /// of the handshake; stop-and-wait, a round trip per batch. `None` on loopback.
 fn floor(row: &Row) -> Option<f64> {
     let link = row.tag.0?;
-    Some(match row.tag.1 {
-        Mode::Shipped => row.largest_bytes as f64 / link.rate as f64 + link.rtt().as_secs_f64(),
-        Mode::StopAndWait => {
-            row.largest.div_ceil(u64::from(Mode::StopAndWait.batch())) as f64 * link.rtt().as_secs_f64()
-        }
+    let rtt = link.rtt().as_secs_f64();
+    Some(if row.tag.1 == SHIPPED {
+        row.largest_bytes as f64 / link.rate as f64 + rtt
+    } else {
+        batches(row.largest) as f64 * rtt
     })
 }
 
@@ -166,35 +143,22 @@ pub fn table(rows: &[Row]) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut c = vec![format!("{} ({})", r.tag.1.name(), r.tag.1.detail()), link_name(r.tag.0), r.label.clone()];
+            let mut c = vec![r.tag.1.label(), link_name(r.tag.0), r.label.clone()];
             c.extend([thousands(r.agencies as u64), thousands(r.bets)]);
             c.extend(r.time_cells());
             c.push(fmt::num(floor(r), 3));
             c.push(fmt::times(r.e2e().zip(floor(r)).map(|(t, f)| t / f.max(1e-9))));
-            c.push(match (r.tag.1, speed_up(rows, r)) {
-                (Mode::Shipped, Some(x)) => format!("**×{x:.1}**"),
-                (Mode::StopAndWait, Some(_)) => "(the baseline)".into(),
-                (_, None) => "—".into(),
+            c.push(match speed_up(rows, r) {
+                Some(x) if r.tag.1 == SHIPPED => format!("**×{x:.1}**"),
+                Some(_) => "(the baseline)".into(),
+                None => "—".into(),
             });
             c.push(r.status_cell());
             c
         })
         .collect();
     fmt::table(
-        &[
-            "Mode",
-            "Link",
-            "Data",
-            "Agencies",
-            "Bets",
-            "End to end (s)",
-            "Range (s)",
-            "Bets/s",
-            "Floor (s)",
-            "× floor",
-            "Speed-up (shipped over stop-and-wait)",
-            "Result",
-        ],
+        "Mode|Link|Data|Agencies|Bets|End to end (s)|Range (s)|Bets/s|Floor (s)|× floor|Speed-up (shipped over stop-and-wait)|Result",
         "lllrrrrrrrrl",
         &cells,
     )
@@ -209,7 +173,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
         return out;
     };
     let same_data = |r: &&Row| r.label == first.label && r.agencies == first.agencies;
-    let shipped_at = |link| rows.iter().filter(same_data).find(|r| r.tag.0 == link && r.tag.1 == Mode::Shipped);
+    let shipped_at = |link| rows.iter().filter(same_data).find(|r| r.tag.0 == link && r.tag.1 == SHIPPED);
     if let Some(shipped) = shipped_at(far) {
         if let (Some(x), Some(ts), Some(tw)) =
             (speed_up(rows, shipped), shipped.e2e(), partner(rows, shipped).and_then(Summary::e2e))
@@ -224,11 +188,11 @@ fn findings(rows: &[Row]) -> Vec<String> {
             ));
         }
         let rtt = FAR_RTT.as_secs_f64();
-        let batches = shipped.largest.div_ceil(u64::from(Mode::StopAndWait.batch()));
+        let batches = batches(shipped.largest);
         let mut saw: Vec<(f64, f64)> = rows
             .iter()
             .filter(same_data)
-            .filter(|r| r.tag.1 == Mode::StopAndWait && r.passed())
+            .filter(|r| r.tag.1 == STOP_AND_WAIT && r.passed())
             .filter_map(|r| Some((r.tag.0?.rtt().as_secs_f64() * 1e3, r.e2e()?)))
             .collect();
         saw.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -258,7 +222,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
              this data's files) may be in the air, more than the {:.0} kB the link holds in flight \
              (rate × round trip), so the rate bounds it: the largest agency's file, {:.2} MB, \
              takes {:.2} s at {} MB/s, plus a few round trips.",
-            64.0 * f64::from(Mode::Shipped.batch()) * per_bet / 1e3,
+            64.0 * f64::from(SHIPPED.2) * per_bet / 1e3,
             RATE as f64 * rtt / 1e3,
             shipped.largest_bytes as f64 / 1e6,
             shipped.largest_bytes as f64 / RATE as f64,
@@ -272,7 +236,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
              `fdatasync`."
         ));
     }
-    let many = rows.iter().find(|r| r.tag.1 == Mode::Shipped && r.agencies == MANY.0 as usize);
+    let many = rows.iter().find(|r| r.tag.1 == SHIPPED && r.agencies == MANY.0 as usize);
     if let Some((many, x)) = many.and_then(|r| Some((r, speed_up(rows, r)?))) {
         out.push(format!(
             "With {} agencies of {} bets ({} batches of 100 each) at {}, shipped is {x:.1} times \
@@ -280,7 +244,7 @@ fn findings(rows: &[Row]) -> Vec<String> {
              HELLO, END, the winners) weigh more.",
             many.agencies,
             thousands(many.largest),
-            many.largest.div_ceil(u64::from(Mode::StopAndWait.batch())),
+            batches(many.largest),
             link_name(many.tag.0),
         ));
     }
@@ -304,7 +268,7 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
             .into_iter()
             .filter_map(|r| {
                 let ((lo, hi), mid) = (r.e2e_range()?, r.e2e()?);
-                let x = speed_up(rows, r).filter(|_| mode == Mode::Shipped);
+                let x = speed_up(rows, r).filter(|_| mode == SHIPPED);
                 let x = x.map_or(String::new(), |x| format!(" (×{x:.0$})", usize::from(x < 10.0)));
                 let label = format!("{mid:.2} s{x}{}", if r.passed() { "" } else { " FAILED" });
                 Some(Point { x: rtt(r)?, mid, lo, hi, ok: r.passed(), label })
@@ -312,21 +276,20 @@ pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
             .collect()
     };
     let floors = |mode: Mode| of(mode).into_iter().filter_map(|r| Some((rtt(r)?, floor(r)?))).collect::<Vec<_>>();
-    let batches = first.map_or(0, |r| r.largest.div_ceil(u64::from(Mode::StopAndWait.batch())));
-    let name = |mode: Mode| format!("{} ({})", mode.name(), mode.detail());
+    let batches = first.map_or(0, |r| batches(r.largest));
     let lines = vec![
         Line::dashed(
             format!("stop-and-wait floor: one round trip per batch ({batches} batches of 100, largest agency)"),
             MUTED,
-            floors(Mode::StopAndWait),
+            floors(STOP_AND_WAIT),
         ),
         Line::dashed(
             "shipped floor: the largest agency's file at the link's rate, plus one round trip".into(),
             RGBColor(120, 170, 210),
-            floors(Mode::Shipped),
+            floors(SHIPPED),
         ),
-        Line::solid(name(Mode::Shipped), BLUE, points(Mode::Shipped), false),
-        Line::solid(name(Mode::StopAndWait), ORANGE, points(Mode::StopAndWait), true),
+        Line::solid(SHIPPED.label(), BLUE, points(SHIPPED), false),
+        Line::solid(STOP_AND_WAIT.label(), ORANGE, points(STOP_AND_WAIT), true),
     ];
     let data = first.map_or(String::new(), |r| format!("{}, {} agencies", r.label, r.agencies));
     let chart = LineChart {
@@ -395,14 +358,8 @@ impl Section for Far {
         let _ = writeln!(md, "\n![End to end against the round trip, shipped and stop-and-wait]({CHART})\n");
         for row in &rows {
             if let Some(reasons) = row.status.failure_text() {
-                let _ = writeln!(
-                    md,
-                    "- FAILED: {}, {}, {}: {}",
-                    row.label,
-                    link_name(row.tag.0),
-                    row.tag.1.name(),
-                    reasons
-                );
+                let _ =
+                    writeln!(md, "- FAILED: {}, {}, {}: {}", row.label, link_name(row.tag.0), row.tag.1 .0, reasons);
             }
         }
         let _ = writeln!(
@@ -428,7 +385,7 @@ impl Section for Far {
         );
         md.push_str(&env.stamp(&load_start, self.name()));
         let far = Some(far_link(FAR_RTT.as_millis() as u64));
-        let headline = rows.iter().find(|r| r.tag == (far, Mode::Shipped)).and_then(|r| {
+        let headline = rows.iter().find(|r| r.tag == (far, SHIPPED)).and_then(|r| {
             let (t, f) = (r.e2e()?, floor(r)?);
             Some([
                 format!("Far away: {}, {} ({} agencies), as shipped", link_name(far), r.label, r.agencies),

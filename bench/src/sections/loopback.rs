@@ -9,7 +9,7 @@ use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::data::Source;
 use crate::harness::measure::{measure, Plan, Status, Summary};
 use crate::harness::memory::MIN_INTERVAL;
-use crate::harness::run::{RunResult, Settings, Sync};
+use crate::harness::run::{Pick, Settings, Sync};
 use crate::section::{load_now, Env, Outcome, Section};
 
 /// Repetitions of the course dataset in the "×20" data set.
@@ -109,32 +109,14 @@ pub fn table(rows: &[Row]) -> String {
                 times(ratio(rows, r)),
                 num(r.median_of(|x| x.draw_us.map(|us| us as f64 / 1e3)), 2),
             ]);
-            let picks: [fn(&RunResult) -> Option<u64>; 4] =
-                [|x| x.rss_server, |x| x.rss_session, |x| x.rss_coordinator, |x| x.rss_client];
+            let picks: [Pick; 4] = [|x| x.rss_server, |x| x.rss_session, |x| x.rss_coordinator, |x| x.rss_client];
             cells.extend(picks.map(|p| mib(r.rss(p))));
             cells.push(r.status_cell());
             Some(cells)
         })
         .collect();
     fmt::table(
-        &[
-            "Data",
-            "Agencies",
-            "Bets",
-            "Sync",
-            "Batch",
-            "End to end (s)",
-            "Range (s)",
-            "Bets/s",
-            "Floor (s)",
-            "× floor",
-            "Draw (ms)",
-            "RSS parent",
-            "RSS session",
-            "RSS coordinator",
-            "RSS client",
-            "Result",
-        ],
+        "Data|Agencies|Bets|Sync|Batch|End to end (s)|Range (s)|Bets/s|Floor (s)|× floor|Draw (ms)|RSS parent|RSS session|RSS coordinator|RSS client|Result",
         "lrrlrrrrrrrrrrrl",
         &cells,
     )
@@ -181,7 +163,7 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
         }
     });
     let tp0: Vec<&Row> = rows.iter().filter(ran).filter(|r| r.settings != Settings::Floor).collect();
-    let largest = |pick: fn(&RunResult) -> Option<u64>| tp0.iter().filter_map(|s| s.rss(pick)).max();
+    let largest = |pick: Pick| tp0.iter().filter_map(|s| s.rss(pick)).max();
     let (session, client) = (largest(|r| r.rss_session), largest(|r| r.rss_client));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
     out.push(Target::check(
