@@ -118,18 +118,10 @@ EOF
 )
 
 tmp=$(mktemp)
-if grep -qF "$begin" "$report"; then
-    awk -v begin="$begin" -v end="$end" -v file=<(printf '%s\n' "$section") '
-        $0 == begin { while ((getline line < file) > 0) print line; skip = 1; next }
-        $0 == end { skip = 0; next }
-        !skip { print }' "$report" >"$tmp"
-elif grep -qF '<!-- about:begin -->' "$report"; then
-    awk -v file=<(printf '%s\n\n' "$section") '
-        $0 == "<!-- about:begin -->" && !done { while ((getline line < file) > 0) print line; done = 1 }
-        { print }' "$report" >"$tmp"
-else
-    { cat "$report"; printf '\n%s\n' "$section"; } >"$tmp"
-fi
+printf '%s\n' "$section" >"$tmp.section"
+bash bench/merge-section.sh "$report" docker "$tmp.section"
+rm -f "$tmp.section"
+cp "$report" "$tmp"
 # The headline's Docker row: replaced, or added after the table's last row.
 awk -v row="$headline_row" '
     /^<!-- headline:begin -->$/ { in_h = 1 }

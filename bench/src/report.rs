@@ -1,5 +1,6 @@
 //! `docs/benchmarks.md` as a whole: its opening and headline table, the sections between their
-//! markers (in the order `main` runs them, the Docker round's kept from the previous report), and
+//! markers (in the order `main` runs them, the micro-benchmarks' and the Docker round's kept from
+//! the previous report), and
 //! its closing part (correctness, notes, machine, command).
 
 use std::fmt::Write as _;
@@ -9,8 +10,8 @@ use crate::fmt::{marked, merge_section, section_of, table};
 use crate::harness::machine::{load_note, Machine};
 use crate::section::Headline;
 
-/// The section `make round-report` writes, kept across runs of the bench.
-pub const DOCKER: &str = "docker";
+/// The sections `make bench-micro` and `make round-report` write, kept across runs of the bench.
+const KEPT: [&str; 2] = ["micro", "docker"];
 /// The headline's section.
 const HEADLINE: &str = "headline";
 /// The closing part's section.
@@ -129,8 +130,8 @@ pub fn write(old: &str, all: bool, w: &Written<'_>) -> String {
         for (name, body) in w.sections {
             let _ = write!(md, "\n{}", marked(name, body));
         }
-        if let Some(docker) = section_of(old, DOCKER) {
-            let _ = write!(md, "\n{docker}");
+        for kept in KEPT.iter().filter_map(|name| section_of(old, name)) {
+            let _ = write!(md, "\n{kept}");
         }
         let about = about(w.machine, w.passed, w.notes, w.elapsed, w.quick);
         format!("{md}\n{}", marked(ABOUT, &about))
@@ -154,7 +155,7 @@ mod tests {
         let row = |a: &str, b: &str| -> Headline { [a, b, "1", "×2", "t"].map(String::from) };
         let machine = Machine::probe(std::path::Path::new("."), "0.00 0.00 0.00".into());
         let sections = [("loopback", "L1".to_string()), ("far", "F1".to_string())];
-        let docker = marked(DOCKER, "D");
+        let docker = marked("docker", "D");
         let mut w = Written {
             sections: &sections,
             headline: &[row("a", "1"), row("b", "2")],

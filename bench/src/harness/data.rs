@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::ctx::{fail, Ctx, RunError};
 use crate::harness::logs::for_each_line;
-use crate::harness::procs::{describe, remove_dir, Proc, Spawn};
+use crate::harness::procs::{describe, Proc, Spawn};
 
 /// The number the draw picks (the course's `has_won`).
 pub const WINNING_NUMBER: u32 = 7574;
@@ -63,33 +63,8 @@ pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
     files.iter().all(|f| f.is_file()).then_some(files)
 }
 
-/// `prepare` for one group of runs, said on stderr: `Ok(Err(reason))` when it failed (`dir`
-/// removed, the reason printed, starting with `id`), `Err(Abort)` only on interruption.
-pub fn prepare_group(
-    ctx: &Ctx,
-    source: &Source,
-    course_dir: &Path,
-    dir: &Path,
-    (id, label): (&str, &str),
-) -> Result<Result<Dataset, String>, RunError> {
-    eprintln!("bench: preparing data {id} ({label})");
-    match prepare(ctx, source, course_dir, dir) {
-        Ok(data) => Ok(Ok(data)),
-        Err(RunError::Abort) => {
-            remove_dir(dir);
-            Err(RunError::Abort)
-        }
-        Err(RunError::Fail(reason)) => {
-            remove_dir(dir);
-            let reason = format!("{id}: data preparation failed: {reason}");
-            eprintln!("bench: {reason}");
-            Ok(Err(reason))
-        }
-    }
-}
-
 /// Builds (or locates) a data set; generated files go under `dir`.
-fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<Dataset, RunError> {
+pub fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<Dataset, RunError> {
     match source {
         Source::Course => {
             let files = course_files(course_dir)
@@ -196,6 +171,7 @@ pub fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harness::procs::remove_dir;
 
     #[test]
     fn repeat_file_adds_missing_line_breaks() {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::fmt::{median, thousands};
 use crate::harness::ctx::{Ctx, RunError};
-use crate::harness::data::{prepare_group, Source};
+use crate::harness::data::{prepare, Source};
 use crate::harness::procs::remove_dir;
 use crate::harness::run::{run_once, RunResult, Settings};
 
@@ -200,14 +200,22 @@ pub fn measure<T: Clone>(
             let gb = BIG_FREE_BYTES / 1_000_000_000;
             Err(Status::Skipped(format!("{}: skipped, {free} free on the scratch disk, {gb} GB needed", plan.id)))
         } else {
-            prepare_group(ctx, &plan.source, course_dir, &data_dir, (plan.id, &plan.label))?.map_err(|reason| {
-                notes.push(reason.clone());
-                Status::Failed(vec![reason])
-            })
+            eprintln!("bench: preparing data {} ({})", plan.id, plan.label);
+            match prepare(ctx, &plan.source, course_dir, &data_dir) {
+                Ok(data) => Ok(data),
+                Err(RunError::Abort) => return Err(RunError::Abort),
+                Err(RunError::Fail(reason)) => {
+                    let reason = format!("{}: data preparation failed: {reason}", plan.id);
+                    eprintln!("bench: {reason}");
+                    notes.push(reason.clone());
+                    Err(Status::Failed(vec![reason]))
+                }
+            }
         };
         let data = match prepared {
             Ok(data) => data,
             Err(status) => {
+                remove_dir(&data_dir);
                 for s in &mut summaries[first..] {
                     s.status = status.clone();
                 }

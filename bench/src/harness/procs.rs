@@ -71,14 +71,16 @@ pub fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
     let out = File::create(spawn.log).map_err(fail(format!("create {}", spawn.log.display())))?;
     let null = File::open("/dev/null").map_err(fail("open /dev/null"))?;
     let (out_fd, null_fd) = (out.as_raw_fd(), null.as_raw_fd());
-    // SAFETY: the child calls only async-signal-safe functions (setpgid, dup2, chdir, setrlimit,
-    // execve, _exit) on memory prepared before the fork, and never returns.
+    // SAFETY: the child calls only async-signal-safe functions (setpgid, dup2, signal, setrlimit,
+    // chdir, execve, _exit) on memory prepared before the fork, and never returns.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => unsafe {
             libc::setpgid(0, 0);
             libc::dup2(null_fd, 0);
             libc::dup2(out_fd, 1);
             libc::dup2(out_fd, 2);
+            // Rust ignores SIGPIPE in the bench; a process started as a user starts it does not.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             if let Some(limit) = &nofile {
                 libc::setrlimit(libc::RLIMIT_NOFILE, limit);
             }

@@ -405,3 +405,48 @@ impl Section for Far {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::run::RunResult;
+
+    /// Rows as a full run might give: the course at 50 ms and on loopback, 50 agencies far away.
+    fn rows() -> Vec<Row> {
+        let row = |link: Option<u64>, mode: Mode, agencies: usize, largest: u64, t: f64| Row {
+            tag: (link.map(far_link), mode),
+            settings: Settings::Far { link: link.map(far_link), client_env: mode.3 },
+            label: if agencies == 5 { "course" } else { "generated" }.into(),
+            agencies,
+            bets: if agencies == 5 { 78_697 } else { 50_000 },
+            largest,
+            largest_bytes: largest * 46,
+            runs: [0.99, 1.0, 1.02].map(|k| RunResult { e2e: Some(Duration::from_secs_f64(t * k)), ..RunResult::default() }).into(),
+            status: Status::Pass,
+        };
+        vec![
+            row(None, SHIPPED, 5, 26_936, 0.05),
+            row(None, STOP_AND_WAIT, 5, 26_936, 0.26),
+            row(Some(0), SHIPPED, 5, 26_936, 0.32),
+            row(Some(0), STOP_AND_WAIT, 5, 26_936, 0.55),
+            row(Some(50), SHIPPED, 5, 26_936, 0.52),
+            row(Some(50), STOP_AND_WAIT, 5, 26_936, 14.46),
+            row(Some(50), SHIPPED, 50, 1_000, 0.40),
+            row(Some(50), STOP_AND_WAIT, 50, 1_000, 0.90),
+        ]
+    }
+
+    #[test]
+    fn the_text_table_and_chart_say_what_the_rows_say() {
+        let rows = rows();
+        let text = findings(&rows).join(" ");
+        assert!(text.contains("5 agencies sending 78,697 bets (course) take 0.52 s as shipped and 14.46 s"), "{text}");
+        assert!(text.contains("shipped is 27.8 times faster") && text.contains("are 270 batches of 100, 13.50 s at 50 ms"));
+        assert!(text.contains("Even on loopback, without the emulator, stop-and-wait takes 5.2 times"));
+        let table = table(&rows);
+        assert!(table.contains("| **×27.8** |") && table.contains("| 13.500 | ×1.1 |"), "{table}");
+        assert_eq!(table.matches("| PASS (3/3) |").count(), rows.len());
+        assert!(chart(&rows).is_ok_and(|png| png.starts_with(b"\x89PNG")) && chart(&[]).is_ok());
+        assert_eq!(plans(false, true)[0].configs.len(), 2 * (SWEEP_MS.len() + 1));
+    }
+}
