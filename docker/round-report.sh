@@ -89,8 +89,8 @@ $(rows 'WATCH_DELAYS=0' <<<"$fast")
 **The Docker floor**: the same compose file (\`target/round-floor.yaml\`: server and $clients clients, the same images,
 volumes and network), each process told by its environment to exit at once (the server \`SERVER_PORT=exit-at-once\`,
 each client \`CLI_MODE=exit-at-once\`: each rejects its setting and exits), timed from \`compose up -d\` to the last
-container's exit, right after each round above. What is left of a round over it is tp0's own work plus the make
-steps (about 0.2 s here).
+container's exit, right after each round above. What is left of a round over it is tp0's own work and the make
+steps the floor does not run (\`make docker-compose-up\` checks the images, the data and the compose file).
 
 | deployment | best round (s) | best floor (s) | round − floor (s) | floors (s) |
 |---|---:|---:|---:|---|

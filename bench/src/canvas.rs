@@ -82,12 +82,21 @@ pub struct LineChart<'a> {
     pub lines: Vec<Line>,
 }
 
+/// Tick labels for categories at x = 0, 1, 2…: `names[x]` at each whole x, nothing between.
+pub fn categories(names: &[String]) -> impl Fn(f64) -> String + '_ {
+    move |x| match names.get(x.round() as usize) {
+        Some(name) if (x - x.round()).abs() < 1e-6 && x > -0.5 => name.clone(),
+        _ => String::new(),
+    }
+}
+
 /// Draws `chart` into `area`.
 fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, spec: &LineChart<'_>) -> Result<(), String> {
     let all = || spec.lines.iter().flat_map(|l| &l.points);
-    let x0 = all().map(|p| p.x).fold(f64::INFINITY, f64::min).min(0.0);
-    let xmax = all().map(|p| p.x).fold(1.0, f64::max);
-    let pad = (xmax - x0).max(1.0) * 0.08;
+    let x0 = all().map(|p| p.x).fold(f64::INFINITY, f64::min);
+    let x0 = if x0.is_finite() { x0 } else { 0.0 };
+    let xmax = all().map(|p| p.x).fold(x0 + 1.0, f64::max);
+    let pad = ((xmax - x0) * 0.12).max(0.4);
     let ymax = all().map(|p| p.hi.max(p.mid)).fold(1e-3, f64::max) * 1.25;
     let mut chart = ChartBuilder::on(area)
         .caption(&spec.title, (FAMILY, 17).into_font().style(FontStyle::Bold))

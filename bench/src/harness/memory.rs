@@ -84,7 +84,7 @@ fn sample(bench: Spawner, server: i32, stop: &AtomicBool) -> Peaks {
     loop {
         let last = stop.load(Ordering::Relaxed);
         let began = Instant::now();
-        sweep(bench, server, &mut peaks, &mut buf);
+        sweep(&bench, server, &mut peaks, &mut buf);
         let took = began.elapsed();
         if last {
             peaks.busy = thread_cpu_time();
@@ -102,17 +102,20 @@ fn thread_cpu_time() -> Duration {
 }
 
 /// One look at every process of the run.
-fn sweep(bench: Spawner, server: i32, peaks: &mut Peaks, buf: &mut Vec<u8>) {
+fn sweep(bench: &Spawner, server: i32, peaks: &mut Peaks, buf: &mut Vec<u8>) {
     peaks.sweeps += 1;
     keep_max(&mut peaks.server, peak_kb(server, buf));
-    for pid in children(Spawner::main_thread(server), buf) {
+    for pid in children(&Spawner::main_thread(server), buf) {
         if let Some(kb) = peak_kb(pid, buf) {
             let slot = peaks.server_children.entry(pid).or_insert(0);
             *slot = (*slot).max(kb);
         }
     }
     for pid in children(bench, buf).into_iter().filter(|&p| p != server) {
-        if let Some(kb) = peak_kb(pid, buf) {
+        // Between its fork and its exec a client is still a copy of the bench, whose peak it
+        // shows: only a process that no longer bears the bench's name counts.
+        let execed = read_proc(&format!("/proc/{pid}/comm"), buf) && buf.as_slice() != bench.comm.as_slice();
+        if let Some(kb) = peak_kb(pid, buf).filter(|_| execed) {
             let slot = peaks.clients.entry(pid).or_insert(0);
             *slot = (*slot).max(kb);
         }
@@ -120,8 +123,10 @@ fn sweep(bench: Spawner, server: i32, peaks: &mut Peaks, buf: &mut Vec<u8>) {
 }
 
 /// A thread that spawns processes: Linux lists children per thread.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Spawner {
+    /// The process's name, as `/proc/<pid>/comm` gives it.
+    comm: Vec<u8>,
     /// The process.
     pid: i32,
     /// The thread.
@@ -131,12 +136,13 @@ struct Spawner {
 impl Spawner {
     /// The calling thread.
     fn current() -> Spawner {
-        Spawner { pid: std::process::id() as i32, tid: nix::unistd::gettid().as_raw() }
+        let comm = std::fs::read("/proc/self/comm").unwrap_or_default();
+        Spawner { comm, pid: std::process::id() as i32, tid: nix::unistd::gettid().as_raw() }
     }
 
     /// The main thread of a single-threaded process (the server).
     fn main_thread(pid: i32) -> Spawner {
-        Spawner { pid, tid: pid }
+        Spawner { comm: Vec::new(), pid, tid: pid }
     }
 }
 
@@ -154,7 +160,7 @@ fn read_proc(path: &str, buf: &mut Vec<u8>) -> bool {
 }
 
 /// The children of one thread (empty if it is gone).
-fn children(task: Spawner, buf: &mut Vec<u8>) -> Vec<i32> {
+fn children(task: &Spawner, buf: &mut Vec<u8>) -> Vec<i32> {
     if !read_proc(&format!("/proc/{}/task/{}/children", task.pid, task.tid), buf) {
         return Vec::new();
     }
@@ -198,7 +204,7 @@ mod tests {
         let Ok(mut child) = child else { return };
         std::thread::sleep(Duration::from_millis(100));
         let mut peaks = Peaks::default();
-        sweep(bench, -1, &mut peaks, &mut buf);
+        sweep(&bench, -1, &mut peaks, &mut buf);
         let _ = child.kill();
         let _ = child.wait();
         assert!(peaks.clients.contains_key(&(child.id() as i32)));

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::canvas::{render, Line, LineChart, Point, BLUE, MUTED};
+use crate::canvas::{categories, render, Line, LineChart, Point, BLUE, MUTED};
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::RunError;
 use crate::harness::data::Source;
@@ -133,22 +133,27 @@ pub fn targets(rows: &[Row]) -> Vec<Target> {
 
 /// The chart: ms per agency against agencies (log scale), and the floor's process start.
 pub fn chart(rows: &[Row]) -> Result<Vec<u8>, String> {
+    let mut sizes: Vec<usize> = rows.iter().map(|r| r.agencies).collect();
+    sizes.dedup();
+    let at = |r: &Row| sizes.iter().position(|&n| n == r.agencies).unwrap_or(0) as f64;
     let points = tp0(rows).into_iter().filter_map(|r| {
         let n = r.agencies.max(1) as f64;
         let ((lo, hi), mid) = (r.e2e_range()?, ms(r, |x| x.e2e)?);
         let label = format!("{mid:.2} ms{}", if r.passed() { "" } else { " (FAILED)" });
-        Some(Point { x: n.log10(), mid, lo: lo * 1e3 / n, hi: hi * 1e3 / n, ok: r.passed(), label })
+        Some(Point { x: at(r), mid, lo: lo * 1e3 / n, hi: hi * 1e3 / n, ok: r.passed(), label })
     });
     let floor = rows.iter().filter(|r| r.settings == Settings::AgencyFloor);
-    let floor = floor.filter_map(|r| Some(((r.agencies.max(1) as f64).log10(), ms(r, |x| x.e2e)?)));
+    let floor = floor.filter_map(|r| Some((at(r), ms(r, |x| x.e2e)?)));
     let lines = vec![
         Line::solid("tp0, shipped defaults".into(), BLUE, points.collect(), false),
         Line::dashed("floor: static no-op processes started at once and reaped, per agency".into(), MUTED, floor),
     ];
+    let names: Vec<String> = sizes.iter().map(|&n| thousands(n as u64)).collect();
+    let x_ticks = categories(&names);
     let chart = LineChart {
         title: "tp0: end-to-end time per agency, shipped defaults, 1,000 bets each".into(),
-        axes: ("agencies at once (log scale)", "ms per agency (end to end / agencies)"),
-        ticks: (&|x| format!("{:.0}", 10f64.powf(x)), &|y| format!("{y:.1}")),
+        axes: ("agencies at once", "ms per agency (end to end / agencies)"),
+        ticks: (&x_ticks, &|y| format!("{y:.1}")),
         lines,
     };
     render("", (900, 520), &[chart])

@@ -421,7 +421,9 @@ mod tests {
             bets: if agencies == 5 { 78_697 } else { 50_000 },
             largest,
             largest_bytes: largest * 46,
-            runs: [0.99, 1.0, 1.02].map(|k| RunResult { e2e: Some(Duration::from_secs_f64(t * k)), ..RunResult::default() }).into(),
+            runs: [0.99, 1.0, 1.02]
+                .map(|k| RunResult { e2e: Some(Duration::from_secs_f64(t * k)), ..RunResult::default() })
+                .into(),
             status: Status::Pass,
         };
         vec![
@@ -441,7 +443,9 @@ mod tests {
         let rows = rows();
         let text = findings(&rows).join(" ");
         assert!(text.contains("5 agencies sending 78,697 bets (course) take 0.52 s as shipped and 14.46 s"), "{text}");
-        assert!(text.contains("shipped is 27.8 times faster") && text.contains("are 270 batches of 100, 13.50 s at 50 ms"));
+        assert!(
+            text.contains("shipped is 27.8 times faster") && text.contains("are 270 batches of 100, 13.50 s at 50 ms")
+        );
         assert!(text.contains("Even on loopback, without the emulator, stop-and-wait takes 5.2 times"));
         let table = table(&rows);
         assert!(table.contains("| **×27.8** |") && table.contains("| 13.500 | ×1.1 |"), "{table}");

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::canvas::{render, Line, LineChart, Point, BLUE, FAILED, MUTED, ORANGE};
+use crate::canvas::{categories, render, Line, LineChart, Point, BLUE, FAILED, MUTED, ORANGE};
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::data::Source;
 use crate::harness::measure::{measure, Plan, Status, Summary};
@@ -208,62 +208,66 @@ fn short_rate(v: f64) -> String {
     }
 }
 
-/// One panel: durable, relaxed and the floor in bets/s against `x` of each data set of `role`
-/// (at `batch`, or every batch size), with the target.
-fn panel<'a>(rows: &[Row], role: Role, x: fn(&Row) -> f64, target: (f64, &str), title: String) -> LineChart<'a> {
-    let of = |settings: fn(u16) -> Settings| -> Vec<Point> {
+/// One panel: durable, relaxed and the floor in bets/s against `x` of each data set of `role`,
+/// with the target; `x_ticks` labels the x axis.
+fn panel<'a>(
+    rows: &[Row],
+    (role, x): (Role, &dyn Fn(&Row) -> f64),
+    x_ticks: &'a dyn Fn(f64) -> String,
+    target: (f64, &str),
+    title: String,
+) -> LineChart<'a> {
+    let of = |sync: Sync| -> Vec<Point> {
         rows.iter()
-            .filter(|r| r.tag.1 == role && r.settings == settings(r.batch()) && r.batch() > 0)
+            .filter(|r| r.tag.1 == role && r.settings == Settings::Tuned(sync, r.batch()))
             .filter_map(|r| {
-                let (lo, hi) = r.rate_range()?;
-                let mid = r.rate()?;
+                let ((lo, hi), mid) = (r.rate_range()?, r.rate()?);
                 Some(Point { x: x(r), mid, lo, hi, ok: r.passed(), label: short_rate(mid) })
             })
             .collect()
     };
-    let floors = rows
+    let (durable, relaxed) = (of(Sync::Durable), of(Sync::Relaxed));
+    let floors: Vec<(f64, f64)> = rows
         .iter()
         .filter(|r| r.tag.1 == role && r.settings == Settings::Tuned(Sync::Durable, r.batch()))
-        .filter_map(|r| Some((x(r), floor_of(rows, r.tag.0)?.rate()?)));
-    let xs: Vec<f64> = of(|b| Settings::Tuned(Sync::Durable, b)).iter().map(|p| p.x).collect();
-    let span = [xs.first().copied().unwrap_or(0.0), xs.last().copied().unwrap_or(1.0)];
+        .filter_map(|r| Some((x(r), floor_of(rows, r.tag.0)?.rate()?)))
+        .collect();
+    let span = [durable.first().map_or(0.0, |p| p.x), durable.last().map_or(1.0, |p| p.x)];
     let lines = vec![
-        Line::solid("durable (SYNC=true, fdatasync)".into(), BLUE, of(|b| Settings::Tuned(Sync::Durable, b)), true),
-        Line::solid("relaxed (SYNC=false)".into(), ORANGE, of(|b| Settings::Tuned(Sync::Relaxed, b)), false),
+        Line::solid("durable (SYNC=true, fdatasync)".into(), BLUE, durable, true),
+        Line::solid("relaxed (SYNC=false)".into(), ORANGE, relaxed, false),
         Line::dashed("floor: the bytes over loopback, one fdatasync".into(), MUTED, floors),
         Line::dashed(target.1.into(), FAILED, span.map(|x| (x, target.0))),
     ];
-    let ticks: (&dyn Fn(f64) -> String, &dyn Fn(f64) -> String) = match role {
-        Role::Agencies => (&|x| format!("{:.0}", 10f64.powf(x)), &short_rate),
-        _ => (&|x| format!("{x:.0}"), &short_rate),
-    };
-    let axes = match role {
-        Role::Agencies => ("agencies (clients, log scale)", "bets/s (end to end); whiskers: slowest to fastest run"),
-        _ => ("batch size (bets per batch)", "bets/s (end to end); whiskers: slowest to fastest run"),
-    };
-    LineChart { title, axes, ticks, lines }
+    let x_axis = if role == Role::Agencies { "agencies (clients)" } else { "batch size (bets per batch)" };
+    let axes = (x_axis, "bets/s (end to end); whiskers: slowest to fastest run");
+    LineChart { title, axes, ticks: (x_ticks, &short_rate), lines }
 }
 
 /// The chart: throughput against agencies and against batch size, durable and relaxed, with
 /// each data set's floor and the targets.
 pub fn chart(rows: &[Row], quick: bool) -> Result<Vec<u8>, String> {
     let data = |role: Role| {
-        rows.iter()
-            .find(|r| r.tag.1 == role)
-            .map_or(String::new(), |r| r.label.replace(" (generated stand-in: course dataset absent)", " (generated)"))
+        let row = rows.iter().find(|r| r.tag.1 == role);
+        row.map_or(String::new(), |r| r.label.replace(" (generated stand-in: course dataset absent)", " (generated)"))
     };
+    let mut sizes: Vec<usize> = rows.iter().filter(|r| r.tag.1 == Role::Agencies).map(|r| r.agencies).collect();
+    sizes.dedup();
+    let names: Vec<String> = sizes.iter().map(usize::to_string).collect();
+    let at = |r: &Row| sizes.iter().position(|&n| n == r.agencies).unwrap_or(0) as f64;
+    let (agency_ticks, batch_ticks) = (categories(&names), |x: f64| format!("{x:.0}"));
     let agencies = panel(
         rows,
-        Role::Agencies,
-        |r| (r.agencies.max(1) as f64).log10(),
+        (Role::Agencies, &at),
+        &agency_ticks,
         (1e6, "target: 1M bets/s with 50 agencies, durable"),
         format!("vs agencies: {}, batch {DEFAULT_BATCH}", data(Role::Agencies)),
     );
     let batch_agencies = rows.iter().find(|r| r.tag.1 == Role::Batches).map_or(0, |r| r.agencies);
     let batches = panel(
         rows,
-        Role::Batches,
-        |r| f64::from(r.batch()),
+        (Role::Batches, &|r: &Row| f64::from(r.batch())),
+        &batch_ticks,
         (2e6, "target: 2M bets/s, course ×20, durable, batch 120"),
         format!("vs batch size: {}, {batch_agencies} agencies", data(Role::Batches)),
     );
