@@ -364,7 +364,7 @@ impl Section for Far {
         }
         let _ = writeln!(
             md,
-            "**The link** (`bench/src/link.rs`): one TCP proxy per agency on 127.0.0.1, whose port \
+            "**The link** (`bench/src/harness/link.rs`): one TCP proxy per agency on 127.0.0.1, whose port \
          the client is given as `CLI_SERVER_ADDRESS`. For each connection it accepts it opens one \
          to the server and forwards both directions, each through a queue between two threads: \
          a reader stamps every chunk it reads with its release time, a writer sleeps until then \
