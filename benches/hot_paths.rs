@@ -24,19 +24,32 @@ const NAMES: [&str; 4] = ["ascii", "accents", "accents-long", "short-number"];
 
 /// The row named `name`.
 fn row(name: &str) -> &'static str {
-    NAMES.iter().position(|n| *n == name).map_or(ROWS[0], |i| ROWS[i])
+    NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map_or(ROWS[0], |i| ROWS[i])
 }
 
 /// `n` rows, one after the other.
 fn rows(n: usize) -> Vec<u8> {
-    ROWS.iter().cycle().take(n).flat_map(|r| r.bytes()).collect()
+    ROWS.iter()
+        .cycle()
+        .take(n)
+        .flat_map(|r| r.bytes())
+        .collect()
 }
 
 /// The raw bet of one row (its five fields).
 fn raw(row: &[u8]) -> RawBet<'_> {
     let mut f = row.trim_ascii_end().split(|&b| b == b',');
     let mut next = || f.next().unwrap_or_default();
-    RawBet { first_name: next(), last_name: next(), document: next(), birthdate: next(), number: next() }
+    RawBet {
+        first_name: next(),
+        last_name: next(),
+        document: next(),
+        birthdate: next(),
+        number: next(),
+    }
 }
 
 fn main() {
@@ -47,29 +60,33 @@ fn main() {
 #[divan::bench]
 fn split_rows_word_at_a_time(bencher: Bencher) {
     let buf = rows(1_000);
-    bencher.counter(divan::counter::BytesCount::of_slice(&buf)).bench(|| {
-        let (mut at, mut fields) = (0, 0);
-        while let Some(row) = split_row(black_box(&buf), at) {
-            fields += row.count;
-            at = row.end;
-        }
-        fields
-    });
+    bencher
+        .counter(divan::counter::BytesCount::of_slice(&buf))
+        .bench(|| {
+            let (mut at, mut fields) = (0, 0);
+            while let Some(row) = split_row(black_box(&buf), at) {
+                fields += row.count;
+                at = row.end;
+            }
+            fields
+        });
 }
 
 /// The same 1,000 rows, each separator found by `memchr3` (`,`, `\n`, `"`: the same set).
 #[divan::bench]
 fn split_rows_memchr(bencher: Bencher) {
     let buf = rows(1_000);
-    bencher.counter(divan::counter::BytesCount::of_slice(&buf)).bench(|| {
-        let (mut at, mut fields) = (0, 0);
-        let buf = black_box(&buf);
-        while let Some(i) = memchr::memchr3(b',', b'\n', b'"', &buf[at..]) {
-            fields += usize::from(buf[at + i] != b'"');
-            at += i + 1;
-        }
-        fields
-    });
+    bencher
+        .counter(divan::counter::BytesCount::of_slice(&buf))
+        .bench(|| {
+            let (mut at, mut fields) = (0, 0);
+            let buf = black_box(&buf);
+            while let Some(i) = memchr::memchr3(b',', b'\n', b'"', &buf[at..]) {
+                fields += usize::from(buf[at + i] != b'"');
+                at += i + 1;
+            }
+            fields
+        });
 }
 
 /// One bet's fields checked and parsed.
