@@ -280,17 +280,19 @@ round-report: images
 	CLIENTS='$(CLIENTS)' bash docker/round-report.sh '$(ROUNDS)'
 
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
-# (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md and
-# docs/benchmarks.png, and two sections with their own charts, each rerun alone by
-# `make bench BENCH_ARGS='--only <section>'`: agencies (docs/benchmarks-agencies.png: 5 to 3,000
-# agencies at once, shipped defaults) and far (docs/benchmarks-far.png: each agency behind a
-# user-space emulated link, RTT up to 50 ms at 4 MB/s, shipped beside stop-and-wait). It measures
+# (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md (a headline
+# table of each figure beside its floor) and three sections with their own charts, each rerun
+# alone by `make bench BENCH_ARGS='--only <section>'`: loopback (docs/benchmarks.png: data sets,
+# sync settings and batch sizes, beside the loopback floor), agencies (docs/benchmarks-agencies.png:
+# 5 to 3,000 agencies at once, shipped defaults, beside the per-agency floor) and far
+# (docs/benchmarks-far.png: each agency behind a user-space emulated link, RTT up to 50 ms at
+# 4 MB/s, shipped beside stop-and-wait). It measures
 # the binaries the images ship: static-pie, built as `make static` builds them (a dynamically
 # linked client needs about a fifth more CPU per agency, most of it in the loader).
 # `make bench-quick` is a smoke test that writes to target/x86_64-unknown-linux-gnu/bench-quick/
 # instead.
 BENCH_ARGS ?=
-.PHONY: bench bench-quick bench-build
+.PHONY: bench bench-quick bench-build bench-micro
 bench-build:
 	CARGO_TARGET_DIR=target RUSTFLAGS='-C target-feature=+crt-static' \
 		cargo build --release --workspace --target $(TARGET)
@@ -300,6 +302,11 @@ bench: bench-build
 
 bench-quick: bench-build
 	$(STATIC_DIR)/bench --quick
+
+# The micro-benchmarks (benches/hot_paths.rs, `cargo bench -p tp0`) into their section of
+# docs/benchmarks.md, which `make bench` keeps.
+bench-micro:
+	bash bench/micro-report.sh
 
 # Every path README.md and docs/*.md name exists: repository files and folders, relative links,
 # and Rust paths into our crates (`storage::scan`, `session::store::refused_batch`); each missing

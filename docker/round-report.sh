@@ -1,7 +1,9 @@
 #!/bin/bash
 # The Docker round section of docs/benchmarks.md: `make round-time` for the watched deployment and
-# for WATCH_DELAYS=0, plus what one bare container start costs on this engine, with the machine
-# and the commands. Replaces the section between its markers (or adds it before `## Targets`).
+# for WATCH_DELAYS=0, each round followed by the Docker floor (the same compose file, every process
+# exiting at once: FLOOR=1 of round-time.sh), plus what one bare container start costs on this
+# engine, with the machine and the commands. Replaces the section between its markers (or adds it
+# before the closing part), and the Docker row of the headline table.
 #
 # Usage: bash docker/round-report.sh [rounds]        (make round-report ROUNDS=3)
 # Environment: CLIENTS (5), COMPOSE. Exits 1 if a round fails (nothing is written then).
@@ -17,8 +19,8 @@ end='<!-- docker:end -->'
 source docker/lib.sh
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-watched=$(CLIENTS=$clients WATCH_DELAYS=1 bash docker/round-time.sh "$rounds")
-fast=$(CLIENTS=$clients WATCH_DELAYS=0 bash docker/round-time.sh "$rounds")
+watched=$(CLIENTS=$clients WATCH_DELAYS=1 FLOOR=1 bash docker/round-time.sh "$rounds")
+fast=$(CLIENTS=$clients WATCH_DELAYS=0 FLOOR=1 bash docker/round-time.sh "$rounds")
 
 # One container of the client image, started bare: no compose, no volume, no command to run.
 probe_start() {
@@ -57,6 +59,14 @@ rows() { # the round lines of round-time.sh as table rows
     grep '^round ' | sed -E 's/^round ([0-9]+): ([0-9.]+) s \(make docker-compose-up returned after ([0-9.]+) s; up to the server start ([0-9.]+) s, server start to the last client start ([0-9.]+) s, first client start to the last exit ([0-9.]+) s\)$/| '"$1"' | \1 | \2 | \3 | \4 | \5 | \6 |/'
 }
 best() { grep '^best of' | sed -E 's/.*: ([0-9.]+) s$/\1/'; }
+best_floor() { grep '^best floor' | sed -E 's/.*: ([0-9.]+) s$/\1/'; }
+floors() { grep '^floor ' | sed -E 's/^floor [0-9]+: ([0-9.]+) s.*/\1/' | paste -sd' ' | sed 's/ /, /g'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
+watched_best=$(best <<<"$watched") watched_floor=$(best_floor <<<"$watched")
+fast_best=$(best <<<"$fast") fast_floor=$(best_floor <<<"$fast")
+fast_over=$(minus "$fast_best" "$fast_floor")
+verdict=$(awk -v d="$fast_over" 'BEGIN { print (d <= 0.3 ? "PASS" : "MISS") }')
+headline_row="| Docker round, \`WATCH_DELAYS=0\`, $clients agencies, best of $rounds (difference, not ratio) | $fast_best s | $fast_floor s | $fast_over s | ≤ floor + 0.3 s |"
 
 section=$(
     cat <<EOF
@@ -76,7 +86,19 @@ to); \`WATCH_DELAYS=0\` generates it without them.
 $(rows watched <<<"$watched")
 $(rows 'WATCH_DELAYS=0' <<<"$fast")
 
-- Best watched round: $(best <<<"$watched") s; best \`WATCH_DELAYS=0\` round: $(best <<<"$fast") s (target 1.5 s).
+**The Docker floor**: the same compose file (\`target/round-floor.yaml\`: server and $clients clients, the same images,
+volumes and network), each process told by its environment to exit at once (the server \`SERVER_PORT=exit-at-once\`,
+each client \`CLI_MODE=exit-at-once\`: each rejects its setting and exits), timed from \`compose up -d\` to the last
+container's exit, right after each round above. What is left of a round over it is tp0's own work and the make
+steps the floor does not run (\`make docker-compose-up\` checks the images, the data and the compose file).
+
+| deployment | best round (s) | best floor (s) | round − floor (s) | floors (s) |
+|---|---:|---:|---:|---|
+| watched | $watched_best | $watched_floor | $(minus "$watched_best" "$watched_floor") | $(floors <<<"$watched") |
+| \`WATCH_DELAYS=0\` | $fast_best | $fast_floor | $fast_over | $(floors <<<"$fast") |
+
+- **$verdict** — \`WATCH_DELAYS=0\` round at most 0.3 s over the floor: $fast_best s − $fast_floor s = $fast_over s.
+- Best watched round: $watched_best s; best \`WATCH_DELAYS=0\` round: $fast_best s (target 1.5 s).
 - One bare container of the client image (no compose, no volume) takes ${bridge_ms} ms to \`docker start\` on a
   bridge network and ${none_ms} ms with no network (mean of 3); $clients of them started at once take ${together_ms} ms
   in all. A round starts the server's container and then its clients' (the fourth column), and before that
@@ -96,18 +118,16 @@ EOF
 )
 
 tmp=$(mktemp)
-if grep -qF "$begin" "$report"; then
-    awk -v begin="$begin" -v end="$end" -v file=<(printf '%s\n' "$section") '
-        $0 == begin { while ((getline line < file) > 0) print line; skip = 1; next }
-        $0 == end { skip = 0; next }
-        !skip { print }' "$report" >"$tmp"
-elif grep -q '^## Targets' "$report"; then
-    awk -v file=<(printf '%s\n\n' "$section") '
-        /^## Targets/ && !done { while ((getline line < file) > 0) print line; done = 1 }
-        { print }' "$report" >"$tmp"
-else
-    { cat "$report"; printf '\n%s\n' "$section"; } >"$tmp"
-fi
+printf '%s\n' "$section" >"$tmp.section"
+bash bench/merge-section.sh "$report" docker "$tmp.section"
+rm -f "$tmp.section"
+cp "$report" "$tmp"
+# The headline's Docker row: replaced, or added after the table's last row.
+awk -v row="$headline_row" '
+    /^<!-- headline:begin -->$/ { in_h = 1 }
+    in_h && /^\| Docker round/ { if (!done) print row; done = 1; next }
+    in_h && /^<!-- headline:end -->$/ { if (!done) print row; done = 1; in_h = 0 }
+    { print }' "$tmp" >"$tmp.2" && mv "$tmp.2" "$tmp"
 mv "$tmp" "$report"
 printf '%s\n%s\n' "$watched" "$fast"
 echo "wrote the Docker round section of $report"

@@ -3,17 +3,21 @@
 # to the last client's exit, each round after `make docker-compose-down`.
 #
 # Usage: bash docker/round-time.sh [rounds]          (make round-time ROUNDS=3 WATCH_DELAYS=0)
-# Environment: CLIENTS (5), WATCH_DELAYS (1: the watched round; 0: as fast as it can), COMPOSE.
-# Prints one line per round and the best; exits 1 if a round fails (a client's exit code is not
-# 0, or the server did not log exactly one sorteo).
+# Environment: CLIENTS (5), WATCH_DELAYS (1: the watched round; 0: as fast as it can), COMPOSE,
+# FLOOR (1: after each round, the Docker floor: the same compose file, every process told by its
+# environment to exit at once, timed from `compose up -d` to the last container's exit).
+# Prints one line per round (and floor) and the best; exits 1 if a round fails (a client's exit
+# code is not 0, or the server did not log exactly one sorteo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Run as a user would, not as a sub-make of `make round-time` (whose variables would travel).
 unset MAKEFLAGS MFLAGS MAKELEVEL
+source docker/lib.sh
 
 rounds=${1:-3}
 clients=${CLIENTS:-5}
 watch=${WATCH_DELAYS:-1}
+floor=${FLOOR:-0}
 case $rounds in '' | *[!0-9]* | 0) echo "round-time: rounds must be a positive number" >&2; exit 2 ;; esac
 
 make_quiet() { make --no-print-directory -s "$@" >/dev/null; }
@@ -28,6 +32,19 @@ unset CLIENTS WATCH_DELAYS
 
 names=()
 for ((i = 1; i <= clients; i++)); do names+=("client$i"); done
+# The floor's compose file: the round's, each service given a setting it rejects at once (the
+# server a port that is no port, each client a mode that is no mode), so each process starts
+# and exits and nothing else runs. Paths in it stay relative to the repository.
+floor_file=target/round-floor.yaml
+if [ "$floor" = 1 ]; then
+    mkdir -p target
+    awk '/^  server:$/ { svc = "server" } /^  client[0-9]+:$/ { svc = "client" }
+        { print }
+        /^    environment:$/ { print (svc == "server" ? "      - SERVER_PORT=exit-at-once" : "      - CLI_MODE=exit-at-once") }' \
+        docker-compose-dev.yaml >"$floor_file"
+fi
+floor_compose() { "${COMPOSE_CMD[@]}" --project-directory . -p tp0 -f "$floor_file" "$@"; }
+best_floor=
 # Milliseconds since the epoch of a container's start or end, as the engine recorded it.
 engine_ms() { date -d "$(docker inspect -f "{{.State.$2}}" "$1")" +%s%3N; }
 seconds() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
@@ -54,6 +71,18 @@ for ((r = 1; r <= rounds; r++)); do
         "$r" "$(seconds "$elapsed")" "$(seconds "$up")" "$(seconds $((server_started - start)))" \
         "$(seconds $((last_client - server_started)))" "$(seconds $((last_exit - first_client)))"
     if [ -z "$best" ] || [ "$elapsed" -lt "$best" ]; then best=$elapsed; fi
+    if [ "$floor" = 1 ]; then
+        start=$(now_ms)
+        floor_compose up -d >/dev/null 2>&1
+        docker wait server "${names[@]}" >/dev/null
+        elapsed=$(($(now_ms) - start))
+        floor_compose down -v -t 1 >/dev/null 2>&1
+        printf 'floor %d: %s s (compose up -d to the last container'"'"'s exit, every process exiting at once)\n' "$r" "$(seconds "$elapsed")"
+        if [ -z "$best_floor" ] || [ "$elapsed" -lt "$best_floor" ]; then best_floor=$elapsed; fi
+    fi
 done
 printf 'best of %d (%d clients, WATCH_DELAYS=%s): %d.%03d s\n' "$rounds" "$clients" "$watch" \
     $((best / 1000)) $((best % 1000))
+if [ "$floor" = 1 ]; then
+    printf 'best floor of %d: %s s\n' "$rounds" "$(seconds "$best_floor")"
+fi

@@ -16,17 +16,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::procs::{fail, RunError};
+use crate::harness::ctx::{fail, RunError};
 
 /// The shortest pause between two sweeps over the processes.
-pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(5);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
 /// A sweep may take at most this share (1/n) of the sampler's time, so that reading /proc does
 /// not compete with the runs it measures: the pause is at least `n - 1` sweeps long.
 const DUTY_DIVISOR: u32 = 10;
 
 /// The peaks (KiB) seen during one run, by pid.
 #[derive(Debug, Default)]
-pub(crate) struct Peaks {
+pub struct Peaks {
     /// The parent server.
     pub server: Option<u64>,
     /// The server's children: session children and the coordinator.
@@ -40,7 +40,7 @@ pub(crate) struct Peaks {
 }
 
 /// A running sampler; [`Sampler::finish`] stops it and hands back what it saw.
-pub(crate) struct Sampler {
+pub struct Sampler {
     /// Tells the thread to stop.
     stop: Arc<AtomicBool>,
     /// The thread, until joined.
@@ -50,7 +50,7 @@ pub(crate) struct Sampler {
 impl Sampler {
     /// Starts sampling the server `server` (spawned by the calling thread) and everything it
     /// forks, and every other child the calling thread spawns: the clients.
-    pub(crate) fn start(server: i32) -> Result<Sampler, RunError> {
+    pub fn start(server: i32) -> Result<Sampler, RunError> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let bench = Spawner::current();
@@ -65,7 +65,7 @@ impl Sampler {
     }
 
     /// Stops the thread (after one last sweep) and returns the peaks.
-    pub(crate) fn finish(mut self) -> Peaks {
+    pub fn finish(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
         self.handle
             .take()
@@ -90,7 +90,7 @@ fn sample(bench: Spawner, server: i32, stop: &AtomicBool) -> Peaks {
     loop {
         let last = stop.load(Ordering::Relaxed);
         let began = Instant::now();
-        sweep(bench, server, &mut peaks, &mut buf);
+        sweep(&bench, server, &mut peaks, &mut buf);
         let took = began.elapsed();
         if last {
             peaks.busy = thread_cpu_time();
@@ -108,17 +108,21 @@ fn thread_cpu_time() -> Duration {
 }
 
 /// One look at every process of the run.
-fn sweep(bench: Spawner, server: i32, peaks: &mut Peaks, buf: &mut Vec<u8>) {
+fn sweep(bench: &Spawner, server: i32, peaks: &mut Peaks, buf: &mut Vec<u8>) {
     peaks.sweeps += 1;
     keep_max(&mut peaks.server, peak_kb(server, buf));
-    for pid in children(Spawner::main_thread(server), buf) {
+    for pid in children(&Spawner::main_thread(server), buf) {
         if let Some(kb) = peak_kb(pid, buf) {
             let slot = peaks.server_children.entry(pid).or_insert(0);
             *slot = (*slot).max(kb);
         }
     }
     for pid in children(bench, buf).into_iter().filter(|&p| p != server) {
-        if let Some(kb) = peak_kb(pid, buf) {
+        // Between its fork and its exec a client is still a copy of the bench, whose peak it
+        // shows: only a process that no longer bears the bench's name counts.
+        let execed =
+            read_proc(&format!("/proc/{pid}/comm"), buf) && buf.as_slice() != bench.comm.as_slice();
+        if let Some(kb) = peak_kb(pid, buf).filter(|_| execed) {
             let slot = peaks.clients.entry(pid).or_insert(0);
             *slot = (*slot).max(kb);
         }
@@ -126,8 +130,10 @@ fn sweep(bench: Spawner, server: i32, peaks: &mut Peaks, buf: &mut Vec<u8>) {
 }
 
 /// A thread that spawns processes: Linux lists children per thread.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Spawner {
+    /// The process's name, as `/proc/<pid>/comm` gives it.
+    comm: Vec<u8>,
     /// The process.
     pid: i32,
     /// The thread.
@@ -137,7 +143,9 @@ struct Spawner {
 impl Spawner {
     /// The calling thread.
     fn current() -> Spawner {
+        let comm = std::fs::read("/proc/self/comm").unwrap_or_default();
         Spawner {
+            comm,
             pid: std::process::id() as i32,
             tid: nix::unistd::gettid().as_raw(),
         }
@@ -145,7 +153,11 @@ impl Spawner {
 
     /// The main thread of a single-threaded process (the server).
     fn main_thread(pid: i32) -> Spawner {
-        Spawner { pid, tid: pid }
+        Spawner {
+            comm: Vec::new(),
+            pid,
+            tid: pid,
+        }
     }
 }
 
@@ -165,7 +177,7 @@ fn read_proc(path: &str, buf: &mut Vec<u8>) -> bool {
 }
 
 /// The children of one thread (empty if it is gone).
-fn children(task: Spawner, buf: &mut Vec<u8>) -> Vec<i32> {
+fn children(task: &Spawner, buf: &mut Vec<u8>) -> Vec<i32> {
     if !read_proc(
         &format!("/proc/{}/task/{}/children", task.pid, task.tid),
         buf,
@@ -187,7 +199,7 @@ fn peak_kb(pid: i32, buf: &mut Vec<u8>) -> Option<u64> {
 }
 
 /// A `kB` field (`VmHWM`, `VmRSS`) of a /proc status text.
-pub(crate) fn status_kb(status: &str, key: &str) -> Option<u64> {
+pub fn status_kb(status: &str, key: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
@@ -215,7 +227,7 @@ mod tests {
         let Ok(mut child) = child else { return };
         std::thread::sleep(Duration::from_millis(100));
         let mut peaks = Peaks::default();
-        sweep(bench, -1, &mut peaks, &mut buf);
+        sweep(&bench, -1, &mut peaks, &mut buf);
         let _ = child.kill();
         let _ = child.wait();
         assert!(peaks.clients.contains_key(&(child.id() as i32)));

@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use crate::procs::{fail, RunError};
+use crate::harness::ctx::{fail, RunError};
 
 /// The `key: value` details of a log line, after `action: `.
-pub(crate) fn fields(line: &str) -> Option<Vec<(&str, &str)>> {
+pub fn fields(line: &str) -> Option<Vec<(&str, &str)>> {
     let start = line.find("action: ")?;
     Some(
         line[start..]
@@ -19,18 +19,18 @@ pub(crate) fn fields(line: &str) -> Option<Vec<(&str, &str)>> {
 }
 
 /// A field's value.
-pub(crate) fn field<'a>(fields: &[(&str, &'a str)], key: &str) -> Option<&'a str> {
+pub fn field<'a>(fields: &[(&str, &'a str)], key: &str) -> Option<&'a str> {
     fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
 /// A numeric field's value.
-pub(crate) fn num_field(fields: &[(&str, &str)], key: &str) -> Option<u64> {
+pub fn num_field(fields: &[(&str, &str)], key: &str) -> Option<u64> {
     field(fields, key)?.parse().ok()
 }
 
 /// Calls `each` with every line of a file, without its line ending; bytes that are not UTF-8
 /// are replaced. Streams, so that the bench itself stays small whatever the file's size.
-pub(crate) fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<(), RunError> {
+pub fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<(), RunError> {
     let file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut buf = Vec::with_capacity(1024);

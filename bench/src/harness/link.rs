@@ -27,11 +27,11 @@ use std::time::{Duration, Instant};
 /// Largest chunk one read takes from a sender.
 const CHUNK: usize = 16 * 1024;
 /// Bytes a direction may hold waiting for the serialization clock, beyond those in flight.
-pub(crate) const BUFFER: usize = 64 * 1024;
+pub const BUFFER: usize = 64 * 1024;
 
 /// What a link does to the bytes crossing it, each direction alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Spec {
+pub struct Spec {
     /// One-way delay (half the round trip).
     pub delay: Duration,
     /// Bytes per second in each direction.
@@ -40,7 +40,7 @@ pub(crate) struct Spec {
 
 impl Spec {
     /// The round-trip time.
-    pub(crate) fn rtt(&self) -> Duration {
+    pub fn rtt(&self) -> Duration {
         self.delay * 2
     }
 
@@ -146,7 +146,7 @@ struct Shared {
 }
 
 /// One emulated link in front of the server; dropping it closes every connection through it.
-pub(crate) struct Link {
+pub struct Link {
     /// Where clients connect.
     addr: SocketAddr,
     /// State shared with the threads.
@@ -157,7 +157,7 @@ pub(crate) struct Link {
 
 impl Link {
     /// Listens on a free port of 127.0.0.1 and forwards what it accepts to `upstream`.
-    pub(crate) fn start(spec: Spec, upstream: SocketAddr) -> io::Result<Link> {
+    pub fn start(spec: Spec, upstream: SocketAddr) -> io::Result<Link> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
         let now = Instant::now();
@@ -181,7 +181,7 @@ impl Link {
     }
 
     /// The address clients connect to.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 }

@@ -1,26 +1,25 @@
 //! One run: a fresh server, one client per agency (in the far section each behind its own
-//! [`crate::link::Link`]), the end-to-end time, the checks and the peak memory of every process
-//! (sampled from outside, see [`crate::memory`]).
+//! [`Link`]), the end-to-end time, the checks, the CPU time and the peak memory of every
+//! process (sampled from outside, see [`crate::harness::memory`]); or, in its place, the
+//! loopback floor of the same data ([`crate::harness::floor`]).
 
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::counters::{children_cpu, count_rows, load_1min, tcp_ext};
-use crate::data::Dataset;
-use crate::launch::{launch, Urgent};
-use crate::link::{Link, Spec};
-use crate::logs::{field, fields, for_each_line, num_field};
-use crate::memory::{Peaks, Sampler};
-use crate::procs::{
-    describe, fail, log_files, remove_dir, wait_all, Ctx, Proc, RunError, INHERITED_NOFILE,
-};
+use crate::harness::ctx::{fail, Ctx, RunError};
+use crate::harness::data::Dataset;
+use crate::harness::floor;
+use crate::harness::link::{Link, Spec};
+use crate::harness::logs::{field, fields, for_each_line, num_field};
+use crate::harness::machine::{children_cpu, count_rows, load_1min, tcp_ext};
+use crate::harness::memory::{Peaks, Sampler};
+use crate::harness::procs::{describe, remove_dir, wait_all, Proc, Spawn, Urgent};
 
 /// The server's `SYNC` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sync {
+pub enum Sync {
     /// `SYNC=true`: fdatasync before each acknowledgement.
     Durable,
     /// `SYNC=false`.
@@ -29,7 +28,7 @@ pub(crate) enum Sync {
 
 impl Sync {
     /// The environment value.
-    pub(crate) fn env(self) -> &'static str {
+    pub fn env(self) -> &'static str {
         match self {
             Sync::Durable => "true",
             Sync::Relaxed => "false",
@@ -37,7 +36,7 @@ impl Sync {
     }
 
     /// For tables.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Sync::Durable => "durable",
             Sync::Relaxed => "relaxed",
@@ -47,7 +46,7 @@ impl Sync {
 
 /// What one run measured; `failures` empty means it passed.
 #[derive(Default, Debug)]
-pub(crate) struct RunResult {
+pub struct RunResult {
     /// First client spawned → last client exited.
     pub e2e: Option<Duration>,
     /// The coordinator's draw scan, in µs.
@@ -69,10 +68,14 @@ pub(crate) struct RunResult {
     pub listen_overflows: Option<u64>,
     /// `action: reconnect` lines over all the clients' logs (each one a retry after a backoff).
     pub reconnects: u64,
-    /// CPU time (user + system) of every process of the run: the server and what it forked, and
-    /// the clients (`RUSAGE_CHILDREN` of the bench, before and after). Unlike wall-clock time it
-    /// does not grow with other jobs' load.
-    pub cpu: Option<Duration>,
+    /// CPU time (user + system) of the server and what it forked (`RUSAGE_CHILDREN` of the
+    /// bench, from the clients' exit to the server's): unlike wall-clock time it does not grow
+    /// with other jobs' load.
+    pub cpu_server: Option<Duration>,
+    /// CPU time of the clients (`RUSAGE_CHILDREN` of the bench, over the run until they exited).
+    pub cpu_clients: Option<Duration>,
+    /// What a per-agency floor run measured.
+    pub agency_floor: Option<floor::AgencyFloor>,
     /// The 1-minute load average when the run ended.
     pub load: Option<f64>,
     /// Sweeps the memory sampler made over the run's processes.
@@ -83,9 +86,12 @@ pub(crate) struct RunResult {
     pub failures: Vec<String>,
 }
 
+/// One peak of a run, picked from its result (KiB).
+pub type Pick = fn(&RunResult) -> Option<u64>;
+
 /// How a run configures the server and the clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Settings {
+pub enum Settings {
     /// `SYNC` and the batch size as the configuration says, DEBUG logs on both sides.
     Tuned(Sync, u16),
     /// The shipped defaults: only the port, `AGENCIES`, the bets file and what each client must
@@ -99,6 +105,31 @@ pub(crate) enum Settings {
         /// Extra `CLI_` settings (say, a window of one batch).
         client_env: &'static [(&'static str, &'static str)],
     },
+    /// Not tp0: the loopback floor of the same data ([`floor::loopback`]).
+    Floor,
+    /// Not tp0: the per-agency floor, as many times as the data has agencies
+    /// ([`floor::per_agency`]).
+    AgencyFloor,
+}
+
+impl Settings {
+    /// For progress lines.
+    pub fn describe(&self) -> String {
+        match self {
+            Settings::Tuned(sync, batch) => format!("{}, batch {batch}", sync.name()),
+            Settings::Shipped => "shipped defaults".into(),
+            Settings::Far { link, client_env } => format!(
+                "link {}, client {client_env:?}",
+                link.map_or("none".into(), |l| format!(
+                    "RTT {:?} at {} B/s",
+                    l.rtt(),
+                    l.rate
+                ))
+            ),
+            Settings::Floor => "loopback floor".into(),
+            Settings::AgencyFloor => "per-agency floor".into(),
+        }
+    }
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
@@ -109,30 +140,24 @@ fn start_server(
     settings: Settings,
 ) -> Result<(Proc, u16), RunError> {
     let log = dir.join("server.log");
-    let (out, err) = log_files(&log)?;
-    let mut cmd = Command::new(ctx.bin("server"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("SERVER_PORT", "0")
-        .env("AGENCIES", agencies.to_string())
-        .env("BETS_FILE", dir.join("bets.csv"))
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
+    let mut env = vec![
+        ("SERVER_PORT", "0".to_string()),
+        ("AGENCIES", agencies.to_string()),
+        ("BETS_FILE", dir.join("bets.csv").display().to_string()),
+    ];
     if let Settings::Tuned(sync, _) = settings {
-        cmd.env("SYNC", sync.env()).env("LOGGING_LEVEL", "DEBUG");
+        env.push(("SYNC", sync.env().into()));
+        env.push(("LOGGING_LEVEL", "DEBUG".into()));
     }
-    if let Some(&(soft, hard)) = INHERITED_NOFILE.get() {
-        use nix::sys::resource::{setrlimit, Resource};
-        use std::os::unix::process::CommandExt;
-        // SAFETY: between fork and exec only setrlimit, a plain system call, runs.
-        unsafe {
-            cmd.pre_exec(move || {
-                setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(std::io::Error::from)
-            });
-        }
-    }
-    let mut server = Proc::spawn("server", &mut cmd)?;
+    let spawn = Spawn {
+        program: &ctx.bin("server"),
+        args: &[],
+        dir,
+        env: &env,
+        log: &log,
+        inherit_nofile: true,
+    };
+    let mut server = Proc::start("server", &spawn, true)?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (mut port, mut tail) = (None, Vec::new());
@@ -169,14 +194,26 @@ fn start_server(
 
 /// One run: server, clients, checks. Only an interruption is returned as an error; every other
 /// problem becomes a failure in the result.
-pub(crate) fn run_once(
+pub fn run_once(
     ctx: &Ctx,
     data: &Dataset,
     settings: Settings,
     dir: &Path,
 ) -> Result<RunResult, RunError> {
     let mut result = RunResult::default();
-    let outcome = run_inner(ctx, data, settings, dir, &mut result);
+    let created = || fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())));
+    let outcome = match settings {
+        Settings::Floor => created()
+            .and_then(|()| floor::loopback(data, dir))
+            .map(|took| result.e2e = Some(took)),
+        Settings::AgencyFloor => created()
+            .and_then(|()| floor::per_agency(ctx, dir, data.files.len()))
+            .map(|floor| {
+                result.e2e = Some(floor.process_wall * data.files.len() as u32);
+                result.agency_floor = Some(floor);
+            }),
+        _ => run_inner(ctx, data, settings, dir, &mut result),
+    };
     remove_dir(dir);
     match outcome {
         Ok(()) => Ok(result),
@@ -202,7 +239,7 @@ fn run_inner(
     let cpu_before = children_cpu();
     let (mut server, port) = start_server(ctx, dir, agencies, settings)?;
     // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
-    let sampler = Sampler::start(server.pid().as_raw())?;
+    let sampler = Sampler::start(server.pid.as_raw())?;
 
     let upstream = SocketAddr::from(([127, 0, 0, 1], port));
     let (links, round_trips) = match settings {
@@ -226,8 +263,9 @@ fn run_inner(
     let start = Instant::now();
     let deadline = start + timeout;
     let mut clients = Vec::with_capacity(agencies);
+    let client = ctx.bin("client");
     let urgent = Urgent::raise();
-    result.spawn_urgent = urgent.granted();
+    result.spawn_urgent = urgent.granted;
     for (i, file) in data.files.iter().enumerate() {
         let id = i + 1;
         let mut env = vec![
@@ -247,24 +285,32 @@ fn run_inner(
             Settings::Far { client_env, .. } => {
                 env.extend(client_env.iter().map(|&(k, v)| (k, v.to_string())));
             }
-            Settings::Shipped => {}
+            _ => {}
         }
         let log = dir.join(format!("client-{id}.log"));
-        let pid = launch(&ctx.bin("client"), dir, &env, &log)?;
-        clients.push(Proc::raw(format!("client {id}"), pid));
+        let spawn = Spawn {
+            program: &client,
+            args: &[],
+            dir,
+            env: &env,
+            log: &log,
+            inherit_nofile: false,
+        };
+        clients.push(Proc::start(format!("client {id}"), &spawn, false)?);
     }
     result.spawn = Some(start.elapsed());
     drop(urgent);
     match wait_all(ctx, &mut clients, deadline)? {
         Some(end) => {
             result.e2e = Some(end - start);
+            result.cpu_clients = Some(children_cpu().saturating_sub(cpu_before));
             result.load = load_1min();
             result.listen_overflows = overflows_before
                 .zip(tcp_ext("ListenOverflows"))
                 .map(|(a, b)| b.saturating_sub(a));
         }
         None => {
-            let running = clients.iter().filter(|c| c.status().is_none()).count();
+            let running = clients.iter().filter(|c| c.status.is_none()).count();
             return Err(RunError::Fail(format!(
                 "timeout after {} s: {running} of {agencies} clients still running (killed)",
                 timeout.as_secs()
@@ -276,7 +322,7 @@ fn run_inner(
     match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
         Some(status) if status.success() => {
             // Sessions and the coordinator are in the server's process group: none may outlive it.
-            if nix::sys::signal::killpg(server.pid(), None).is_ok() {
+            if nix::sys::signal::killpg(server.pid, None).is_ok() {
                 result
                     .failures
                     .push("processes of the server's group left after it exited".into());
@@ -291,15 +337,14 @@ fn run_inner(
         }
     }
     let peaks = sampler.finish();
-    if clients.iter().all(|c| c.status().is_some()) && server.status().is_some() {
-        result.cpu = cpu_before
-            .zip(children_cpu())
-            .map(|(a, b)| b.saturating_sub(a));
+    if server.status.is_some() {
+        let clients = result.cpu_clients.unwrap_or_default();
+        result.cpu_server = Some(children_cpu().saturating_sub(cpu_before + clients));
     }
 
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;
-        if let Some(status) = client.status().filter(|s| !s.success()) {
+        if let Some(status) = client.status.filter(|s| !s.success()) {
             result
                 .failures
                 .push(format!("client {id} {}", describe(status)));

@@ -1,12 +1,16 @@
-//! Facts about the machine and the moment, for the report.
+//! Facts about the machine and the moment, for the report, and what the kernel counts for a
+//! run: a `TcpExt` counter, CPU time, the load average, the rows of the bets file.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::harness::ctx::{fail, RunError};
 
 /// Facts about the machine.
-pub(crate) struct Machine {
+pub struct Machine {
     /// CPUs available.
     pub nproc: usize,
     /// `model name` from /proc/cpuinfo.
@@ -26,7 +30,7 @@ pub(crate) struct Machine {
 }
 
 /// The 1, 5 and 15 minute load averages.
-pub(crate) fn load_average() -> String {
+pub fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -34,39 +38,14 @@ pub(crate) fn load_average() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The current UTC date and time, to the minute.
-pub(crate) fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60
-    )
+/// The current UTC date and time, to the minute (from `date`, "unknown" without it).
+pub fn utc_now() -> String {
+    run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_else(|| "unknown".into())
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Runs git in `root`; its trimmed stdout.
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
+/// Runs `program`; its trimmed stdout if it succeeded.
+fn run(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -80,7 +59,7 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 impl Machine {
     /// The larger 1-minute load average of the start and the end, if it was above the CPU count
     /// (other work shared the CPUs).
-    pub(crate) fn busy(&self) -> Option<f64> {
+    pub fn busy(&self) -> Option<f64> {
         let one_minute = |loads: &str| loads.split_whitespace().next()?.parse::<f64>().ok();
         let peak = [&self.load_start, &self.load_end]
             .into_iter()
@@ -89,16 +68,8 @@ impl Machine {
         (peak > self.nproc as f64).then_some(peak)
     }
 
-    /// The machine in one line: CPUs, model, memory, kernel.
-    pub(crate) fn line(&self) -> String {
-        format!(
-            "{} CPUs ({}), {} of memory, {}",
-            self.nproc, self.cpu, self.memory, self.kernel
-        )
-    }
-
     /// Reads /proc and git; `load_start` is [`load_average`] taken when the bench began.
-    pub(crate) fn probe(root: &Path, load_start: String) -> Machine {
+    pub fn probe(root: &Path, load_start: String) -> Machine {
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -116,7 +87,9 @@ impl Machine {
         let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| format!("Linux {}", s.trim()))
             .unwrap_or_else(|_| "unknown".into());
-        let commit = match git(root, &["rev-parse", "--short", "HEAD"]) {
+        let root = root.display().to_string();
+        let git = |args: &[&str]| run("git", &[&["-C", root.as_str()], args].concat());
+        let commit = match git(&["rev-parse", "--short", "HEAD"]) {
             Some(head) => {
                 // The previous report itself does not make the tree "changed".
                 let status = [
@@ -128,7 +101,7 @@ impl Machine {
                     ":!docs/benchmarks.md",
                     ":!docs/benchmarks*.png",
                 ];
-                let dirty = git(root, &status).is_some_and(|s| !s.is_empty());
+                let dirty = git(&status).is_some_and(|s| !s.is_empty());
                 if dirty {
                     format!("{head} + uncommitted changes")
                 } else {
@@ -152,7 +125,7 @@ impl Machine {
 
 /// A warning when the machine was busy: the 1-minute load average, at the start or the end,
 /// above its CPU count means other work shared the CPUs with the runs.
-pub(crate) fn load_note(machine: &Machine) -> Option<String> {
+pub fn load_note(machine: &Machine) -> Option<String> {
     let peak = machine.busy()?;
     Some(format!(
         "The 1-minute load average reached {peak:.1} on {} CPUs (see Machine below). It counts \
@@ -164,16 +137,70 @@ pub(crate) fn load_note(machine: &Machine) -> Option<String> {
     ))
 }
 
+/// The `TcpExt` counter `name` from `/proc/net/netstat` (header line, then values line).
+pub fn tcp_ext(name: &str) -> Option<u64> {
+    let text = fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// User + system CPU time of `who` (zero if it cannot be read).
+fn cpu_of(who: nix::sys::resource::UsageWho) -> Duration {
+    let Ok(usage) = nix::sys::resource::getrusage(who) else {
+        return Duration::ZERO;
+    };
+    let time = |t: nix::sys::time::TimeVal| {
+        Duration::new(
+            u64::try_from(t.tv_sec()).unwrap_or_default(),
+            u32::try_from(t.tv_usec()).unwrap_or_default() * 1000,
+        )
+    };
+    time(usage.user_time()) + time(usage.system_time())
+}
+
+/// User + system CPU time of the bench's reaped children (and what they reaped) so far.
+pub fn children_cpu() -> Duration {
+    cpu_of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+/// User + system CPU time of the calling thread so far.
+pub fn thread_cpu() -> Duration {
+    cpu_of(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+}
+
+/// The 1-minute load average.
+pub fn load_1min() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Counts the rows (line feeds) of the bets file.
+pub fn count_rows(path: &Path) -> Result<u64, RunError> {
+    let mut file = File::open(path).map_err(fail(format!("open {}", path.display())))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut rows = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(fail(format!("read {}", path.display())))?;
+        if n == 0 {
+            return Ok(rows);
+        }
+        rows += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        let now = utc_now();
+    fn the_date_is_utc_to_the_minute() {
+        let now = super::utc_now();
         assert!(now.ends_with(" UTC") && now.len() == 20, "{now}");
     }
 }

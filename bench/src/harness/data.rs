@@ -4,18 +4,18 @@
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::logs::for_each_line;
-use crate::procs::{describe, fail, log_files, remove_dir, Ctx, Proc, RunError};
+use crate::harness::ctx::{fail, Ctx, RunError};
+use crate::harness::logs::for_each_line;
+use crate::harness::procs::{describe, Proc, Spawn};
 
 /// The number the draw picks (the course's `has_won`).
-pub(crate) const WINNING_NUMBER: u32 = 7574;
+pub const WINNING_NUMBER: u32 = 7574;
 
 /// Where a data set comes from.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Source {
+pub enum Source {
     /// The course's agency files, read in place.
     Course,
     /// The course's agency files, each concatenated `n` times into scratch files.
@@ -30,7 +30,7 @@ pub(crate) enum Source {
 }
 
 /// A data set ready to send: one CSV per agency, with the expected outcome.
-pub(crate) struct Dataset {
+pub struct Dataset {
     /// Agency `i + 1` sends `files[i]`.
     pub files: Vec<PathBuf>,
     /// Winners per agency.
@@ -42,7 +42,7 @@ pub(crate) struct Dataset {
 }
 
 /// Counts the rows and the winning rows of an agency CSV (no header; number is the last field).
-pub(crate) fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
+pub fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
     let (mut rows, mut winners) = (0, 0);
     for_each_line(path, |line| {
         if line.trim().is_empty() {
@@ -58,40 +58,20 @@ pub(crate) fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
 }
 
 /// The course's five agency files, if all are there.
-pub(crate) fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
+pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
     let files: Vec<PathBuf> = (1..=5)
         .map(|i| course_dir.join(format!("agency-{i}.csv")))
         .collect();
     files.iter().all(|f| f.is_file()).then_some(files)
 }
 
-/// `prepare` for one group of runs, said on stderr: `Ok(Err(reason))` when it failed (`dir`
-/// removed, the reason printed, starting with `id`), `Err(Abort)` only on interruption.
-pub(crate) fn prepare_group(
+/// Builds (or locates) a data set; generated files go under `dir`.
+pub fn prepare(
     ctx: &Ctx,
     source: &Source,
     course_dir: &Path,
     dir: &Path,
-    (id, label): (&str, &str),
-) -> Result<Result<Dataset, String>, RunError> {
-    eprintln!("bench: preparing data {id} ({label})");
-    match prepare(ctx, source, course_dir, dir) {
-        Ok(data) => Ok(Ok(data)),
-        Err(RunError::Abort) => {
-            remove_dir(dir);
-            Err(RunError::Abort)
-        }
-        Err(RunError::Fail(reason)) => {
-            remove_dir(dir);
-            let reason = format!("{id}: data preparation failed: {reason}");
-            eprintln!("bench: {reason}");
-            Ok(Err(reason))
-        }
-    }
-}
-
-/// Builds (or locates) a data set; generated files go under `dir`.
-fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<Dataset, RunError> {
+) -> Result<Dataset, RunError> {
     match source {
         Source::Course => {
             let files = course_files(course_dir).ok_or_else(|| {
@@ -145,7 +125,7 @@ fn prepare(ctx: &Ctx, source: &Source, course_dir: &Path, dir: &Path) -> Result<
 
 /// Writes `src` `times` over into `out`, with a line break between copies if `src` lacks a
 /// final one. File to file (`io::copy`), so the bench's own memory stays small.
-pub(crate) fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
+pub fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunError> {
     let read_err = || fail(format!("read {}", src.display()));
     let write_err = || fail(format!("write {}", out.display()));
     let mut input = File::open(src).map_err(read_err())?;
@@ -167,7 +147,7 @@ pub(crate) fn repeat_file(src: &Path, out: &Path, times: u32) -> Result<(), RunE
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
-pub(crate) fn generate(
+pub fn generate(
     ctx: &Ctx,
     dir: &Path,
     agencies: u32,
@@ -175,17 +155,20 @@ pub(crate) fn generate(
 ) -> Result<Dataset, RunError> {
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let out_path = dir.join("gendata.out");
-    let (out, err) = log_files(&out_path)?;
-    let mut proc = Proc::spawn(
-        "gendata",
-        Command::new(ctx.bin("gendata"))
-            .arg(dir)
-            .arg(agencies.to_string())
-            .arg(per_agency.to_string())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err),
-    )?;
+    let args = [
+        dir.display().to_string(),
+        agencies.to_string(),
+        per_agency.to_string(),
+    ];
+    let spawn = Spawn {
+        program: &ctx.bin("gendata"),
+        args: &args,
+        dir,
+        env: &[],
+        log: &out_path,
+        inherit_nofile: false,
+    };
+    let mut proc = Proc::start("gendata", &spawn, false)?;
     let bets = u64::from(agencies) * per_agency;
     let timeout = Duration::from_secs(60) + Duration::from_micros(bets * 3);
     match proc.wait_until(ctx, Instant::now() + timeout)? {
@@ -243,7 +226,7 @@ pub(crate) fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procs::remove_dir;
+    use crate::harness::procs::remove_dir;
 
     #[test]
     fn repeat_file_adds_missing_line_breaks() {

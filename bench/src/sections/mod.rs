@@ -1,0 +1,5 @@
+//! The sections of the report, one module each, every one a [`crate::section::Section`].
+
+pub mod agencies;
+pub mod far;
+pub mod loopback;
