@@ -170,10 +170,10 @@ fn trickle(port: u16, running: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
 
 #[test]
 fn slow_bytes_neither_hold_a_session_nor_keep_an_agency_out() {
-    let data = generated(1, 200, "slowbytes");
-    let round = Round::start(
+    let (round, data) = Round::generated(
         "slowbytes",
         1,
+        200,
         &[("MAX_SESSIONS", "4"), ("FRAME_TIMEOUT", "2s")],
     );
     // One slow peer alone: its frame has a deadline even though bytes keep coming.
@@ -232,8 +232,7 @@ fn slow_bytes_neither_hold_a_session_nor_keep_an_agency_out() {
 /// its window closes, then gives up (exit 1), neither sooner nor forever.
 #[test]
 fn agency_busy_is_retried_until_the_window_closes_and_is_not_progress() {
-    let data = generated(1, 50, "busywindow");
-    let round = Round::start("busywindow", 1, &[]);
+    let (round, data) = Round::generated("busywindow", 1, 50, &[]);
     let _holder = Raw::new_agency(round.port, 1);
     let started = Instant::now();
     let (status, log) = run_client(

@@ -51,8 +51,7 @@ fn a_text_line_is_echoed_and_logged_on_the_same_port() {
 /// every detail (the course's black-box tests parse them), and no value holds a `|`.
 #[test]
 fn every_action_line_follows_the_course_format() {
-    let data = generated(2, 2_000, "format");
-    let mut round = Round::start("format", 2, &[("LOGGING_LEVEL", "DEBUG")]);
+    let (mut round, data) = Round::generated("format", 2, 2_000, &[("LOGGING_LEVEL", "DEBUG")]);
     let mut logs = String::new();
     for child in spawn_agencies(&round, &data, &[("CLI_LOG_LEVEL", "DEBUG")]) {
         logs.push_str(&child.wait_with_output().log());

@@ -116,12 +116,8 @@ impl Drop for Netns {
 /// 127.0.0.1 with a 20 s retry window; agency 2 then completes the round.
 fn cut_off_kill_and_return(tag: u8, mid_upload: bool) -> Option<Duration> {
     let net = Netns::create(tag)?;
-    let data = generated(
-        2,
-        if mid_upload { 40_000 } else { 300 },
-        &format!("deadpeer{tag}"),
-    );
-    let round = Round::start(&format!("deadpeer{tag}"), 2, &[]);
+    let bets = if mid_upload { 40_000 } else { 300 };
+    let (round, data) = Round::generated(&format!("deadpeer{tag}"), 2, bets, &[]);
     let slow = [("CLI_BATCH_MAXAMOUNT", "2"), ("CLI_BATCH_WINDOW", "1")];
     let mut victim = net.spawn_client(round.port, 1, &data, if mid_upload { &slow } else { &[] });
     if mid_upload {

@@ -115,9 +115,8 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
 
 #[test]
 fn a_watched_round_opens_after_every_check_in_and_announces_the_draw_before_any_winners() {
-    let data = generated(2, 300, "watched");
     let watch = [("OPENING_DELAY", "600ms"), ("WINNERS_DELAY", "300ms")];
-    let mut round = Round::start("watched", data.agencies, &watch);
+    let (mut round, data) = Round::generated("watched", 2, 300, &watch);
     let first = spawn_client(&round.address(), 1, &data.file(1), &[]);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(

@@ -148,8 +148,7 @@ fn garbage_after_hello(port: u16) {
 /// An honest agency uploads while hostile peers send every kind of bad input.
 #[test]
 fn hostile_bytes_get_error_replies_while_an_honest_agency_finishes() {
-    let data = generated(2, 20_000, "hostile");
-    let mut round = Round::start("hostile", 2, &[]);
+    let (mut round, data) = Round::generated("hostile", 2, 20_000, &[]);
     let honest = spawn_client(&round.address(), 1, &data.file(1), &[]);
     let failures: Vec<String> = hostile_inputs()
         .iter()

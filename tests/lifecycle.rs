@@ -14,8 +14,7 @@ use common::*;
 
 #[test]
 fn sigterm_mid_upload_stops_every_process_cleanly_and_logs_each_resource() {
-    let data = generated(3, 150_000, "sigterm");
-    let mut round = Round::start("sigterm", 3, &[]);
+    let (mut round, data) = Round::generated("sigterm", 3, 150_000, &[]);
     let clients = spawn_agencies(&round, &data, &[("CLI_RETRY_TIMEOUT", "1s")]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while round.count_in_log("apuesta_recibida | result: success") < 3 && Instant::now() < deadline

@@ -13,8 +13,7 @@ use common::*;
 
 #[test]
 fn a_client_killed_mid_upload_and_restarted_finishes_without_duplicates() {
-    let data = generated(2, 40_000, "clientkill");
-    let mut round = Round::start("clientkill", 2, &[]);
+    let (mut round, data) = Round::generated("clientkill", 2, 40_000, &[]);
     let other = spawn_client(&round.address(), 2, &data.file(2), &[]);
     let mut victim = spawn_client(
         &round.address(),
@@ -35,8 +34,7 @@ fn a_client_killed_mid_upload_and_restarted_finishes_without_duplicates() {
 
 #[test]
 fn a_client_killed_while_waiting_for_the_draw_comes_back_and_waits_again() {
-    let data = generated(2, 500, "waitkill");
-    let mut round = Round::start("waitkill", 2, &[]);
+    let (mut round, data) = Round::generated("waitkill", 2, 500, &[]);
     let mut victim = spawn_client(&round.address(), 1, &data.file(1), &[]);
     wait_for("agency 1's END", Duration::from_secs(20), || {
         round.count_in_log("action: end_agency | result: success | agency: 1") == 1
@@ -69,8 +67,7 @@ fn a_client_killed_while_waiting_for_the_draw_comes_back_and_waits_again() {
 
 #[test]
 fn a_restarted_server_with_every_end_answers_winners_without_uploads() {
-    let data = generated(2, 3_000, "ends");
-    let mut round = Round::start("ends", 2, &[]);
+    let (mut round, data) = Round::generated("ends", 2, 3_000, &[]);
     let first = spawn_client(&round.address(), 1, &data.file(1), &[]);
     run_client_ok(&round.address(), 2, &data.file(2), &[]);
     let output = first.wait_with_output();
@@ -111,8 +108,7 @@ fn a_restarted_server_with_every_end_answers_winners_without_uploads() {
 
 #[test]
 fn a_restart_with_fewer_agencies_than_the_journal_names_is_a_startup_error() {
-    let data = generated(5, 50, "fewer");
-    let mut round = Round::start("fewer", 5, &[]);
+    let (mut round, data) = Round::generated("fewer", 5, 50, &[]);
     let mut waiting: Vec<ClientProcess> = [4, 5]
         .into_iter()
         .map(|id| spawn_client(&round.address(), id, &data.file(id), &[]))

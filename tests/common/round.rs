@@ -3,7 +3,7 @@
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 
-use super::{assert_stored_exactly_once, Dataset, Scratch, Server};
+use super::{assert_stored_exactly_once, generated, Dataset, Scratch, Server};
 
 /// A scratch directory with a server running in it (bets file `bets.csv`, log `server.log`).
 /// Dropping it kills the server's whole tree, then removes the directory. It derefs to the
@@ -20,6 +20,18 @@ impl Round {
     /// A fresh scratch directory named after `tag` and a server for `agencies` in it, with extra env.
     pub(crate) fn start(tag: &str, agencies: u32, env: &[(&str, &str)]) -> Round {
         Round::start_in(Scratch::new(tag), agencies, env)
+    }
+
+    /// A generated dataset of `agencies` × `bets` bets (see [`generated`]) and a round for those
+    /// agencies, both named after `tag`.
+    pub(crate) fn generated(
+        tag: &str,
+        agencies: u32,
+        bets: u64,
+        env: &[(&str, &str)],
+    ) -> (Round, Dataset) {
+        let data = generated(agencies, bets, tag);
+        (Round::start(tag, agencies, env), data)
     }
 
     /// As [`Round::start`], in a directory the test has prepared (a secrets file, say).
