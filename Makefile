@@ -321,8 +321,9 @@ doc-paths:
 picture:
 	dot -Tsvg docs/round.dot -o docs/round.svg
 
-# docs/reliability.md from the tests themselves: each reliability test (tests/reliability.rs,
-# tests/dead_peer.rs) prints one `reliability: |...|` table row, and a long run of the frame-decoder
+# docs/reliability.md from the tests themselves: each reliability test (tests/hostile_input.rs,
+# admission.rs, authentication.rs, crash_recovery.rs, restarts.rs, dead_peer.rs) prints one
+# `reliability: |...|` table row, and a long run of the frame-decoder
 # property test (FUZZ_ITERATIONS inputs) is recorded under it. The faults across hosts come from
 # the last `make faults` (target/faults-rows.md, `faults: |...|` lines); without that file the
 # table's previous faults rows are kept.
@@ -330,7 +331,7 @@ FUZZ_ITERATIONS ?= 10000000
 FAULTS_ROWS_FILE := target/faults-rows.md
 reliability:
 	@set -e; rows=$$(mktemp); fuzz=$$(mktemp); faults=$$(mktemp); trap 'rm -f "$$rows" "$$fuzz" "$$faults"' EXIT; \
-	cargo test --release --test reliability --test dead_peer -- --nocapture --test-threads=1 2>/dev/null \
+	cargo test --release --test hostile_input --test admission --test authentication --test crash_recovery --test restarts --test dead_peer -- --nocapture --test-threads=1 2>/dev/null \
 		| grep -o 'reliability: |.*' | sed 's/^reliability: //' >"$$rows"; \
 	TP0_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) cargo test --release --lib decoding_random_and_mutated 2>/dev/null \
 		| grep 'test result' >"$$fuzz"; \

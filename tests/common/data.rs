@@ -1,6 +1,9 @@
 //! Test data: the course dataset or a generated one, and the exactly-once check of a bets file.
 
-use super::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Scratch, GENDATA};
 
 /// The course dataset when it is beside the project, else a generated one.
 pub(crate) struct Dataset {

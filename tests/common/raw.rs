@@ -1,6 +1,14 @@
-//! A raw protocol peer for hostile and edge-case tests, and the frames it sends.
+//! A raw protocol peer for hostile and edge-case tests, and the frames it sends: every frame a
+//! test sends is made by the product's own encoder ([`frame_of`], [`bets_frame`]), then broken
+//! on purpose where a test needs bad bytes.
 
-use super::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use tp0::protocol::{
+    self, ClientMessage, CodecError, Decoded, ErrorCode, Frame, RawBet, ServerMessage,
+};
 
 /// A raw protocol connection for hostile and edge-case tests.
 pub(crate) struct Raw {
@@ -9,6 +17,7 @@ pub(crate) struct Raw {
 }
 
 impl Raw {
+    /// A peer on a stream the test has connected itself.
     pub(crate) fn from_stream(stream: TcpStream) -> Raw {
         Raw {
             stream,
@@ -16,59 +25,85 @@ impl Raw {
         }
     }
 
+    /// Connects to the server on `port`; a read waits at most 10 s.
     pub(crate) fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
+        Raw::from_stream(stream)
+    }
+
+    /// Connects with a 2 KiB receive buffer, so a peer that never reads blocks the server soon.
+    pub(crate) fn stingy(port: u16) -> Raw {
+        use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+        let fd = socket::socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )
+        .unwrap();
+        socket::setsockopt(&fd, sockopt::RcvBuf, &2048).unwrap();
+        let addr = SockaddrIn::from(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::LOCALHOST,
+            port,
+        ));
+        socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr).unwrap();
+        Raw::from_stream(TcpStream::from(fd))
+    }
+
+    /// Connects, sends HELLO for `agency` with `secret`, and returns the peer and the reply.
+    pub(crate) fn hello(port: u16, agency: u32, secret: &[u8]) -> (Raw, Option<Reply>) {
+        let mut raw = Raw::connect(port);
+        raw.send(&ClientMessage::Hello { agency, secret });
+        let reply = raw.recv();
+        (raw, reply)
     }
 
     /// Connects as a new agency (no secret) and checks the server welcomes it at position 0.
     pub(crate) fn new_agency(port: u16, agency: u32) -> Raw {
-        let mut raw = Raw::connect(port);
-        raw.send(&ClientMessage::Hello {
-            agency,
-            secret: b"",
-        });
+        let (raw, reply) = Raw::hello(port, agency, b"");
         assert_eq!(
-            raw.recv(),
+            reply,
             Some(Reply::Welcome {
                 position: 0,
                 ended: false
-            })
+            }),
+            "agency {agency} is welcomed"
         );
         raw
     }
 
+    /// Sends the frame of `message`.
     pub(crate) fn send(&mut self, message: &ClientMessage<'_>) {
-        let mut out = Vec::new();
-        protocol::encode(message, &mut out).unwrap();
-        self.stream.write_all(&out).unwrap();
+        self.stream.write_all(&frame_of(message)).unwrap();
     }
 
+    /// Sends `bytes` as they are (a write error is ignored: the server may have closed already).
     pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes);
     }
 
-    /// Reads the next frame as an owned summary: (kind byte, error code if ERROR, position if ACK/WELCOME).
+    /// Reads the next frame as an owned summary; `None` at EOF, a read error or the read timeout.
+    /// A frame the client codec refuses fails the test.
     pub(crate) fn recv(&mut self) -> Option<Reply> {
+        self.try_recv()
+            .unwrap_or_else(|err| panic!("server sent a bad frame: {err}"))
+    }
+
+    /// As [`Raw::recv`], with a frame the client codec refuses returned as the error.
+    pub(crate) fn try_recv(&mut self) -> Result<Option<Reply>, CodecError> {
         loop {
-            match protocol::decode::<ServerMessage<'_>>(&self.buf) {
-                Ok(Decoded::Frame(message, used)) => {
-                    let reply = Reply::from(&message);
-                    self.buf.drain(..used);
-                    return Some(reply);
-                }
-                Ok(Decoded::Incomplete) => {}
-                Err(err) => panic!("server sent a bad frame: {err}"),
+            if let Decoded::Frame(message, used) = protocol::decode::<ServerMessage<'_>>(&self.buf)?
+            {
+                let reply = Reply::from(&message);
+                self.buf.drain(..used);
+                return Ok(Some(reply));
             }
             let mut chunk = [0u8; 16384];
             match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
+                Ok(0) | Err(_) => return Ok(None),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
             }
         }
@@ -81,6 +116,7 @@ impl Raw {
     }
 }
 
+/// A server frame, owned, to compare whole in assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reply {
     Welcome { position: u64, ended: bool },
@@ -106,22 +142,38 @@ impl From<&ServerMessage<'_>> for Reply {
     }
 }
 
-/// A `BETS` frame of valid bets with documents `first_doc..`.
-pub(crate) fn batch(start: u64, count: u16, first_doc: u64, number: &str) -> Vec<u8> {
+/// The frame of `message` (either direction), as the product's encoder writes it.
+pub(crate) fn frame_of<'a, M: Frame<'a>>(message: &M) -> Vec<u8> {
+    let mut out = Vec::new();
+    protocol::encode(message, &mut out).unwrap();
+    out
+}
+
+/// A `BETS` frame of `bets` starting at position `start`, as the client's batch builder makes it.
+pub(crate) fn bets_frame(start: u64, bets: &[RawBet<'_>]) -> Vec<u8> {
+    let count = u16::try_from(bets.len()).unwrap();
     let mut builder = protocol::BatchBuilder::new(count);
     builder.reset(start);
+    for bet in bets {
+        assert!(builder.push(bet).unwrap());
+    }
+    builder.frame().unwrap().to_vec()
+}
+
+/// A `BETS` frame of valid bets with documents `first_doc..`.
+pub(crate) fn batch(start: u64, count: u16, first_doc: u64, number: &str) -> Vec<u8> {
     let docs: Vec<String> = (0..u64::from(count))
         .map(|i| (first_doc + i).to_string())
         .collect();
-    for doc in &docs {
-        let bet = protocol::RawBet {
+    let bets: Vec<RawBet<'_>> = docs
+        .iter()
+        .map(|doc| RawBet {
             first_name: b"Ana",
             last_name: b"Test",
             document: doc.as_bytes(),
             birthdate: b"2000-01-01",
             number: number.as_bytes(),
-        };
-        assert!(builder.push(&bet).unwrap());
-    }
-    builder.frame().unwrap().to_vec()
+        })
+        .collect();
+    bets_frame(start, &bets)
 }
