@@ -28,7 +28,7 @@ use retry::*;
 use upload::*;
 
 use check::check_file;
-pub use source::BetSource;
+pub use source::{BadRow, BetSource, Problem, Skipped};
 
 use std::fmt;
 use std::io;

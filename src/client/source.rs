@@ -155,11 +155,6 @@ impl BetSource {
         })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// What was skipped so far: a mark, a header, empty lines.
     pub fn skipped(&self) -> Skipped {
         self.skipped
