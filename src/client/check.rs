@@ -7,14 +7,15 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::source::BetSource;
+use super::source::{BetSource, FileStamp};
 use super::ClientError;
 use crate::logging::field;
 
 /// Bad rows logged one by one; the rest are counted.
 const SHOWN: u64 = 20;
 
-/// Reads every row of the agency file at `path`: `Ok` when every row is a bet or may be skipped.
+/// Reads every row of the agency file at `path`: when every row is a bet or may be skipped, the
+/// version of the file it read (the upload sends only from that one).
 ///
 /// Logs a skipped header row, each of the first [`SHOWN`] bad rows (file, line, field, reason)
 /// and how many more there are.
@@ -22,7 +23,7 @@ const SHOWN: u64 = 20;
 /// # Errors
 /// [`ClientError::Fatal`] when the file cannot be opened or has a bad row; [`ClientError::Stopped`]
 /// on SIGTERM.
-pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<(), ClientError> {
+pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<FileStamp, ClientError> {
     let shown_path = path.display().to_string();
     let file = field(&shown_path);
     let mut source = BetSource::start(path).map_err(ClientError::Fatal)?;
@@ -84,5 +85,5 @@ pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<(), ClientErr
         skipped.header.is_some(),
         skipped.byte_order_mark
     );
-    Ok(())
+    Ok(source.stamp())
 }

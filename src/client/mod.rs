@@ -28,7 +28,7 @@ use retry::*;
 use upload::*;
 
 use check::check_file;
-pub use source::{BadRow, BetSource, Problem, Skipped};
+pub use source::{BadRow, BetSource, FileStamp, Problem, Skipped};
 
 use std::fmt;
 use std::io;
@@ -94,8 +94,11 @@ pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
         Mode::Bet => with_retries(config, stop, |progress| {
             send_one_bet(config, stop, progress)
         }),
-        Mode::Agency => check_file(&config.data_file, stop).and_then(|()| {
-            with_retries(config, stop, |progress| upload(config, stop, progress)).map(|winners| {
+        Mode::Agency => check_file(&config.data_file, stop).and_then(|checked| {
+            with_retries(config, stop, |progress| {
+                upload(config, stop, progress, &checked)
+            })
+            .map(|winners| {
                 log::info!(
                     "action: consulta_ganadores | result: success | cant_ganadores: {}",
                     winners.len()
