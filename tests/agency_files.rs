@@ -146,7 +146,7 @@ fn a_leading_byte_order_mark_is_not_part_of_the_first_name() {
     let files = [
         format!("\u{feff}{}\r\n{}\r\n", line(&plain[0]), line(&plain[1])),
         // The mark before a quoted first field: the quote still opens the field.
-        format!("\u{feff}\"Ana María, hija\",Lorca,3,1999-03-17,3\r\n"),
+        "\u{feff}\"Ana María, hija\",Lorca,3,1999-03-17,3\r\n".to_string(),
     ];
     let (logs, rows) = upload("mark", &files.map(String::into_bytes));
     assert_eq!(of(&rows, 1), plain);

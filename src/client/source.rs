@@ -289,3 +289,25 @@ fn raw_bet<'a>(fields: &Fields<'a>) -> RawBet<'a> {
         number: fields.get(4),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_refuses_a_file_changed_after_its_check() {
+        let path = std::env::temp_dir().join(format!("tp0-stamp-{}.csv", std::process::id()));
+        std::fs::write(&path, "Ana,Lorca,1,1999-03-17,7574\r\n").unwrap();
+        let checked = BetSource::start(&path).unwrap().stamp();
+        assert!(BetSource::open(&path, &checked, 1).is_ok());
+        std::fs::write(&path, "Ana,Lorca,1,1999-03-17,7574\r\nBo,x,y,z,w\r\n").unwrap();
+        let refused = BetSource::open(&path, &checked, 0)
+            .err()
+            .unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            refused.contains("changed after it was checked"),
+            "{refused}"
+        );
+    }
+}
