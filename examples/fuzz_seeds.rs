@@ -101,18 +101,27 @@ fn bets() -> Vec<Vec<u8>> {
     .collect()
 }
 
-/// An agency file as the `rows` target reads it: one control byte (read size), then the file.
+/// An agency file as the `rows` target reads it: one control byte (read size, whether to skip a
+/// byte-order mark), then the file.
 fn rows() -> Vec<Vec<u8>> {
     [
         "Santiago Lionel,Lorca,30904465,1999-03-17,7574\n",
         "a,b,1,2000-01-01,1\r\nc,d,2,2000-01-02,2\r\n",
         "\"Pérez, \"\"Pepe\"\"\nJr\",x,9,2000-01-01,1\nlast,row",
         "one\n\n,\n\"\"\n",
+        "\u{feff}nombre,apellido,documento,nacimiento,numero\r\n\r\na,b,1,2000-01-01,1\r\n\r\n",
+        "\u{feff}\"Ana\",b,1,2000-01-01,1\n",
     ]
     .iter()
     .enumerate()
     .map(|(i, text)| {
-        let mut seed = vec![i as u8 * 37];
+        // Bit 0x40 asks the target to skip a byte-order mark: set it on the seeds that have one.
+        let mark = if text.starts_with('\u{feff}') {
+            0x40
+        } else {
+            0
+        };
+        let mut seed = vec![(i as u8 * 37) & 0xBF | mark];
         seed.extend_from_slice(text.as_bytes());
         seed
     })

@@ -16,6 +16,9 @@ use crate::domain::words;
 /// Fields a row may have before the rest are only counted.
 pub const MAX_FIELDS: usize = 8;
 
+/// The UTF-8 byte-order mark spreadsheets write at the start of a file.
+pub const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 /// Where one row's fields lie in a buffer.
 pub struct Row {
     /// `(start, end)` of the first [`MAX_FIELDS`] fields, quotes included.
@@ -189,6 +192,9 @@ pub struct RowReader<R> {
     scratch: Vec<u8>,
     unescaped: [(usize, usize); MAX_FIELDS],
     rows: u64,
+    /// The line the row last returned starts on, and the line the next one starts on.
+    line: u64,
+    next_line: u64,
 }
 
 /// The fields of the row last read.
@@ -197,9 +203,16 @@ pub struct Fields<'a> {
     row: &'a Row,
     scratch: &'a [u8],
     unescaped: &'a [(usize, usize); MAX_FIELDS],
+    line: u64,
 }
 
 impl<'a> Fields<'a> {
+    /// The line the row starts on, from 1, as a text editor numbers lines: a row with line
+    /// breaks inside quotes spans several.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
     /// How many fields the row has.
     pub fn len(&self) -> usize {
         self.row.count
@@ -208,6 +221,11 @@ impl<'a> Fields<'a> {
     /// Whether the row has no fields (it never does: an empty line is one empty field).
     pub fn is_empty(&self) -> bool {
         self.row.count == 0
+    }
+
+    /// Whether the row is an empty line (`\n` or `\r\n` alone); a quoted empty field is not.
+    pub fn is_blank(&self) -> bool {
+        self.row.count == 1 && !self.row.quoted && self.get(0).is_empty()
     }
 
     /// Field `index`, unescaped, without a trailing `\r` on the last one; empty past the last field.
@@ -242,12 +260,56 @@ impl<R: Read> RowReader<R> {
             scratch: Vec::new(),
             unescaped: [(0, 0); MAX_FIELDS],
             rows: 0,
+            line: 0,
+            next_line: 1,
         }
     }
 
     /// Rows read so far (the number of the row last returned, from 1).
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// The line the next row starts on (see [`Fields::line`]): where a row that cannot be
+    /// read is.
+    pub fn next_line(&self) -> u64 {
+        self.next_line
+    }
+
+    /// Skips a [`BYTE_ORDER_MARK`] at the very start of the input; whether there was one. Only
+    /// before the first row: after it, nothing is skipped.
+    ///
+    /// # Errors
+    /// Read errors.
+    pub fn skip_byte_order_mark(&mut self) -> io::Result<bool> {
+        if self.rows > 0 || self.pos > 0 {
+            return Ok(false);
+        }
+        while self.buf.len() < BYTE_ORDER_MARK.len() && !self.eof {
+            self.fill()?;
+        }
+        let found = self.buf.starts_with(BYTE_ORDER_MARK);
+        if found {
+            self.pos = BYTE_ORDER_MARK.len();
+        }
+        Ok(found)
+    }
+
+    /// Drops the bytes already returned and appends the next read (`eof` when it returns none).
+    fn fill(&mut self) -> io::Result<()> {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        // Into a chunk zeroed once, then appended: growing `buf` by 64 KiB of zeros per read
+        // cost 64 KiB of writes even for a read that returns one byte (the fuzzer's pieces).
+        let n = loop {
+            match self.inner.read(&mut self.chunk) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        self.buf.extend_from_slice(&self.chunk[..n]);
+        self.eof = n == 0;
+        Ok(())
     }
 
     /// The next row; `None` at the end. A last row without a line end still counts.
@@ -257,6 +319,17 @@ impl<R: Read> RowReader<R> {
     pub fn next_row(&mut self) -> io::Result<Option<Fields<'_>>> {
         loop {
             if let Some(row) = split_row(&self.buf, self.pos) {
+                // A row without quotes is one line; only a quoted field can hold line breaks.
+                let lines = if row.quoted {
+                    self.buf[self.pos..row.end]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count() as u64
+                } else {
+                    1
+                };
+                self.line = self.next_line;
+                self.next_line += lines;
                 self.row = row;
                 self.pos = self.row.end;
                 break;
@@ -282,18 +355,7 @@ impl<R: Read> RowReader<R> {
                     "a row longer than 1 MiB",
                 ));
             }
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-            // Into a chunk zeroed once, then appended: growing `buf` by 64 KiB of zeros per read
-            // cost 64 KiB of writes even for a read that returns one byte (the fuzzer's pieces).
-            let n = loop {
-                match self.inner.read(&mut self.chunk) {
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
-                }
-            };
-            self.buf.extend_from_slice(&self.chunk[..n]);
-            self.eof = n == 0;
+            self.fill()?;
         }
         self.rows += 1;
         if self.row.quoted {
@@ -304,12 +366,19 @@ impl<R: Read> RowReader<R> {
                 self.unescaped[index] = (start, self.scratch.len());
             }
         }
-        Ok(Some(Fields {
+        Ok(Some(self.fields()))
+    }
+
+    /// The fields of the row [`next_row`](Self::next_row) last returned, again (none before the
+    /// first): a caller that looked at a row and moved on can still hand it out.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
             buf: &self.buf,
             row: &self.row,
             scratch: &self.scratch,
             unescaped: &self.unescaped,
-        }))
+            line: self.line,
+        }
     }
 }
 

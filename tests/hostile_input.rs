@@ -257,7 +257,7 @@ fn an_agency_file_ending_inside_quotes_is_a_clear_error_not_a_hang() {
     let log = output.log();
     assert_eq!(output.status.code(), Some(1), "{log}");
     assert!(
-        log.contains("agency-1.csv row 2: the file ends inside a quoted field"),
+        log.contains("agency-1.csv | row: 2 | reason: the file ends inside a quoted field"),
         "{log}"
     );
     evidence(

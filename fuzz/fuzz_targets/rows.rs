@@ -1,12 +1,13 @@
 //! The agency-file row reader on arbitrary files, read whole and in small pieces: it never panics,
 //! never hangs (every call returns a row that consumed bytes, the end, or an error), gives the same
-//! rows however the bytes arrive, and on files without quotes splits exactly as a naive split does.
+//! rows and line numbers however the bytes arrive, on files without quotes splits and numbers
+//! lines exactly as a naive split does, and skipping a byte-order mark reads as the file without it.
 #![no_main]
 
 use std::io::{self, Read};
 
 use libfuzzer_sys::fuzz_target;
-use tp0::rows::{split_row, RowReader, MAX_FIELDS};
+use tp0::rows::{split_row, RowReader, BYTE_ORDER_MARK, MAX_FIELDS};
 
 /// Hands out at most `chunk` bytes per read, and an `Interrupted` error before every other read
 /// when `interrupt` is set (the reader must retry it).
@@ -30,19 +31,30 @@ impl Read for Pieces<'_> {
     }
 }
 
-/// Every row's fields (the first `MAX_FIELDS`), its field count, and how reading ended.
-type Outcome = (Vec<(usize, Vec<Vec<u8>>)>, Result<(), io::ErrorKind>);
+/// Every row's line, field count and fields (the first `MAX_FIELDS`), and how reading ended.
+type Outcome = (Vec<(u64, usize, Vec<Vec<u8>>)>, Result<(), io::ErrorKind>);
 
-fn read_all<R: Read>(inner: R, len: usize) -> Outcome {
+fn read_all<R: Read>(inner: R, len: usize, skip_mark: bool) -> Outcome {
     let mut reader = RowReader::new(inner);
+    if skip_mark {
+        // Readers here never fail but for `Interrupted`, which the reader retries.
+        assert!(reader.skip_byte_order_mark().is_ok());
+    }
     let mut rows = Vec::new();
     loop {
+        let next_line = reader.next_line();
         match reader.next_row() {
             Ok(Some(fields)) => {
                 let count = fields.len();
                 assert!(count >= 1, "a row has at least one field");
+                assert_eq!(fields.line(), next_line, "a row starts where the last ended");
+                if fields.is_blank() {
+                    assert!(count == 1 && fields.get(0).is_empty());
+                }
                 let shown = count.min(MAX_FIELDS);
-                rows.push((count, (0..shown).map(|i| fields.get(i).to_vec()).collect()));
+                let line = fields.line();
+                rows.push((line, count, (0..shown).map(|i| fields.get(i).to_vec()).collect()));
+                assert!(reader.next_line() > line, "every row takes at least one line");
             }
             Ok(None) => break (rows, Ok(())),
             Err(err) => break (rows, Err(err.kind())),
@@ -54,15 +66,16 @@ fn read_all<R: Read>(inner: R, len: usize) -> Outcome {
     }
 }
 
-/// The naive reading of a file without quotes: lines on `\n`, fields on `,`, the last field
-/// without a trailing `\r`, and a last line without its `\n` still a row.
+/// The naive reading of a file without quotes: lines on `\n` (numbered from 1), fields on `,`,
+/// the last field without a trailing `\r`, and a last line without its `\n` still a row.
 fn naive(file: &[u8]) -> Outcome {
     let body = file.strip_suffix(b"\n").unwrap_or(file);
     let rows = if file.is_empty() {
         Vec::new()
     } else {
         body.split(|&b| b == b'\n')
-            .map(|line| {
+            .zip(1..)
+            .map(|(line, number)| {
                 let fields: Vec<&[u8]> = line.split(|&b| b == b',').collect();
                 let last = fields.len() - 1;
                 let shown = fields
@@ -78,7 +91,7 @@ fn naive(file: &[u8]) -> Outcome {
                         f.to_vec()
                     })
                     .collect();
-                (fields.len(), shown)
+                (number, fields.len(), shown)
             })
             .collect()
     };
@@ -96,17 +109,23 @@ fuzz_target!(|data: &[u8]| {
             assert!(row.count >= 1);
         }
     }
-    let whole = read_all(file, file.len());
+    let whole = read_all(file, file.len(), false);
     let pieces = Pieces {
         rest: file,
         chunk: 1 + usize::from(control & 0x3F),
         interrupt: control & 0x80 != 0,
         toggle: false,
     };
+    let skip_mark = control & 0x40 != 0;
+    let without_mark = if skip_mark {
+        read_all(file.strip_prefix(BYTE_ORDER_MARK).unwrap_or(file), file.len(), false)
+    } else {
+        whole.clone()
+    };
     assert_eq!(
-        read_all(pieces, file.len()),
-        whole,
-        "the rows depend on how reads split"
+        read_all(pieces, file.len(), skip_mark),
+        without_mark,
+        "the rows depend on how reads split, or on a skipped mark"
     );
     if !file.contains(&b'"') {
         assert_eq!(whole, naive(file));

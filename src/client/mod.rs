@@ -6,10 +6,15 @@
 //! reads, encodes and sends batches (up to `batch.window` ahead), the main thread reads the
 //! acknowledgements in order and logs each one.
 //!
+//! Before an upload connects, `check` reads the whole agency file: a file with a bad row sends
+//! nothing, so an agency never stores half its file and then stops short of END.
+//!
 //! One file per job: `retry` (reconnecting within the retry window), `exchange` (`HELLO`, next
-//! frame), `echo`, `bet` and `upload` (one per mode), `source` (the agency file).
+//! frame), `echo`, `bet` and `upload` (one per mode), `source` (the agency file), `check` (the
+//! agency file read once before connecting).
 
 mod bet;
+mod check;
 mod echo;
 mod exchange;
 mod retry;
@@ -21,7 +26,8 @@ use echo::echo_loop;
 use retry::with_retries;
 use upload::upload;
 
-pub use source::BetSource;
+use check::check_file;
+pub use source::{BadRow, BetSource, FileStamp, Problem, Skipped};
 
 use std::fmt;
 use std::io;
@@ -82,14 +88,17 @@ pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
         Mode::Bet => with_retries(config, stop, |progress| {
             send_one_bet(config, stop, progress)
         }),
-        Mode::Agency => {
-            with_retries(config, stop, |progress| upload(config, stop, progress)).map(|winners| {
+        Mode::Agency => check_file(&config.data_file, stop).and_then(|checked| {
+            with_retries(config, stop, |progress| {
+                upload(config, stop, progress, &checked)
+            })
+            .map(|winners| {
                 log::info!(
                     "action: consulta_ganadores | result: success | cant_ganadores: {}",
                     winners.len()
                 );
             })
-        }
+        }),
     };
     match outcome {
         Ok(()) => 0,

@@ -3,7 +3,7 @@
 
 use super::exchange::{greet, next_frame};
 use super::retry::{connect, LastProgress};
-use super::source::BetSource;
+use super::source::{BetSource, FileStamp};
 use super::{refused, ClientError, STOP_POLL, WINNERS_TICK};
 use crate::config::ClientConfig;
 use crate::connection::{Connection, FrameWriter};
@@ -20,11 +20,13 @@ pub(super) enum Sent {
     End { total: u64 },
 }
 
-/// Exercises 6–8: upload from the server's position, END, then the winners.
+/// Exercises 6–8: upload from the server's position, END, then the winners; `checked` is the
+/// version of the agency file the check read.
 pub(super) fn upload(
     config: &ClientConfig,
     stop: &AtomicBool,
     progress: &LastProgress,
+    checked: &FileStamp,
 ) -> Result<Vec<String>, ClientError> {
     let mut conn = Connection::new(connect(config, stop, progress)?);
     let (position, ended) = greet(&mut conn, config, stop)?;
@@ -34,7 +36,8 @@ pub(super) fn upload(
         config.id
     );
     if !ended {
-        let source = BetSource::open(&config.data_file, position).map_err(ClientError::Fatal)?;
+        let source =
+            BetSource::open(&config.data_file, checked, position).map_err(ClientError::Fatal)?;
         let (sent_tx, sent_rx) = mpsc::sync_channel::<Sent>(config.window);
         let sender_error = Mutex::new(None);
         // Set when the reader fails first (say, the server refused a batch): the sender's error
@@ -125,10 +128,12 @@ pub(super) fn send_all(
         if stop.load(Ordering::Relaxed) {
             return Err(ClientError::Stopped);
         }
-        let Some(bet) = source.next_bet().map_err(ClientError::Fatal)? else {
+        let row = source
+            .next_raw()
+            .map_err(|bad| ClientError::Fatal(format!("{} {bad}", config.data_file.display())))?;
+        let Some(raw) = row else {
             break;
         };
-        let raw = bet.raw();
         if !batch
             .push(&raw)
             .map_err(|err| ClientError::Fatal(err.to_string()))?

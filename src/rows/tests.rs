@@ -37,6 +37,20 @@ fn needs_quotes_sees_each_special_byte_at_every_position() {
     }
 }
 
+/// A reader that hands out one byte at a time.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let Some((&first, rest)) = self.0.split_first() else {
+            return Ok(0);
+        };
+        out[0] = first;
+        self.0 = rest;
+        Ok(1)
+    }
+}
+
 fn fields(buf: &[u8]) -> Vec<Vec<u8>> {
     let row = split_row(buf, 0).unwrap();
     (0..row.count.min(MAX_FIELDS))
@@ -67,18 +81,6 @@ fn a_row_cut_short_needs_more_bytes() {
 #[test]
 fn the_reader_unescapes_quoted_fields_across_reads() {
     let text = "a,b\r\n\"x, \"\"y\"\"\nz\",2\nlast,row";
-    // A reader that hands out one byte at a time.
-    struct Trickle<'a>(&'a [u8]);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let Some((&first, rest)) = self.0.split_first() else {
-                return Ok(0);
-            };
-            out[0] = first;
-            self.0 = rest;
-            Ok(1)
-        }
-    }
     let mut reader = RowReader::new(Trickle(text.as_bytes()));
     let mut rows = Vec::new();
     while let Some(fields) = reader.next_row().unwrap() {
@@ -126,4 +128,73 @@ fn a_field_past_the_last_is_empty_never_a_stale_one() {
     assert_eq!(second.get(0), b"d");
     assert_eq!(second.get(2), b"", "no stale field from the row before");
     assert_eq!(second.get(99), b"");
+}
+
+/// `(line, blank, first field)` of every row, the reader having skipped a byte-order mark or not.
+fn lines_of(text: &[u8], skip_mark: bool) -> (bool, Vec<(u64, bool, Vec<u8>)>) {
+    let mut reader = RowReader::new(Trickle(text));
+    let skipped = skip_mark && reader.skip_byte_order_mark().unwrap();
+    let mut rows = Vec::new();
+    while let Some(fields) = reader.next_row().unwrap() {
+        rows.push((fields.line(), fields.is_blank(), fields.get(0).to_vec()));
+    }
+    (skipped, rows)
+}
+
+#[test]
+fn lines_are_numbered_as_an_editor_shows_them() {
+    let text = b"a,1\r\n\r\n\"two\r\nlines\",2\n\n\"\"\nb,3";
+    let (_, rows) = lines_of(text, false);
+    let mut reader = RowReader::new(&b"a\n\n\"b\nc,d\n"[..]);
+    assert_eq!(reader.next_line(), 1);
+    reader.next_row().unwrap();
+    reader.next_row().unwrap();
+    assert_eq!(reader.next_line(), 3, "where the unreadable row starts");
+    assert!(reader.next_row().is_err());
+    let expected: [(u64, bool, &[u8]); 6] = [
+        (1, false, b"a"),
+        (2, true, b""),
+        (3, false, b"two\r\nlines"),
+        (5, true, b""),
+        (6, false, b""),
+        (7, false, b"b"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|&(line, blank, first)| (line, blank, first.to_vec()))
+        .collect();
+    assert_eq!(rows, expected, "a quoted empty field (line 6) is not blank");
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped_once_and_only_when_asked() {
+    let text = b"\xEF\xBB\xBF\"Ana\",1\n\xEF\xBB\xBFBo,2\n";
+    let (skipped, rows) = lines_of(text, true);
+    assert!(skipped);
+    assert_eq!(
+        rows[0],
+        (1, false, b"Ana".to_vec()),
+        "the quote after the mark opens"
+    );
+    assert_eq!(
+        rows[1].2, b"\xEF\xBB\xBFBo",
+        "only the file's first bytes are a mark"
+    );
+    let (skipped, rows) = lines_of(text, false);
+    assert!(!skipped);
+    assert_eq!(rows[0].2, b"\xEF\xBB\xBF\"Ana\"");
+    for short in [&b""[..], b"\xEF", b"\xEF\xBB", b"\xEF\xBB\xBF", b"a\n"] {
+        let (skipped, rows) = lines_of(short, true);
+        assert_eq!(skipped, short == BYTE_ORDER_MARK, "{short:?}");
+        assert_eq!(
+            rows.len(),
+            usize::from(short.len() % 3 != 0 || short == b"a\n")
+        );
+    }
+    let mut reader = RowReader::new(&b"a\n\xEF\xBB\xBF\n"[..]);
+    reader.next_row().unwrap();
+    assert!(
+        !reader.skip_byte_order_mark().unwrap(),
+        "not after the first row"
+    );
 }
