@@ -273,7 +273,9 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                     receipt: mine.receipt,
                 },
                 // Only an agency outside 1..=agencies, which never gets to end, could miss.
-                None => WinnersReply::Failed(format!("the draw has no receipt for agency {agency}")),
+                None => {
+                    WinnersReply::Failed(format!("the draw has no receipt for agency {agency}"))
+                }
             };
             let _ = reply.send(answer);
         }

@@ -160,19 +160,13 @@ fn winners_wait_for_every_end_and_each_agency_gets_only_its_own() {
     assert!(!c.has_drawn());
     assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
     assert!(c.has_drawn());
-    assert_eq!(
-        rx1.recv().unwrap(),
-        told(1, 2, &["111"])
-    );
+    assert_eq!(rx1.recv().unwrap(), told(1, 2, &["111"]));
     let (tx2, rx2) = ipc::channel().unwrap();
     c.serve(Request::Winners {
         agency: 2,
         reply: tx2,
     });
-    assert_eq!(
-        rx2.recv().unwrap(),
-        told(2, 2, &["221", "222"])
-    );
+    assert_eq!(rx2.recv().unwrap(), told(2, 2, &["221", "222"]));
     assert_eq!(c.ledger.draws, 1, "the draw happens once");
     assert_eq!(
         c.ledger.draw_records, 1,
@@ -306,14 +300,8 @@ fn winners_are_released_a_delay_after_the_draw_even_to_late_askers() {
     assert!(at >= drawn_at + WATCHED.winners_delay);
     sleep(at.saturating_duration_since(Instant::now()));
     c.tick(Instant::now());
-    assert_eq!(
-        parked.recv().unwrap(),
-        told(1, 2, &["111"])
-    );
-    assert_eq!(
-        late.recv().unwrap(),
-        told(2, 2, &["221", "222"])
-    );
+    assert_eq!(parked.recv().unwrap(), told(1, 2, &["111"]));
+    assert_eq!(late.recv().unwrap(), told(2, 2, &["221", "222"]));
     assert_eq!(c.next_deadline(), None, "nothing left to do");
 }
 
@@ -329,10 +317,7 @@ fn a_failed_draw_is_told_and_tried_again_on_the_next_query() {
         WinnersReply::Failed(_)
     ));
     c.ledger.fail_draw = false;
-    assert_eq!(
-        winners(&mut c, 1).recv().unwrap(),
-        told(1, 2, &["111"])
-    );
+    assert_eq!(winners(&mut c, 1).recv().unwrap(), told(1, 2, &["111"]));
     assert_eq!(c.ledger.draw_records, 1);
 }
 

@@ -7,11 +7,13 @@
 //! acknowledgements in order and logs each one.
 //!
 //! One file per job: `retry` (reconnecting within the retry window), `exchange` (`HELLO`, next
-//! frame), `echo`, `bet` and `upload` (one per mode), `source` (the agency file).
+//! frame), `echo`, `bet` and `upload` (one per mode), `source` (the agency file), `receipt` (the
+//! digest of the file's bets, checked against the central's answer to `WINNERS`).
 
 mod bet;
 mod echo;
 mod exchange;
+mod receipt;
 mod retry;
 mod source;
 mod upload;

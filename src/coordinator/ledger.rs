@@ -73,7 +73,10 @@ impl<'s> BetsLedger<'s> {
 
     /// Every agency with bets or an END on record.
     pub(crate) fn agencies_on_record(&self) -> BTreeSet<AgencyId> {
-        self.tally.agencies().chain(self.ended.iter().copied()).collect()
+        self.tally
+            .agencies()
+            .chain(self.ended.iter().copied())
+            .collect()
     }
 
     fn catch_up(&mut self) -> Result<(), StorageError> {

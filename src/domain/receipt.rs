@@ -95,7 +95,10 @@ impl ReceiptBuilder {
         let mut encoded = [0u8; ENCODED_MAX];
         let mut len: usize = 0;
         for field in fields {
-            let Some(end) = len.checked_add(4 + field.len()).filter(|&e| e <= ENCODED_MAX) else {
+            let Some(end) = len
+                .checked_add(4 + field.len())
+                .filter(|&e| e <= ENCODED_MAX)
+            else {
                 self.add_long(fields);
                 return;
             };
@@ -180,7 +183,13 @@ mod tests {
 
     fn example() -> ReceiptBuilder {
         let mut receipt = ReceiptBuilder::new();
-        receipt.add(b"Santiago Lionel", b"Lorca", b"30904465", b"1999-03-17", 7574);
+        receipt.add(
+            b"Santiago Lionel",
+            b"Lorca",
+            b"30904465",
+            b"1999-03-17",
+            7574,
+        );
         receipt
     }
 
@@ -222,7 +231,10 @@ mod tests {
             expected.update((field.len() as u32).to_be_bytes());
             expected.update(field);
         }
-        assert_eq!(receipt.receipt().digest.0, <[u8; 32]>::from(expected.finalize()));
+        assert_eq!(
+            receipt.receipt().digest.0,
+            <[u8; 32]>::from(expected.finalize())
+        );
     }
 
     #[test]

@@ -152,10 +152,7 @@ impl Session<'_, '_> {
         let agency = self.progress.agency;
         // Waiting for the other agencies is not idleness: no timeout here, only SIGTERM.
         match self.ask(|reply| Request::Winners { agency, reply }, None)? {
-            WinnersReply::Winners {
-                documents,
-                receipt,
-            } => {
+            WinnersReply::Winners { documents, receipt } => {
                 self.conn
                     .send_winners(receipt.count, receipt.digest, &documents)?;
                 log::info!(

@@ -72,7 +72,14 @@ impl<'s> BetsReader<'s> {
         // Every row we write ends in '\n': bytes after the last one are a torn row.
         let complete = self.end_of_last_line(len)?;
         self.content = ContentHasher::new();
-        let summary = scan(&self.file, &self.path, 0, complete, &mut self.content, visit)?;
+        let summary = scan(
+            &self.file,
+            &self.path,
+            0,
+            complete,
+            &mut self.content,
+            visit,
+        )?;
         self.scanned = summary.end;
         let good = match summary.fault {
             None => summary.end,

@@ -91,7 +91,7 @@ pub(super) fn scan_bets(
                                 reason: reason.to_string(),
                                 is_last: base + row.end as u64 >= to,
                             }),
-                        })
+                        });
                     }
                 }
                 pos = row.end;
@@ -194,7 +194,10 @@ mod tests {
             } else {
                 assert_eq!(bet.first_name, b"Ana");
             }
-            assert_eq!((bet.last_name, bet.birthdate), (&b"B"[..], &b"2000-01-01"[..]));
+            assert_eq!(
+                (bet.last_name, bet.birthdate),
+                (&b"B"[..], &b"2000-01-01"[..])
+            );
         })
         .unwrap();
         let _ = std::fs::remove_file(&path);
@@ -209,7 +212,11 @@ mod tests {
         assert_eq!(quoted, rows.div_ceil(7));
         let mut whole = ContentHasher::new();
         whole.update(&bytes);
-        assert_eq!(content.digest(), whole.digest(), "every byte hashed once, in order");
+        assert_eq!(
+            content.digest(),
+            whole.digest(),
+            "every byte hashed once, in order"
+        );
         assert_eq!(winners, (0..rows).filter(|i| i % 10_000 == 7574).count());
     }
 }

@@ -56,9 +56,10 @@ impl Tally {
 
     /// The receipt of `agency`'s bets read so far (of none, if it has none).
     pub fn receipt(&self, agency: u32) -> Receipt {
-        self.agencies
-            .get(&agency)
-            .map_or_else(|| ReceiptBuilder::new().receipt(), |tally| tally.receipt.receipt())
+        self.agencies.get(&agency).map_or_else(
+            || ReceiptBuilder::new().receipt(),
+            |tally| tally.receipt.receipt(),
+        )
     }
 
     /// The documents of `agency`'s winning bets, in file order.

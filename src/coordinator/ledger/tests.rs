@@ -70,11 +70,20 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     assert!(draw.agencies[&3].winners.is_empty());
     // Receipts of the fields as the agency sent them, the quoted name unescaped.
     let mut one = ReceiptBuilder::new();
-    one.add("Ana, \"la\"\nmaría".as_bytes(), b"Perez", b"1", b"1990-01-31", 7574);
+    one.add(
+        "Ana, \"la\"\nmaría".as_bytes(),
+        b"Perez",
+        b"1",
+        b"1990-01-31",
+        7574,
+    );
     one.add(b"Bo", b"Perez", b"2", b"1990-01-31", 1);
     let one = one.receipt();
     assert_eq!(
-        (draw.agencies[&1].receipt.count, draw.agencies[&1].receipt.digest),
+        (
+            draw.agencies[&1].receipt.count,
+            draw.agencies[&1].receipt.digest
+        ),
         (2, one.digest.0)
     );
     assert_eq!(draw.agencies[&3].receipt.count, 0);
@@ -82,7 +91,11 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let on_disk = std::fs::read(dir.bets()).unwrap();
     let mut whole = ContentHasher::new();
     whole.update(&on_disk);
-    assert_eq!(draw.digest, whole.digest().to_string(), "the digest of every stored byte");
+    assert_eq!(
+        draw.digest,
+        whole.digest().to_string(),
+        "the digest of every stored byte"
+    );
     assert_eq!(on_disk, [a.as_slice(), b.as_slice()].concat());
     // The csv crate (like Python's csv module) reads the quoted name back unchanged.
     let mut reader = csv::ReaderBuilder::new()
