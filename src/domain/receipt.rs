@@ -12,9 +12,10 @@ use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
 
-/// Bytes of a bet's canonical encoding that fit the stack buffer; longer bets (only a tampered
-/// file can hold one: names are at most 255 bytes) are hashed field by field instead.
-const ENCODED_MAX: usize = 1024;
+/// Bytes of a bet's canonical encoding that fit the stack buffer: a valid bet's longest (five
+/// lengths, two names of 255 bytes, 10 + 10 + 4) is 554. Longer ones (only a tampered file can
+/// hold one) are hashed field by field instead.
+const ENCODED_MAX: usize = 576;
 
 /// A SHA-256 digest; shown as 64 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
