@@ -74,7 +74,7 @@ build:
 # CARGO_TARGET_DIR is pinned so the Dockerfiles find the binaries where .dockerignore lets them through.
 static:
 	CARGO_TARGET_DIR=target RUSTFLAGS='-C target-feature=+crt-static' \
-		cargo build --release --target $(TARGET) --bin server --bin client --bin gendata
+		cargo build --release --target $(TARGET) --bin server --bin client --bin gendata --bin recount
 
 docker-image: docker-image-$(BUILD_PATH)
 

@@ -1,7 +1,8 @@
-# The bets server: one statically linked binary (static-pie, glibc) and nothing else.
+# The bets server: one statically linked binary (static-pie, glibc), the recount tool beside it,
+# and nothing else.
 # The Makefile's host path (cargo on the host): `make docker-image BUILD=host` compiles
 # the binary, then builds from the repository root (of target/, the root .dockerignore
-# sends only the two static binaries):
+# sends only the static binaries):
 #   docker build -f docker/server.Dockerfile -t server:latest .
 # Without cargo, server/Dockerfile builds the same image by Docker alone.
 #
@@ -12,6 +13,8 @@
 FROM scratch
 LABEL tp0.image="server"
 COPY target/x86_64-unknown-linux-gnu/release/server /server
+# The recount (docs/verifying.md): docker run --rm --entrypoint /recount -v "$PWD:/w" server:latest /w/bets.csv
+COPY target/x86_64-unknown-linux-gnu/release/recount /recount
 WORKDIR /
 EXPOSE 12345
 STOPSIGNAL SIGTERM

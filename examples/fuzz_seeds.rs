@@ -58,6 +58,10 @@ fn frames() -> Result<Vec<Vec<u8>>, Box<dyn Error>> {
             ended: true,
         },
         ServerMessage::Ack { position: 5 },
+        ServerMessage::Receipt {
+            count: 2,
+            digest: [0xAB; 32],
+        },
         ServerMessage::Error {
             code: ErrorCode::InvalidBet,
             text: "nacimiento: not a valid date",

@@ -12,7 +12,9 @@ use nix::errno::Errno;
 use nix::sys::socket::{recv, setsockopt, sockopt, MsgFlags};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{self, ClientMessage, CodecError, Decoded, Frame, RawBet, MAX_FRAME_LEN};
+use crate::protocol::{
+    self, ClientMessage, CodecError, Decoded, Frame, RawBet, ServerMessage, MAX_FRAME_LEN,
+};
 
 /// Size of the read buffer; a multiple of the largest frame.
 pub const READ_BUFFER: usize = 8 * MAX_FRAME_LEN;
@@ -221,12 +223,21 @@ impl Connection {
         self.write_whole(&out)
     }
 
-    /// Sends an agency's winners: as many `WINNER_LIST` frames as the documents need.
+    /// Sends the answer to `WINNERS`: the agency's `RECEIPT` (`count` bets, `digest`), then its
+    /// winners in as many `WINNER_LIST` frames as the documents need, all in one write.
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send_winners<S: AsRef<str>>(&mut self, documents: &[S]) -> io::Result<()> {
+    pub fn send_winners<S: AsRef<str>>(
+        &mut self,
+        count: u64,
+        digest: [u8; 32],
+        documents: &[S],
+    ) -> io::Result<()> {
         let mut out = Vec::new();
+        ServerMessage::Receipt { count, digest }
+            .encode(&mut out)
+            .map_err(io::Error::other)?;
         protocol::encode_winners(documents, &mut out).map_err(io::Error::other)?;
         self.write_whole(&out)
     }

@@ -10,7 +10,8 @@
 //! What they share (dependencies point down): `protocol` turns frames into bytes and back over a
 //! `connection`; `storage` alone touches the bets file, its format and its locks, using `rows` to
 //! split the course's CSV; `domain` owns a bet's fields and rules and imports nothing of ours;
-//! `config` and `logging` serve everyone. `client` is the agency, the other binary.
+//! `config` and `logging` serve everyone. `client` is the agency, the other binary; `recount`
+//! checks a copy of the bets file against a draw's published digest, a third.
 //! `docs/architecture.md` has one line per module and the process tree.
 
 pub mod coordinator;
@@ -23,5 +24,6 @@ pub mod connection;
 pub mod domain;
 pub mod logging;
 pub mod protocol;
+pub mod recount;
 pub mod rows;
 pub mod storage;

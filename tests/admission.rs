@@ -86,6 +86,10 @@ fn an_idle_upload_is_cut_but_waiting_for_the_draw_is_not() {
     assert!(matches!(reply, Some(Reply::Welcome { .. })));
     other.send(&ClientMessage::End { total: 0 });
     assert_eq!(other.recv(), Some(Reply::Ack(0)));
+    assert!(matches!(
+        waiting.recv(),
+        Some(Reply::Receipt { count: 0, .. })
+    ));
     assert_eq!(
         waiting.recv(),
         Some(Reply::Winners {

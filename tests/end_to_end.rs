@@ -95,6 +95,10 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
     assert_eq!(second.recv(), Some(Reply::Ack(2)));
     second.send(&ClientMessage::End { total: 2 });
     assert_eq!(second.recv(), Some(Reply::Ack(2)));
+    assert!(matches!(
+        first.recv(),
+        Some(Reply::Receipt { count: 3, .. })
+    ));
     assert_eq!(
         first.recv(),
         Some(Reply::Winners {
@@ -103,6 +107,10 @@ fn a_winners_query_before_the_draw_waits_and_never_gets_partial_lists() {
         })
     );
     second.send(&ClientMessage::Winners);
+    assert!(matches!(
+        second.recv(),
+        Some(Reply::Receipt { count: 2, .. })
+    ));
     assert_eq!(
         second.recv(),
         Some(Reply::Winners {

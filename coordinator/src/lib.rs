@@ -21,9 +21,10 @@ mod ports;
 pub mod round;
 
 pub use messages::{
-    AgencyId, AuthReply, ClaimReply, EndReply, OpeningReply, Request, SessionId, WinnersReply,
+    AgencyId, AuthReply, ClaimReply, EndReply, OpeningReply, Receipt, Request, SessionId,
+    WinnersReply,
 };
-pub use ports::{Ledger, Liveness};
+pub use ports::{AgencyDraw, Draw, Ledger, Liveness};
 pub use round::{Opening, Timing};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,7 +35,7 @@ use ipc_channel::ipc::{IpcReceiver, IpcSender, TryRecvError};
 
 /// The draw's result and when agencies may learn it.
 struct Drawn {
-    winners: BTreeMap<AgencyId, Vec<String>>,
+    agencies: BTreeMap<AgencyId, AgencyDraw>,
     released_at: Instant,
 }
 
@@ -266,8 +267,17 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             return;
         }
         for (agency, reply) in self.parked.drain(..) {
-            let mine = drawn.winners.get(&agency).cloned().unwrap_or_default();
-            let _ = reply.send(WinnersReply::Winners(mine));
+            let answer = match drawn.agencies.get(&agency) {
+                Some(mine) => WinnersReply::Winners {
+                    documents: mine.winners.clone(),
+                    receipt: mine.receipt,
+                },
+                // Only an agency outside 1..=agencies, which never gets to end, could miss.
+                None => {
+                    WinnersReply::Failed(format!("the draw has no receipt for agency {agency}"))
+                }
+            };
+            let _ = reply.send(answer);
         }
     }
 
@@ -280,21 +290,24 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             return Ok(());
         }
         let recovered = self.ledger.drawn();
-        let outcome = self.ledger.draw().and_then(|winners| {
+        let outcome = self.ledger.draw(self.agencies).and_then(|draw| {
             if !recovered {
                 // Durable before it is announced: a restart recovers this draw, never repeats it.
                 self.ledger.record_draw()?;
             }
-            Ok(winners)
+            Ok(draw)
         });
         match outcome {
-            Ok(winners) => {
-                let total: usize = winners.values().map(Vec::len).sum();
+            Ok(draw) => {
+                let total: usize = draw.agencies.values().map(|a| a.winners.len()).sum();
                 let delay = self.timing.winners_delay.as_millis();
+                // The digest is published before any winner is released: anyone holding a copy
+                // of the bets file can check it is the one the draw read (the `recount` tool).
+                let (bets, digest) = (draw.bets, &draw.digest);
                 if recovered {
-                    log::info!("action: recover_draw | result: success | ganadores: {total} | winners_delay_ms: {delay}");
+                    log::info!("action: recover_draw | result: success | ganadores: {total} | apuestas: {bets} | digest: {digest} | winners_delay_ms: {delay}");
                 } else {
-                    log::info!("action: sorteo | result: success | ganadores: {total}");
+                    log::info!("action: sorteo | result: success | ganadores: {total} | apuestas: {bets} | digest: {digest}");
                     if delay > 0 {
                         log::debug!(
                             "action: release_winners | result: in_progress | in_ms: {delay}"
@@ -302,7 +315,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                     }
                 }
                 self.drawn = Some(Drawn {
-                    winners,
+                    agencies: draw.agencies,
                     released_at: now + self.timing.winners_delay,
                 });
                 self.release_if_due(now);

@@ -105,11 +105,26 @@ pub enum EndReply {
     Failed(String),
 }
 
+/// An agency's receipt: how many of its bets the central read from the bets file for the draw,
+/// and the SHA-256 of their canonical encodings in file order (the server's `domain::Receipt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Bets of the agency the draw read.
+    pub count: u64,
+    /// Their digest.
+    pub digest: [u8; 32],
+}
+
 /// The answer to [`Request::Winners`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WinnersReply {
-    /// The documents of the agency's winning bets, in file order.
-    Winners(Vec<String>),
+    /// The agency's winners and the receipt of what the draw read of its bets.
+    Winners {
+        /// The documents of the agency's winning bets, in file order.
+        documents: Vec<String>,
+        /// What the draw read of the agency's bets.
+        receipt: Receipt,
+    },
     /// The agency has not sent END, so the draw cannot include it yet.
     NotEnded,
     /// The draw failed; retry later.

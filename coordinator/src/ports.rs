@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::messages::{AgencyId, SessionId};
+use crate::messages::{AgencyId, Receipt, SessionId};
 
 /// What the coordinator needs from storage: positions, durable ENDs and the draw.
 pub trait Ledger {
@@ -28,8 +28,29 @@ pub trait Ledger {
     /// Makes the fact that the draw ran durable, so a restart recovers it instead of drawing again.
     fn record_draw(&mut self) -> Result<(), Self::Error>;
 
-    /// Reads every stored bet and returns the winners' documents per agency, in file order.
-    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, Self::Error>;
+    /// Reads every stored bet and returns, for each agency of `1..=agencies`, its winners'
+    /// documents in file order and the receipt of its bets; and what the draw read in all.
+    fn draw(&mut self, agencies: u32) -> Result<Draw, Self::Error>;
+}
+
+/// What the ledger read for the draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draw {
+    /// Bets read, of every agency.
+    pub bets: u64,
+    /// The digest of the bytes the draw read, as the log shows it (hex).
+    pub digest: String,
+    /// Each agency's winners and receipt.
+    pub agencies: BTreeMap<AgencyId, AgencyDraw>,
+}
+
+/// One agency's part of the [`Draw`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgencyDraw {
+    /// The documents of its winning bets, in file order.
+    pub winners: Vec<String>,
+    /// What the draw read of its bets.
+    pub receipt: Receipt,
 }
 
 /// Tells whether a session is still alive; a dead holder's claim is void.

@@ -40,19 +40,44 @@ impl Ledger for MemoryLedger {
         self.ended.insert(agency);
         Ok(())
     }
-    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, String> {
+    fn draw(&mut self, agencies: u32) -> Result<Draw, String> {
         if self.fail_draw {
             return Err("disk unreadable".into());
         }
         self.draws += 1;
-        Ok(self
-            .bets
-            .iter()
-            .map(|(a, bets)| {
+        let none = Vec::new();
+        let agencies = (1..=agencies)
+            .map(|a| {
+                let bets = self.bets.get(&a).unwrap_or(&none);
                 let docs = bets.iter().filter(|(_, n)| *n == 7574);
-                (*a, docs.map(|(d, _)| d.clone()).collect())
+                let draw = AgencyDraw {
+                    winners: docs.map(|(d, _)| d.clone()).collect(),
+                    receipt: receipt(a, bets.len() as u64),
+                };
+                (a, draw)
             })
-            .collect())
+            .collect();
+        Ok(Draw {
+            bets: self.stored_at_open(),
+            digest: "00".repeat(32),
+            agencies,
+        })
+    }
+}
+
+/// The memory ledger's stand-in for a digest: the agency's number in every byte.
+fn receipt(agency: AgencyId, count: u64) -> Receipt {
+    Receipt {
+        count,
+        digest: [agency as u8; 32],
+    }
+}
+
+/// What agency `agency`, with `count` bets, is told.
+fn told(agency: AgencyId, count: u64, documents: &[&str]) -> WinnersReply {
+    WinnersReply::Winners {
+        documents: documents.iter().map(|d| d.to_string()).collect(),
+        receipt: receipt(agency, count),
     }
 }
 
@@ -135,19 +160,13 @@ fn winners_wait_for_every_end_and_each_agency_gets_only_its_own() {
     assert!(!c.has_drawn());
     assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
     assert!(c.has_drawn());
-    assert_eq!(
-        rx1.recv().unwrap(),
-        WinnersReply::Winners(vec!["111".into()])
-    );
+    assert_eq!(rx1.recv().unwrap(), told(1, 2, &["111"]));
     let (tx2, rx2) = ipc::channel().unwrap();
     c.serve(Request::Winners {
         agency: 2,
         reply: tx2,
     });
-    assert_eq!(
-        rx2.recv().unwrap(),
-        WinnersReply::Winners(vec!["221".into(), "222".into()])
-    );
+    assert_eq!(rx2.recv().unwrap(), told(2, 2, &["221", "222"]));
     assert_eq!(c.ledger.draws, 1, "the draw happens once");
     assert_eq!(
         c.ledger.draw_records, 1,
@@ -281,14 +300,8 @@ fn winners_are_released_a_delay_after_the_draw_even_to_late_askers() {
     assert!(at >= drawn_at + WATCHED.winners_delay);
     sleep(at.saturating_duration_since(Instant::now()));
     c.tick(Instant::now());
-    assert_eq!(
-        parked.recv().unwrap(),
-        WinnersReply::Winners(vec!["111".into()])
-    );
-    assert_eq!(
-        late.recv().unwrap(),
-        WinnersReply::Winners(vec!["221".into(), "222".into()])
-    );
+    assert_eq!(parked.recv().unwrap(), told(1, 2, &["111"]));
+    assert_eq!(late.recv().unwrap(), told(2, 2, &["221", "222"]));
     assert_eq!(c.next_deadline(), None, "nothing left to do");
 }
 
@@ -304,10 +317,7 @@ fn a_failed_draw_is_told_and_tried_again_on_the_next_query() {
         WinnersReply::Failed(_)
     ));
     c.ledger.fail_draw = false;
-    assert_eq!(
-        winners(&mut c, 1).recv().unwrap(),
-        WinnersReply::Winners(vec!["111".into()])
-    );
+    assert_eq!(winners(&mut c, 1).recv().unwrap(), told(1, 2, &["111"]));
     assert_eq!(c.ledger.draw_records, 1);
 }
 

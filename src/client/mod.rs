@@ -11,12 +11,14 @@
 //!
 //! One file per job: `retry` (reconnecting within the retry window), `exchange` (`HELLO`, next
 //! frame), `echo`, `bet` and `upload` (one per mode), `source` (the agency file), `check` (the
-//! agency file read once before connecting).
+//! agency file read once before connecting), `receipt` (the digest of the file's bets, checked
+//! against the central's answer to `WINNERS`).
 
 mod bet;
 mod check;
 mod echo;
 mod exchange;
+mod receipt;
 mod retry;
 mod source;
 mod upload;

@@ -1,16 +1,17 @@
 //! The coordinator's [`Ledger`] over the bets file: how many bets each agency has stored, whose
-//! END is durable, and the winners, kept as counts while storage reads the file once per run.
+//! END is durable, the winners and each agency's receipt, kept up to date while storage reads
+//! the file once per run. The receipts and the file's digest cover exactly the bytes the draw
+//! read, as it read them, not what the sessions remember writing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use ::coordinator::Ledger;
+use ::coordinator::{AgencyDraw, Draw, Ledger, Receipt};
 
 use super::AgencyId;
-use crate::domain::has_won;
 use crate::logging::field;
-use crate::storage::{BetsReader, CommitState, EndJournal, ScannedBet, StorageError};
+use crate::storage::{BetsReader, CommitState, EndJournal, StorageError, Tally};
 
 /// Counts and winners per agency, kept up to date from the bets file and the END journal.
 pub(crate) struct BetsLedger<'s> {
@@ -22,29 +23,6 @@ pub(crate) struct BetsLedger<'s> {
     stored_at_open: u64,
     /// Whether the journal records that this round's draw ran.
     drawn: bool,
-}
-
-/// What the coordinator keeps of the stored bets.
-#[derive(Default)]
-struct Tally {
-    bets: u64,
-    counts: HashMap<AgencyId, u64>,
-    winners: BTreeMap<AgencyId, Vec<String>>,
-}
-
-impl Tally {
-    fn add(&mut self, bet: ScannedBet<'_>) {
-        self.bets += 1;
-        *self.counts.entry(bet.agency).or_insert(0) += 1;
-        if has_won(bet.number) {
-            let document = String::from_utf8_lossy(bet.document).into_owned();
-            self.winners.entry(bet.agency).or_default().push(document);
-        }
-    }
-
-    fn count(&self, agency: AgencyId) -> u64 {
-        self.counts.get(&agency).copied().unwrap_or(0)
-    }
 }
 
 impl<'s> BetsLedger<'s> {
@@ -71,12 +49,12 @@ impl<'s> BetsLedger<'s> {
         }
         let shown = path.display().to_string();
         let file = field(&shown);
-        if tally.bets == 0 && ended.is_empty() {
+        if tally.bets() == 0 && ended.is_empty() {
             log::info!("action: nueva_ronda | result: success | file: {file}");
         } else {
             log::info!(
                 "action: recover_bets | result: success | file: {file} | bets: {} | bytes: {} | ended: {} | drawn: {} | ms: {}",
-                tally.bets,
+                tally.bets(),
                 recovered.len,
                 ended.len(),
                 journaled.drawn,
@@ -86,7 +64,7 @@ impl<'s> BetsLedger<'s> {
         Ok(BetsLedger {
             reader,
             journal,
-            stored_at_open: tally.bets,
+            stored_at_open: tally.bets(),
             tally,
             ended,
             drawn: journaled.drawn,
@@ -96,10 +74,8 @@ impl<'s> BetsLedger<'s> {
     /// Every agency with bets or an END on record.
     pub(crate) fn agencies_on_record(&self) -> BTreeSet<AgencyId> {
         self.tally
-            .counts
-            .keys()
-            .chain(&self.ended)
-            .copied()
+            .agencies()
+            .chain(self.ended.iter().copied())
             .collect()
     }
 
@@ -141,15 +117,33 @@ impl Ledger for BetsLedger<'_> {
         Ok(())
     }
 
-    fn draw(&mut self) -> Result<BTreeMap<AgencyId, Vec<String>>, StorageError> {
+    fn draw(&mut self, agencies: u32) -> Result<Draw, StorageError> {
         let started = Instant::now();
         self.catch_up()?;
         log::debug!(
             "action: draw_scan | result: success | bets: {} | us: {}",
-            self.tally.bets,
+            self.tally.bets(),
             started.elapsed().as_micros()
         );
-        Ok(self.tally.winners.clone())
+        let tally = &self.tally;
+        let agencies = (1..=agencies)
+            .map(|agency| {
+                let receipt = tally.receipt(agency);
+                let draw = AgencyDraw {
+                    winners: tally.winners(agency).to_vec(),
+                    receipt: Receipt {
+                        count: receipt.count,
+                        digest: receipt.digest.0,
+                    },
+                };
+                (agency, draw)
+            })
+            .collect();
+        Ok(Draw {
+            bets: tally.bets(),
+            digest: self.reader.digest().to_string(),
+            agencies,
+        })
     }
 }
 

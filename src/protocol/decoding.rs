@@ -88,7 +88,7 @@ impl<'a> Frame<'a> for ClientMessage<'a> {
                 total: c.u64(kind)?,
             },
             Kind::Winners => ClientMessage::Winners,
-            Kind::Welcome | Kind::Ack | Kind::WinnerList | Kind::Error => {
+            Kind::Welcome | Kind::Ack | Kind::WinnerList | Kind::Receipt | Kind::Error => {
                 return Err(CodecError::WrongDirection(kind))
             }
         };
@@ -133,6 +133,10 @@ impl<'a> Frame<'a> for ServerMessage<'a> {
                     },
                 }
             }
+            Kind::Receipt => ServerMessage::Receipt {
+                count: c.u64(kind)?,
+                digest: c.array(kind)?,
+            },
             Kind::Error => ServerMessage::Error {
                 code: ErrorCode::from_byte(c.u8(kind)?),
                 text: std::str::from_utf8(c.field(kind)?)

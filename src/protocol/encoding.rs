@@ -60,6 +60,7 @@ pub(super) fn server(message: &ServerMessage<'_>, out: &mut Vec<u8>) -> Result<(
             ServerMessage::Welcome { .. } => Kind::Welcome,
             ServerMessage::Ack { .. } => Kind::Ack,
             ServerMessage::WinnerList { .. } => Kind::WinnerList,
+            ServerMessage::Receipt { .. } => Kind::Receipt,
             ServerMessage::Error { .. } => Kind::Error,
         };
         out.extend_from_slice(&[MAGIC, kind as u8, 0, 0]);
@@ -73,6 +74,10 @@ pub(super) fn server(message: &ServerMessage<'_>, out: &mut Vec<u8>) -> Result<(
                 out.extend_from_slice(&total.to_be_bytes());
                 out.extend_from_slice(&documents.count.to_be_bytes());
                 out.extend_from_slice(documents.bytes);
+            }
+            ServerMessage::Receipt { count, digest } => {
+                out.extend_from_slice(&count.to_be_bytes());
+                out.extend_from_slice(digest);
             }
             ServerMessage::Error { code, text } => {
                 out.push(code.to_byte());

@@ -61,6 +61,8 @@ pub enum Kind {
     Ack = 0x82,
     /// Server: one part of the winners' documents.
     WinnerList = 0x84,
+    /// Server: what the draw read of the agency's bets (count and digest), before its winners.
+    Receipt = 0x85,
     /// Server: a refusal with a code and a text.
     Error = 0x8F,
 }
@@ -81,6 +83,7 @@ impl Kind {
             0x81 => Kind::Welcome,
             0x82 => Kind::Ack,
             0x84 => Kind::WinnerList,
+            0x85 => Kind::Receipt,
             0x8F => Kind::Error,
             _ => return None,
         })
@@ -141,6 +144,14 @@ pub enum ServerMessage<'a> {
         total: u32,
         /// The documents in this part.
         documents: Documents<'a>,
+    },
+    /// The agency's receipt: how many of its bets the draw read, and their digest (SHA-256 of
+    /// their canonical encodings, `domain::Receipt`). Sent before the winners list.
+    Receipt {
+        /// Bets of the agency the draw read.
+        count: u64,
+        /// Their digest.
+        digest: [u8; 32],
     },
     /// A refusal.
     Error {

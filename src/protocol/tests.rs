@@ -70,6 +70,36 @@ fn ack_welcome_end_winners_query_round_trip() {
 }
 
 #[test]
+fn receipt_has_exact_bytes_and_its_layout_is_checked() {
+    let mut digest = [0u8; 32];
+    digest.iter_mut().zip(0u8..).for_each(|(b, i)| *b = i);
+    let receipt = ServerMessage::Receipt { count: 258, digest };
+    let mut out = Vec::new();
+    receipt.encode(&mut out).unwrap();
+    let mut expected = vec![0xFF, 0x85, 0, 40, 0, 0, 0, 0, 0, 0, 1, 2];
+    expected.extend(0u8..32);
+    assert_eq!(out, expected);
+    assert_eq!(one::<ServerMessage<'_>>(&out), receipt);
+    let mut short = out[..out.len() - 1].to_vec();
+    short[3] = 39;
+    assert_eq!(
+        decode::<ServerMessage<'_>>(&short),
+        Err(CodecError::Truncated(Kind::Receipt))
+    );
+    let mut long = out.clone();
+    long.push(0);
+    long[3] = 41;
+    assert_eq!(
+        decode::<ServerMessage<'_>>(&long),
+        Err(CodecError::TrailingBytes(Kind::Receipt, 1))
+    );
+    assert_eq!(
+        decode::<ClientMessage<'_>>(&out),
+        Err(CodecError::WrongDirection(Kind::Receipt))
+    );
+}
+
+#[test]
 fn batch_builder_frames_decode_to_the_same_bets() {
     let mut builder = BatchBuilder::new(10);
     builder.reset(41);
@@ -323,6 +353,14 @@ fn decoding_random_and_mutated_bytes_never_panics_and_round_trips() {
     };
     let mut out = Vec::new();
     refusal.encode(&mut out).unwrap();
+    seed_frames.push(out);
+    let mut out = Vec::new();
+    ServerMessage::Receipt {
+        count: 3,
+        digest: [7; 32],
+    }
+    .encode(&mut out)
+    .unwrap();
     seed_frames.push(out);
     let iterations = std::env::var("TP0_FUZZ_ITERATIONS")
         .ok()

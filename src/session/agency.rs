@@ -152,11 +152,13 @@ impl Session<'_, '_> {
         let agency = self.progress.agency;
         // Waiting for the other agencies is not idleness: no timeout here, only SIGTERM.
         match self.ask(|reply| Request::Winners { agency, reply }, None)? {
-            WinnersReply::Winners(documents) => {
-                self.conn.send_winners(&documents)?;
+            WinnersReply::Winners { documents, receipt } => {
+                self.conn
+                    .send_winners(receipt.count, receipt.digest, &documents)?;
                 log::info!(
-                    "action: enviar_ganadores | result: success | agency: {agency} | cant_ganadores: {}",
-                    documents.len()
+                    "action: enviar_ganadores | result: success | agency: {agency} | cant_ganadores: {} | cantidad: {}",
+                    documents.len(),
+                    receipt.count
                 );
                 Ok(())
             }

@@ -13,7 +13,9 @@
 //!   after `fork` (flock belongs to the open file description, so an inherited descriptor would
 //!   not exclude a sibling);
 //! - the coordinator reads through `BetsReader` under a shared lock, incrementally, after it
-//!   repaired a torn tail at startup, and records ENDs and the draw in the `EndJournal`.
+//!   repaired a torn tail at startup, and records ENDs and the draw in the `EndJournal`; what it
+//!   read is a [`Tally`] (counts, receipts, winners) and the digest of the bytes read;
+//! - a recount reads a whole file (a copy, say) into the same [`Tally`] with [`tally_file`].
 //!
 //! [`CommitState`] is a page of shared memory that all of them see: how far the file holds whole
 //! batches (`committed`) and how far it is known durable (`synced`). A writer that dies mid-`write`
@@ -26,13 +28,14 @@ mod reader;
 mod row;
 mod scan;
 mod shared;
+mod tally;
 
 pub use file::BetsFile;
 pub(crate) use journal::EndJournal;
 pub(crate) use reader::BetsReader;
 pub use row::{Mark, PendingRows};
-pub(crate) use scan::ScannedBet;
 pub use shared::CommitState;
+pub use tally::{tally_file, FileTally, Tally};
 
 use std::fmt;
 use std::io;

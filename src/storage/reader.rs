@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::lock::Locked;
 use super::scan::{scan_bets, ScanSummary, ScannedBet};
 use super::{CommitState, StorageError};
+use crate::domain::{ContentHasher, Digest};
 
 /// What the startup repair found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub(crate) struct BetsReader<'s> {
     file: File,
     commit: &'s CommitState,
     scanned: u64,
+    /// The bytes of `[0, scanned)`, hashed as they were read: what the draw drew from.
+    content: ContentHasher,
 }
 
 impl<'s> BetsReader<'s> {
@@ -45,6 +48,7 @@ impl<'s> BetsReader<'s> {
             file,
             commit,
             scanned: 0,
+            content: ContentHasher::new(),
         })
     }
 
@@ -67,7 +71,15 @@ impl<'s> BetsReader<'s> {
             .len();
         // Every row we write ends in '\n': bytes after the last one are a torn row.
         let complete = self.end_of_last_line(len)?;
-        let summary = scan(&self.file, &self.path, 0, complete, visit)?;
+        self.content = ContentHasher::new();
+        let summary = scan(
+            &self.file,
+            &self.path,
+            0,
+            complete,
+            &mut self.content,
+            visit,
+        )?;
         self.scanned = summary.end;
         let good = match summary.fault {
             None => summary.end,
@@ -120,7 +132,14 @@ impl<'s> BetsReader<'s> {
         let summary = {
             let _locked = Locked::shared(&self.file, &self.path)?;
             let to = self.commit.committed();
-            scan(&self.file, &self.path, self.scanned, to, visit)?
+            scan(
+                &self.file,
+                &self.path,
+                self.scanned,
+                to,
+                &mut self.content,
+                visit,
+            )?
         };
         self.scanned = summary.end;
         match summary.fault {
@@ -131,6 +150,12 @@ impl<'s> BetsReader<'s> {
                 reason: fault.reason,
             }),
         }
+    }
+
+    /// SHA-256 of the bytes read so far, from the start of the file: every bet row the reader
+    /// has passed to its callers, each read once.
+    pub(crate) fn digest(&self) -> Digest {
+        self.content.digest()
     }
 
     fn end_of_last_line(&self, len: u64) -> Result<u64, StorageError> {
@@ -157,9 +182,10 @@ fn scan(
     path: &Path,
     from: u64,
     to: u64,
+    content: &mut ContentHasher,
     visit: impl FnMut(ScannedBet<'_>),
 ) -> Result<ScanSummary, StorageError> {
-    scan_bets(file, from, to, visit).map_err(StorageError::io("read", path))
+    scan_bets(file, from, to, content, visit).map_err(StorageError::io("read", path))
 }
 
 /// Makes the name of a file beside the bets file (itself, or its journal) durable: `fdatasync` of a file covers its

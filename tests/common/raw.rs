@@ -119,9 +119,20 @@ impl Raw {
 /// A server frame, owned, to compare whole in assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reply {
-    Welcome { position: u64, ended: bool },
+    Welcome {
+        position: u64,
+        ended: bool,
+    },
     Ack(u64),
-    Winners { total: u32, documents: Vec<String> },
+    Winners {
+        total: u32,
+        documents: Vec<String>,
+    },
+    /// The agency's receipt: its bets the draw read, and their digest in hex.
+    Receipt {
+        count: u64,
+        digest: String,
+    },
     Error(ErrorCode, String),
 }
 
@@ -136,6 +147,10 @@ impl From<&ServerMessage<'_>> for Reply {
             ServerMessage::WinnerList { total, documents } => Reply::Winners {
                 total: *total,
                 documents: documents.iter().map(str::to_owned).collect(),
+            },
+            ServerMessage::Receipt { count, digest } => Reply::Receipt {
+                count: *count,
+                digest: tp0::domain::Digest(*digest).to_string(),
             },
             ServerMessage::Error { code, text } => Reply::Error(*code, text.to_string()),
         }

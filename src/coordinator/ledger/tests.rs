@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::config::SyncMode;
-use crate::domain::{Bet, RawBet};
+use crate::domain::{Bet, ContentHasher, RawBet, ReceiptBuilder};
 use crate::storage::{ends_path, BetsFile, PendingRows};
 
 struct TempDir(PathBuf);
@@ -64,10 +64,38 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     assert_eq!(ledger.position(1).unwrap(), 2);
     assert_eq!(ledger.position(2).unwrap(), 1);
     assert_eq!(ledger.position(3).unwrap(), 0);
-    let winners = ledger.draw().unwrap();
-    assert_eq!(winners[&1], vec!["1".to_string()]);
-    assert_eq!(winners[&2], vec!["3".to_string()]);
+    let draw = ledger.draw(3).unwrap();
+    assert_eq!(draw.agencies[&1].winners, vec!["1".to_string()]);
+    assert_eq!(draw.agencies[&2].winners, vec!["3".to_string()]);
+    assert!(draw.agencies[&3].winners.is_empty());
+    // Receipts of the fields as the agency sent them, the quoted name unescaped.
+    let mut one = ReceiptBuilder::new();
+    one.add(
+        "Ana, \"la\"\nmaría".as_bytes(),
+        b"Perez",
+        b"1",
+        b"1990-01-31",
+        7574,
+    );
+    one.add(b"Bo", b"Perez", b"2", b"1990-01-31", 1);
+    let one = one.receipt();
+    assert_eq!(
+        (
+            draw.agencies[&1].receipt.count,
+            draw.agencies[&1].receipt.digest
+        ),
+        (2, one.digest.0)
+    );
+    assert_eq!(draw.agencies[&3].receipt.count, 0);
+    assert_eq!(draw.bets, 3);
     let on_disk = std::fs::read(dir.bets()).unwrap();
+    let mut whole = ContentHasher::new();
+    whole.update(&on_disk);
+    assert_eq!(
+        draw.digest,
+        whole.digest().to_string(),
+        "the digest of every stored byte"
+    );
     assert_eq!(on_disk, [a.as_slice(), b.as_slice()].concat());
     // The csv crate (like Python's csv module) reads the quoted name back unchanged.
     let mut reader = csv::ReaderBuilder::new()
