@@ -17,18 +17,18 @@ use crate::protocol::{
 };
 
 /// Size of the read buffer; a multiple of the largest frame.
-pub const READ_BUFFER: usize = 8 * MAX_FRAME_LEN;
+pub(crate) const READ_BUFFER: usize = 8 * MAX_FRAME_LEN;
 
 /// A connection silent this long gets its first keepalive probe.
-pub const KEEPALIVE_IDLE_SECS: u32 = 2;
+pub(crate) const KEEPALIVE_IDLE_SECS: u32 = 2;
 /// Seconds between keepalive probes.
-pub const KEEPALIVE_INTERVAL_SECS: u32 = 1;
+pub(crate) const KEEPALIVE_INTERVAL_SECS: u32 = 1;
 /// Unanswered probes that end a connection (the user timeout below usually ends it first).
-pub const KEEPALIVE_PROBES: u32 = 10;
+pub(crate) const KEEPALIVE_PROBES: u32 = 10;
 /// How long sent data (or keepalive probes) may stay unanswered before the kernel drops the
 /// connection: a peer whose host vanished, changed address or lost its network is noticed within
 /// this, well inside the client's retry window, instead of holding its agency's claim forever.
-pub const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Makes the kernel notice a silently dead peer (no FIN, no RST: its network cut, its host gone):
 /// TCP keepalive after [`KEEPALIVE_IDLE_SECS`] of silence, probes every
@@ -37,7 +37,7 @@ pub const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// # Errors
 /// A `setsockopt` fails (not a TCP socket).
-pub fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
+pub(crate) fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
     let user_timeout = u32::try_from(DEAD_PEER_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
     setsockopt(stream, sockopt::KeepAlive, &true)?;
     setsockopt(stream, sockopt::TcpKeepIdle, &KEEPALIVE_IDLE_SECS)?;
@@ -49,7 +49,7 @@ pub fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
 
 /// What a read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fill {
+pub(crate) enum Fill {
     /// This many new bytes (never 0).
     Data(usize),
     /// Nothing was read: the buffer is full, so the caller must decode a frame first.
@@ -61,7 +61,7 @@ pub enum Fill {
 }
 
 /// A TCP stream with buffered, frame-at-a-time reading.
-pub struct Connection {
+pub(crate) struct Connection {
     stream: TcpStream,
     buf: Box<[u8]>,
     start: usize,
@@ -71,7 +71,7 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps `stream`.
-    pub fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: TcpStream) -> Self {
         Connection {
             stream,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -84,12 +84,12 @@ impl Connection {
     /// Makes a write that moves no byte for `limit` fail with `TimedOut`: a peer that stops
     /// reading is as idle as one that stops sending. The socket needs a write timeout shorter
     /// than `limit` (`set_write_timeout`), so a blocked write returns to be counted.
-    pub fn set_write_limit(&mut self, limit: Duration) {
+    pub(crate) fn set_write_limit(&mut self, limit: Duration) {
         self.write_limit = Some(limit);
     }
 
     /// Whether the peer has closed or reset the connection, without taking any byte it sent.
-    pub fn peer_closed(&self) -> bool {
+    pub(crate) fn peer_closed(&self) -> bool {
         let mut probe = [0u8; 1];
         let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
         match recv(self.stream.as_raw_fd(), &mut probe, flags) {
@@ -100,12 +100,12 @@ impl Connection {
     }
 
     /// The underlying stream (for timeouts, peer address, shutdown).
-    pub fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         &self.stream
     }
 
     /// Bytes received and not yet decoded.
-    pub fn buffered(&self) -> &[u8] {
+    pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
@@ -124,7 +124,7 @@ impl Connection {
     ///
     /// # Errors
     /// Socket errors other than a timeout or an interrupted call.
-    pub fn fill(&mut self) -> io::Result<Fill> {
+    pub(crate) fn fill(&mut self) -> io::Result<Fill> {
         self.make_room();
         if self.end == self.buf.len() {
             // A full buffer holds at least one whole frame: the caller must decode first.
@@ -145,7 +145,7 @@ impl Connection {
     ///
     /// # Errors
     /// Socket errors other than "nothing ready".
-    pub fn try_fill(&mut self) -> io::Result<Fill> {
+    pub(crate) fn try_fill(&mut self) -> io::Result<Fill> {
         self.make_room();
         if self.end == self.buf.len() {
             return Ok(Fill::Full);
@@ -168,7 +168,7 @@ impl Connection {
     /// # Errors
     /// The buffered bytes are not a valid frame of that direction; the connection should be
     /// closed.
-    pub fn next_frame<'s, M: Frame<'s>>(&'s mut self) -> Result<Option<M>, CodecError> {
+    pub(crate) fn next_frame<'s, M: Frame<'s>>(&'s mut self) -> Result<Option<M>, CodecError> {
         let Connection {
             buf, start, end, ..
         } = self;
@@ -183,7 +183,7 @@ impl Connection {
 
     /// Takes one text line (up to and including `\n`) from the buffer, if a whole one is there.
     /// `None` with a full `max` bytes buffered means the line is too long.
-    pub fn take_line(&mut self, max: usize) -> Option<Vec<u8>> {
+    pub(crate) fn take_line(&mut self, max: usize) -> Option<Vec<u8>> {
         let window = &self.buf[self.start..self.end.min(self.start + max)];
         let at = window.iter().position(|&b| b == b'\n')?;
         let line = window[..=at].to_vec();
@@ -192,7 +192,7 @@ impl Connection {
     }
 
     /// Takes everything buffered (an unterminated last line before EOF).
-    pub fn take_rest(&mut self) -> Vec<u8> {
+    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
         let rest = self.buf[self.start..self.end].to_vec();
         self.start = self.end;
         rest
@@ -202,7 +202,7 @@ impl Connection {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send<'m, M: Frame<'m>>(&mut self, message: &M) -> io::Result<()> {
+    pub(crate) fn send<'m, M: Frame<'m>>(&mut self, message: &M) -> io::Result<()> {
         let mut out = Vec::with_capacity(64);
         message.encode(&mut out).map_err(io::Error::other)?;
         self.write_whole(&out)
@@ -212,7 +212,7 @@ impl Connection {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send_many<'m, M: Frame<'m>>(
+    pub(crate) fn send_many<'m, M: Frame<'m>>(
         &mut self,
         messages: impl IntoIterator<Item = M>,
     ) -> io::Result<()> {
@@ -228,7 +228,7 @@ impl Connection {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send_winners<S: AsRef<str>>(
+    pub(crate) fn send_winners<S: AsRef<str>>(
         &mut self,
         count: u64,
         digest: [u8; 32],
@@ -246,7 +246,7 @@ impl Connection {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send_bet(&mut self, start: u64, bet: &RawBet<'_>) -> io::Result<()> {
+    pub(crate) fn send_bet(&mut self, start: u64, bet: &RawBet<'_>) -> io::Result<()> {
         let mut out = Vec::new();
         let frame = ClientMessage::Bet { start, bet: *bet };
         frame.encode(&mut out).map_err(io::Error::other)?;
@@ -257,7 +257,7 @@ impl Connection {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn send_line(&mut self, line: &[u8]) -> io::Result<()> {
+    pub(crate) fn send_line(&mut self, line: &[u8]) -> io::Result<()> {
         self.write_whole(line)
     }
 
@@ -265,7 +265,7 @@ impl Connection {
     ///
     /// # Errors
     /// The socket cannot be duplicated.
-    pub fn writer(&self) -> io::Result<FrameWriter> {
+    pub(crate) fn writer(&self) -> io::Result<FrameWriter> {
         Ok(FrameWriter {
             stream: self.stream.try_clone()?,
         })
@@ -300,7 +300,7 @@ impl Connection {
 }
 
 /// The writing half of a [`Connection`], for the client's sender thread.
-pub struct FrameWriter {
+pub(crate) struct FrameWriter {
     stream: TcpStream,
 }
 
@@ -308,7 +308,7 @@ impl FrameWriter {
     /// Sends `message` on a socket nobody will read from, without ever blocking: the parent's
     /// refusals, which must not stall the accept loop. What the socket cannot take at once is
     /// dropped; the peer then sees the connection close without a reason.
-    pub fn send_and_forget<'m, M: Frame<'m>>(stream: TcpStream, message: &M) {
+    pub(crate) fn send_and_forget<'m, M: Frame<'m>>(stream: TcpStream, message: &M) {
         let mut out = Vec::with_capacity(64);
         if message.encode(&mut out).is_ok() && stream.set_nonblocking(true).is_ok() {
             let mut stream = stream;
@@ -320,7 +320,7 @@ impl FrameWriter {
     ///
     /// # Errors
     /// Encoding or socket errors.
-    pub fn send<'m, M: Frame<'m>>(&mut self, message: &M) -> io::Result<()> {
+    pub(crate) fn send<'m, M: Frame<'m>>(&mut self, message: &M) -> io::Result<()> {
         let mut out = Vec::with_capacity(16);
         message.encode(&mut out).map_err(io::Error::other)?;
         self.stream.write_all(&out)
@@ -330,19 +330,19 @@ impl FrameWriter {
     ///
     /// # Errors
     /// Socket errors.
-    pub fn send_batch(&mut self, batch: &mut protocol::BatchBuilder) -> io::Result<()> {
+    pub(crate) fn send_batch(&mut self, batch: &mut protocol::BatchBuilder) -> io::Result<()> {
         let frame = batch.frame().map_err(io::Error::other)?;
         self.stream.write_all(frame)
     }
 
     /// Closes both directions, which wakes a thread blocked reading the other half.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
     }
 }
 
 /// Whether a socket error only means "no data within the timeout".
-pub fn is_idle(err: &io::Error) -> bool {
+pub(crate) fn is_idle(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted

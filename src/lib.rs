@@ -14,13 +14,13 @@
 //! checks a copy of the bets file against a draw's published digest, a third.
 //! `docs/architecture.md` has one line per module and the process tree.
 
-pub mod coordinator;
+pub(crate) mod coordinator;
 pub mod parent;
-pub mod session;
+pub(crate) mod session;
 
 pub mod client;
 pub mod config;
-pub mod connection;
+pub(crate) mod connection;
 pub mod domain;
 pub mod logging;
 pub mod protocol;

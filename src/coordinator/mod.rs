@@ -18,7 +18,7 @@
 
 mod ledger;
 
-pub use ::coordinator::{
+pub(crate) use ::coordinator::{
     AgencyId, AuthReply, ClaimReply, EndReply, OpeningReply, Request, SessionId, WinnersReply,
 };
 

@@ -42,7 +42,7 @@ const GROUP_BYTES: usize = 512 * 1024;
 const COORDINATOR_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a session needs from the process that forked it.
-pub struct SessionContext<'a> {
+pub(crate) struct SessionContext<'a> {
     /// Server settings.
     pub config: &'a ServerConfig,
     /// The bets file's shared commit marks.
@@ -60,7 +60,7 @@ pub struct SessionContext<'a> {
 
 /// How a session ended, which becomes the child's exit code.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SessionEnd {
+pub(crate) enum SessionEnd {
     /// The peer was served or refused cleanly (exit 0).
     Done,
     /// The server failed the peer: storage or coordinator trouble (exit 1).
@@ -69,7 +69,7 @@ pub enum SessionEnd {
 
 impl SessionEnd {
     /// The child's exit code.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             SessionEnd::Done => 0,
             SessionEnd::Failed => 1,
@@ -112,7 +112,7 @@ impl fmt::Display for Stop {
 }
 
 /// Serves `stream` until it closes; never panics on anything the peer sends.
-pub fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> SessionEnd {
+pub(crate) fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> SessionEnd {
     let ip = peer.ip().to_canonical().to_string();
     let _ = stream.set_nodelay(true);
     // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked; a peer
