@@ -1,13 +1,14 @@
 //! Micro-benchmarks of the functions whose comments make speed claims: splitting a row (the
 //! word-at-a-time scan, beside `memchr` over the same rows), validating a bet, decoding a frame of
-//! a full batch, appending a row. `cargo bench -p tp0`; the figures go into docs/benchmarks.md.
+//! a full batch, appending a row, adding bets to a receipt (SHA-256 over their canonical
+//! encodings). `cargo bench -p tp0`; the figures go into docs/benchmarks.md.
 //!
 //! Product paths called (public, and only these): `tp0::rows::split_row`, `tp0::domain::Bet::validate`,
 //! `tp0::domain::RawBet`, `tp0::protocol::BatchBuilder`, `tp0::protocol::decode`,
-//! `tp0::storage::PendingRows` (push, then roll back to its mark).
+//! `tp0::storage::PendingRows` (push, then roll back to its mark), `tp0::domain::ReceiptBuilder`.
 
 use divan::{black_box, Bencher};
-use tp0::domain::{Bet, RawBet};
+use tp0::domain::{Bet, RawBet, ReceiptBuilder};
 use tp0::protocol::{decode, BatchBuilder, ClientMessage};
 use tp0::rows::split_row;
 use tp0::storage::PendingRows;
@@ -121,5 +122,25 @@ fn append_one_row(bencher: Bencher, name: &str) {
         let len = rows.len_bytes();
         rows.roll_back(empty);
         len
+    });
+}
+
+/// 1,000 bets added to a receipt, and its digest: what each end of an upload hashes per bet.
+#[divan::bench]
+fn receipt_of_1000_bets(bencher: Bencher) {
+    let buf = rows(1000);
+    let bets: Vec<RawBet<'_>> = buf.split_inclusive(|&b| b == b'\n').map(raw).collect();
+    bencher.bench_local(|| {
+        let mut receipt = ReceiptBuilder::new();
+        for bet in black_box(&bets) {
+            receipt.add_fields([
+                bet.first_name,
+                bet.last_name,
+                bet.document,
+                bet.birthdate,
+                bet.number,
+            ]);
+        }
+        receipt.receipt()
     });
 }

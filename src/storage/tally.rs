@@ -21,15 +21,36 @@ struct AgencyTally {
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     bets: u64,
-    agencies: HashMap<u32, AgencyTally>,
+    /// Where each agency's share is in `shares`.
+    index: HashMap<u32, usize>,
+    shares: Vec<AgencyTally>,
+    /// The agency of the last bet added and its share: a session appends a whole batch at once,
+    /// so most bets are of the same agency as the one before, and need no lookup.
+    last: Option<(u32, usize)>,
 }
 
 impl Tally {
     /// Adds the next stored bet.
     pub(crate) fn add(&mut self, bet: ScannedBet<'_>) {
         self.bets += 1;
-        let agency = self.agencies.entry(bet.agency).or_default();
-        agency.receipt.add(
+        let at = match self.last {
+            Some((agency, at)) if agency == bet.agency => at,
+            last => {
+                if let Some((_, previous)) = last {
+                    // Its batch ended: hash what it has pending so idle agencies hold no buffer.
+                    self.shares[previous].receipt.park();
+                }
+                let next = self.shares.len();
+                let at = *self.index.entry(bet.agency).or_insert(next);
+                if at == next {
+                    self.shares.push(AgencyTally::default());
+                }
+                self.last = Some((bet.agency, at));
+                at
+            }
+        };
+        let share = &mut self.shares[at];
+        share.receipt.add(
             bet.first_name,
             bet.last_name,
             bet.document,
@@ -38,8 +59,12 @@ impl Tally {
         );
         if has_won(bet.number) {
             let document = String::from_utf8_lossy(bet.document).into_owned();
-            agency.winners.push(document);
+            share.winners.push(document);
         }
+    }
+
+    fn share(&self, agency: u32) -> Option<&AgencyTally> {
+        self.index.get(&agency).map(|&at| &self.shares[at])
     }
 
     /// Bets read, of every agency.
@@ -49,29 +74,26 @@ impl Tally {
 
     /// Bets read of `agency`.
     pub fn count(&self, agency: u32) -> u64 {
-        self.agencies
-            .get(&agency)
-            .map_or(0, |tally| tally.receipt.count())
+        self.share(agency).map_or(0, |share| share.receipt.count())
     }
 
     /// The receipt of `agency`'s bets read so far (of none, if it has none).
     pub fn receipt(&self, agency: u32) -> Receipt {
-        self.agencies.get(&agency).map_or_else(
+        self.share(agency).map_or_else(
             || ReceiptBuilder::new().receipt(),
-            |tally| tally.receipt.receipt(),
+            |share| share.receipt.receipt(),
         )
     }
 
     /// The documents of `agency`'s winning bets, in file order.
     pub fn winners(&self, agency: u32) -> &[String] {
-        self.agencies
-            .get(&agency)
-            .map_or(&[], |tally| tally.winners.as_slice())
+        self.share(agency)
+            .map_or(&[], |share| share.winners.as_slice())
     }
 
     /// Every agency with a bet read, in no particular order.
     pub fn agencies(&self) -> impl Iterator<Item = u32> + '_ {
-        self.agencies.keys().copied()
+        self.index.keys().copied()
     }
 }
 
