@@ -2,20 +2,31 @@
 //! finish: one bad row anywhere means nothing is sent, and every bad row is reported in one run.
 //!
 //! Streamed like the upload (one row in memory), so a file of millions of bets is read twice and
-//! held never.
+//! held never. The check also computes the file's receipt: it reads every bet of the version the
+//! upload sends (the upload refuses any other), so hashing here covers the whole file, rows a
+//! resume skips included, without hashing again on every attempt.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::source::{BetSource, FileStamp};
 use super::ClientError;
+use crate::domain::{Receipt, ReceiptBuilder};
 use crate::logging::field;
 
 /// Bad rows logged one by one; the rest are counted.
 const SHOWN: u64 = 20;
 
+/// An agency file that can finish: which version of it was read, and the receipt of its bets.
+pub(super) struct CheckedFile {
+    /// The version read; the upload sends only from this one.
+    pub(super) stamp: FileStamp,
+    /// The count and digest of all its bets, in file order.
+    pub(super) receipt: Receipt,
+}
+
 /// Reads every row of the agency file at `path`: when every row is a bet or may be skipped, the
-/// version of the file it read (the upload sends only from that one).
+/// version of the file it read and the receipt of its bets.
 ///
 /// Logs a skipped header row, each of the first [`SHOWN`] bad rows (file, line, field, reason)
 /// and how many more there are.
@@ -23,18 +34,33 @@ const SHOWN: u64 = 20;
 /// # Errors
 /// [`ClientError::Fatal`] when the file cannot be opened or has a bad row; [`ClientError::Stopped`]
 /// on SIGTERM.
-pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<FileStamp, ClientError> {
+pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<CheckedFile, ClientError> {
     let shown_path = path.display().to_string();
     let file = field(&shown_path);
     let mut source = BetSource::start(path).map_err(ClientError::Fatal)?;
     let (mut bets, mut bad) = (0u64, 0u64);
+    let mut receipt = ReceiptBuilder::new();
     // The line of a row that could not be read, where reading stopped.
     let mut stopped_at = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             return Err(ClientError::Stopped);
         }
-        let row = source.next_checked().map(|bet| bet.is_some());
+        let row = source.next_checked().map(|bet| match bet {
+            Some(bet) => {
+                let raw = bet.raw();
+                // Validated: the number is its canonical decimal text, as the central stores it.
+                receipt.add_fields([
+                    raw.first_name,
+                    raw.last_name,
+                    raw.document,
+                    raw.birthdate,
+                    raw.number,
+                ]);
+                true
+            }
+            None => false,
+        });
         if bets + bad == 0 {
             // The first call reads past the header, if there is one: said in file order.
             if let Some(line) = source.skipped().header {
@@ -85,5 +111,8 @@ pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<FileStamp, Cl
         skipped.header.is_some(),
         skipped.byte_order_mark
     );
-    Ok(source.stamp())
+    Ok(CheckedFile {
+        stamp: source.stamp(),
+        receipt: receipt.receipt(),
+    })
 }

@@ -1,14 +1,14 @@
 //! Exercises 6–8: the agency's file streamed in batches with several in flight (one thread
 //! reads the file and sends, the other reads acknowledgements), then END and the winners.
 
+use super::check::CheckedFile;
 use super::exchange::{greet, next_frame};
-use super::receipt::{self, HashedSource};
+use super::receipt;
 use super::retry::{connect, LastProgress};
-use super::source::FileStamp;
+use super::source::BetSource;
 use super::{refused, ClientError, STOP_POLL, WINNERS_TICK};
 use crate::config::ClientConfig;
 use crate::connection::{Connection, FrameWriter};
-use crate::domain::Receipt;
 use crate::protocol::{BatchBuilder, ClientMessage, ServerMessage};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -18,17 +18,17 @@ use std::sync::{mpsc, Mutex};
 pub(super) enum Sent {
     /// A batch of `count` bets ending at agency position `end`.
     Batch { count: usize, end: u64 },
-    /// END after `total` bets, whose receipt (the whole file's) is `receipt`.
-    End { total: u64, receipt: Receipt },
+    /// END after `total` bets.
+    End { total: u64 },
 }
 
 /// Exercises 6–8: upload from the server's position, END, then the winners; `checked` is the
-/// version of the agency file the check read.
+/// agency file as the check read it.
 pub(super) fn upload(
     config: &ClientConfig,
     stop: &AtomicBool,
     progress: &LastProgress,
-    checked: &FileStamp,
+    checked: &CheckedFile,
 ) -> Result<Vec<String>, ClientError> {
     let mut conn = Connection::new(connect(config, stop, progress)?);
     let (position, ended) = greet(&mut conn, config, stop)?;
@@ -37,11 +37,9 @@ pub(super) fn upload(
         "action: hello | result: success | client_id: {} | position: {position} | ended: {ended}",
         config.id
     );
-    let ours = if ended {
-        receipt::of_file(&config.data_file, checked).map_err(ClientError::Fatal)?
-    } else {
-        let source =
-            HashedSource::open(&config.data_file, checked, position).map_err(ClientError::Fatal)?;
+    if !ended {
+        let source = BetSource::open(&config.data_file, &checked.stamp, position)
+            .map_err(ClientError::Fatal)?;
         let (sent_tx, sent_rx) = mpsc::sync_channel::<Sent>(config.window);
         let sender_error = Mutex::new(None);
         // Set when the reader fails first (say, the server refused a batch): the sender's error
@@ -79,8 +77,8 @@ pub(super) fn upload(
                 .ok()
                 .and_then(|mut slot| slot.take())
                 .unwrap_or(err)
-        })?
-    };
+        })?;
+    }
     conn.send(&ClientMessage::Winners)?;
     // The answer waits for every other agency: with thousands of clients waiting at once, a
     // wake-up every STOP_POLL each cost more CPU than the uploads. The sender thread is gone, so
@@ -89,7 +87,9 @@ pub(super) fn upload(
     // The receipt comes first: winners from a central whose record of our bets differs from our
     // file are not ours to trust.
     next_frame(&mut conn, stop, |message| match message {
-        ServerMessage::Receipt { count, digest } => receipt::verify(&ours, count, digest),
+        ServerMessage::Receipt { count, digest } => {
+            receipt::verify(&checked.receipt, count, digest)
+        }
         ServerMessage::Error { code, text } => Err(refused(code, text)),
         other => Err(ClientError::Retry(format!(
             "unexpected reply to WINNERS: {other:?}"
@@ -115,7 +115,7 @@ pub(super) fn upload(
 
 /// The sender thread: reads the file, sends batches and END, recording each in `sent`.
 pub(super) fn send_all(
-    mut source: HashedSource,
+    mut source: BetSource,
     writer: &mut FrameWriter,
     mut position: u64,
     config: &ClientConfig,
@@ -160,24 +160,20 @@ pub(super) fn send_all(
     if !batch.is_empty() {
         flush(&mut batch, &mut position)?;
     }
-    let receipt = source.receipt();
-    sent.send(Sent::End {
-        total: position,
-        receipt,
-    })
-    .map_err(|_| ClientError::Retry("reader stopped".into()))?;
+    sent.send(Sent::End { total: position })
+        .map_err(|_| ClientError::Retry("reader stopped".into()))?;
     writer.send(&ClientMessage::End { total: position })?;
     Ok(())
 }
 
 /// The reader: matches each acknowledgement to what was sent, in order, until END is
-/// acknowledged; returns the receipt of the file the sender read.
+/// acknowledged.
 pub(super) fn read_acks(
     conn: &mut Connection,
     sent: &Receiver<Sent>,
     stop: &AtomicBool,
     progress: &LastProgress,
-) -> Result<Receipt, ClientError> {
+) -> Result<(), ClientError> {
     loop {
         let position = next_frame(conn, stop, |message| match message {
             ServerMessage::Ack { position } => Ok(position),
@@ -201,8 +197,8 @@ pub(super) fn read_acks(
                 progress.mark();
                 log::info!("action: apuesta_enviada | result: success | cantidad: {count}");
             }
-            Sent::End { total, receipt } if total == position => return Ok(receipt),
-            Sent::Batch { end, .. } | Sent::End { total: end, .. } => {
+            Sent::End { total } if total == position => return Ok(()),
+            Sent::Batch { end, .. } | Sent::End { total: end } => {
                 return Err(ClientError::Fatal(format!(
                     "server acknowledged position {position}, expected {end}"
                 )))
