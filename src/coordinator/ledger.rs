@@ -11,7 +11,7 @@ use ::coordinator::{AgencyDraw, Draw, Ledger, Receipt};
 
 use super::AgencyId;
 use crate::logging::field;
-use crate::storage::{BetsReader, CommitState, EndJournal, StorageError, Tally};
+use crate::storage::{sync_directory, BetsReader, CommitState, EndJournal, StorageError, Tally};
 
 /// Counts and winners per agency, kept up to date from the bets file and the END journal.
 pub(crate) struct BetsLedger<'s> {
@@ -34,6 +34,8 @@ impl<'s> BetsLedger<'s> {
     pub(crate) fn open(path: &Path, commit: &'s CommitState) -> Result<Self, StorageError> {
         let mut journal = EndJournal::open(path)?;
         let mut reader = BetsReader::open(path, commit)?;
+        // Both names at once, before any session can acknowledge a bet.
+        sync_directory(path);
         let mut tally = Tally::default();
         let recovered = reader.recover(|bet| tally.add(bet))?;
         let journaled = journal.read()?;

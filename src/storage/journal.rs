@@ -5,7 +5,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::reader::sync_directory;
 use super::{ends_path, StorageError};
 
 /// The journal line that says the round's draw ran.
@@ -27,7 +26,8 @@ pub(crate) struct EndJournal {
 }
 
 impl EndJournal {
-    /// Opens (creating if needed) the journal beside `bets`, and makes its name durable.
+    /// Opens (creating if needed) the journal beside `bets`; [`super::sync_directory`] then makes
+    /// its name durable.
     ///
     /// # Errors
     /// The file cannot be opened.
@@ -39,7 +39,6 @@ impl EndJournal {
             .append(true)
             .open(&path)
             .map_err(StorageError::io("open", &path))?;
-        sync_directory(&path);
         Ok(EndJournal { path, file })
     }
 

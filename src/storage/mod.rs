@@ -32,7 +32,7 @@ mod tally;
 
 pub use file::BetsFile;
 pub(crate) use journal::EndJournal;
-pub(crate) use reader::BetsReader;
+pub(crate) use reader::{sync_directory, BetsReader};
 pub use row::{Mark, PendingRows};
 pub use shared::CommitState;
 pub use tally::{tally_file, FileTally, Tally};

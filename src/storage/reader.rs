@@ -31,7 +31,8 @@ pub(crate) struct BetsReader<'s> {
 }
 
 impl<'s> BetsReader<'s> {
-    /// Opens (creating if needed) the bets file for reading, and makes its name durable.
+    /// Opens (creating if needed) the bets file for reading; [`sync_directory`] then makes its
+    /// name durable.
     ///
     /// # Errors
     /// The file cannot be opened.
@@ -42,7 +43,6 @@ impl<'s> BetsReader<'s> {
             .append(true)
             .open(path)
             .map_err(StorageError::io("open", path))?;
-        sync_directory(path);
         Ok(BetsReader {
             path: path.to_path_buf(),
             file,
@@ -188,9 +188,10 @@ fn scan(
     scan_bets(file, from, to, content, visit).map_err(StorageError::io("read", path))
 }
 
-/// Makes the name of a file beside the bets file (itself, or its journal) durable: `fdatasync` of a file covers its
-/// bytes, not its directory entry, so a file created this run could vanish in a power cut with
-/// every acknowledged batch in it. Runs at open, before any session can acknowledge. A directory
+/// Makes the names of the files in the bets file's directory (itself and its journal) durable,
+/// with one `fsync` of the directory: `fdatasync` of a file covers its bytes, not its directory
+/// entry, so a file created this run could vanish in a power cut with every acknowledged batch
+/// in it. Runs at open, before any session can acknowledge. A directory
 /// that cannot be synced (some network or FUSE file systems) is logged, not fatal: the contents
 /// are still synced, and refusing to start would lose more than it protects.
 pub(crate) fn sync_directory(bets: &Path) {
