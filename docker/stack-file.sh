@@ -65,16 +65,8 @@ EOF
     if [ -n "$secrets_dir" ]; then
         printf '    secrets:\n      - agencies_secrets\n'
     fi
+    server_health
     cat <<EOF
-    networks:
-      - testing_net
-    healthcheck:
-      test: ["CMD", "/server", "healthcheck"]
-      interval: 1s
-      timeout: 3s
-      retries: 30
-      start_period: 2s
-    stop_grace_period: 10s
     deploy:
       endpoint_mode: dnsrr
       placement:
