@@ -193,8 +193,16 @@ impl Supervisor {
         self.start_coordinator();
         log::info!("action: accept_connections | result: in_progress");
         loop {
-            self.wait_for_events()?;
-            self.reap_children();
+            let timed_out = self.wait_for_events()?;
+            // A reap is a `waitpid` over every child: only when one may have exited (the poll
+            // timeout is a backstop that costs one call a second).
+            let exited = self
+                .signals
+                .as_ref()
+                .is_some_and(Signals::take_child_exited);
+            if exited || timed_out {
+                self.reap_children();
+            }
             let signal = self.signals.as_ref().and_then(Signals::stop_requested);
             if let (Some(signal), State::Running) = (signal, self.state) {
                 self.begin_shutdown(&format!("signal: {signal}"));
@@ -230,9 +238,11 @@ impl Supervisor {
         }
     }
 
-    fn wait_for_events(&mut self) -> Result<(), ServerError> {
+    /// Waits for a connection, a signal or a session's identification; `true` when nothing
+    /// came within the timeout.
+    fn wait_for_events(&mut self) -> Result<bool, ServerError> {
         let Some(signals) = &self.signals else {
-            return Ok(());
+            return Ok(true);
         };
         let timeout = match self.state {
             State::Running if self.children.coordinator().is_none() => 100u16,
@@ -246,15 +256,16 @@ impl Supervisor {
         if let (State::Running, Some(listener)) = (self.state, &self.listener) {
             fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::from(timeout)) {
-            Ok(_) | Err(Errno::EINTR) => {}
+        let timed_out = match poll(&mut fds, PollTimeout::from(timeout)) {
+            Ok(ready) => ready == 0,
+            Err(Errno::EINTR) => false,
             Err(err) => return Err(ServerError::Run("poll", err.to_string())),
-        }
+        };
         signals.drain();
         for pid in self.identified.drain() {
             self.children.identify(pid);
         }
-        Ok(())
+        Ok(timed_out)
     }
 
     fn accept_all(&mut self) {
