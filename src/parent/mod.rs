@@ -21,7 +21,8 @@
 //! Beside this file: `spawn` (the forks and each child's first steps), `children` (the child
 //! table and reaping), `signals` (flags and the self-pipe), `identified` (sessions telling the
 //! parent they serve an agency), `listener` (the socket and the refusals the parent sends) and
-//! `limits` (the descriptor limit). This file is the loop those serve: accept, reap, shut down.
+//! `limits` (the descriptor limit, and the startup check of the others). This file is the loop
+//! those serve: accept, reap, shut down.
 
 mod children;
 mod identified;
@@ -30,7 +31,7 @@ mod listener;
 mod signals;
 mod spawn;
 
-pub use limits::{raise_fd_limit, FdLimit};
+pub use limits::{raise_fd_limit, Capacity, FdLimit};
 pub use listener::is_listening;
 
 use children::{Children, Exit, Reaped, Role};
