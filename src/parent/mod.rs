@@ -157,6 +157,7 @@ impl Supervisor {
         let signals = Signals::install().map_err(setup("signals"))?;
         let commit = CommitState::new().map_err(setup("shared memory"))?;
         let (requests_tx, requests_rx) = ipc::channel().map_err(setup("coordinator channel"))?;
+        spawn::measure_ipc_fragments().map_err(setup("coordinator channel"))?;
         let identified = Identified::new().map_err(setup("identification pipe"))?;
         Ok(Supervisor {
             config,
