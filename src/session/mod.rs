@@ -137,6 +137,7 @@ pub(crate) fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>)
         rows: PendingRows::with_capacity(GROUP_BYTES + MAX_FRAME_LEN * 2),
         pending: Vec::new(),
         file: None,
+        replies: ask::Replies::default(),
     };
     let end = session.serve();
     session.release_claim();
@@ -162,6 +163,8 @@ struct Session<'c, 'a> {
     rows: PendingRows,
     pending: Vec<PendingBatch>,
     file: Option<BetsFile<'a>>,
+    /// The reply channel the coordinator answers on (see `ask`).
+    replies: ask::Replies,
 }
 
 impl Session<'_, '_> {
