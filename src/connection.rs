@@ -6,7 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recv, setsockopt, sockopt, MsgFlags};
@@ -42,7 +42,7 @@ pub(crate) const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// # Errors
 /// A `setsockopt` fails (not a TCP socket).
-pub(crate) fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
+pub(crate) fn detect_dead_peer(stream: &impl AsFd) -> io::Result<()> {
     let user_timeout = u32::try_from(DEAD_PEER_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
     setsockopt(stream, sockopt::KeepAlive, &true)?;
     setsockopt(stream, sockopt::TcpKeepIdle, &KEEPALIVE_IDLE_SECS)?;
@@ -51,6 +51,10 @@ pub(crate) fn detect_dead_peer(stream: &TcpStream) -> io::Result<()> {
     setsockopt(stream, sockopt::TcpUserTimeout, &user_timeout)?;
     Ok(())
 }
+
+/// How often a session's blocked read or write returns to look at its stop flag and deadlines
+/// (the parent sets it on the listener, whose sockets inherit it).
+pub(crate) const SESSION_TICK: Duration = Duration::from_millis(200);
 
 /// What a read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
