@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use tp0::config::{process_env, ServerConfig};
 use tp0::logging;
-use tp0::parent::{is_listening, raise_fd_limit, Supervisor};
+use tp0::parent::{is_listening, raise_fd_limit, Capacity, Supervisor};
 
 fn main() -> ExitCode {
     let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
@@ -51,6 +51,13 @@ fn main() -> ExitCode {
             limit.hard
         ),
         Err(err) => log::warn!("action: fd_limit | result: fail | error: {err}"),
+    }
+    // Said before the round, in one line: a limit met mid-round would fail agencies one by one.
+    let capacity = Capacity::measure(config.agencies, config.backlog());
+    if capacity.short().is_empty() {
+        log::info!("action: check_limits | result: success | {capacity}");
+    } else {
+        log::warn!("action: check_limits | result: fail | {capacity}");
     }
     let supervisor = match Supervisor::new(config) {
         Ok(supervisor) => supervisor,

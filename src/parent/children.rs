@@ -171,7 +171,15 @@ impl Children {
                 if self.coordinator == Some(pid) {
                     self.coordinator = None;
                 }
-                log::debug!(
+                // One line per agency at DEBUG was a fifth of the parent's log: a normal exit is
+                // at TRACE (a failed or killed one is logged again by the loop, at WARN or ERROR).
+                let level = if exit == Exit::Normal {
+                    log::Level::Trace
+                } else {
+                    log::Level::Debug
+                };
+                log::log!(
+                    level,
                     "action: reap_child | result: success | pid: {pid} | status: {} | lived_ms: {}",
                     exit,
                     entry.started.elapsed().as_millis()

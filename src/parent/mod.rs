@@ -21,7 +21,8 @@
 //! Beside this file: `spawn` (the forks and each child's first steps), `children` (the child
 //! table and reaping), `signals` (flags and the self-pipe), `identified` (sessions telling the
 //! parent they serve an agency), `listener` (the socket and the refusals the parent sends) and
-//! `limits` (the descriptor limit). This file is the loop those serve: accept, reap, shut down.
+//! `limits` (the descriptor limit, and the startup check of the others). This file is the loop
+//! those serve: accept, reap, shut down.
 
 mod children;
 mod identified;
@@ -30,7 +31,7 @@ mod listener;
 mod signals;
 mod spawn;
 
-pub use limits::{raise_fd_limit, FdLimit};
+pub use limits::{raise_fd_limit, Capacity, FdLimit};
 pub use listener::is_listening;
 
 use children::{Children, Exit, Reaped, Role};
@@ -156,6 +157,7 @@ impl Supervisor {
         let signals = Signals::install().map_err(setup("signals"))?;
         let commit = CommitState::new().map_err(setup("shared memory"))?;
         let (requests_tx, requests_rx) = ipc::channel().map_err(setup("coordinator channel"))?;
+        spawn::measure_ipc_fragments().map_err(setup("coordinator channel"))?;
         let identified = Identified::new().map_err(setup("identification pipe"))?;
         Ok(Supervisor {
             config,
@@ -193,8 +195,16 @@ impl Supervisor {
         self.start_coordinator();
         log::info!("action: accept_connections | result: in_progress");
         loop {
-            self.wait_for_events()?;
-            self.reap_children();
+            let timed_out = self.wait_for_events()?;
+            // A reap is a `waitpid` over every child: only when one may have exited (the poll
+            // timeout is a backstop that costs one call a second).
+            let exited = self
+                .signals
+                .as_ref()
+                .is_some_and(Signals::take_child_exited);
+            if exited || timed_out {
+                self.reap_children();
+            }
             let signal = self.signals.as_ref().and_then(Signals::stop_requested);
             if let (Some(signal), State::Running) = (signal, self.state) {
                 self.begin_shutdown(&format!("signal: {signal}"));
@@ -230,9 +240,11 @@ impl Supervisor {
         }
     }
 
-    fn wait_for_events(&mut self) -> Result<(), ServerError> {
+    /// Waits for a connection, a signal or a session's identification; `true` when nothing
+    /// came within the timeout.
+    fn wait_for_events(&mut self) -> Result<bool, ServerError> {
         let Some(signals) = &self.signals else {
-            return Ok(());
+            return Ok(true);
         };
         let timeout = match self.state {
             State::Running if self.children.coordinator().is_none() => 100u16,
@@ -246,15 +258,16 @@ impl Supervisor {
         if let (State::Running, Some(listener)) = (self.state, &self.listener) {
             fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::from(timeout)) {
-            Ok(_) | Err(Errno::EINTR) => {}
+        let timed_out = match poll(&mut fds, PollTimeout::from(timeout)) {
+            Ok(ready) => ready == 0,
+            Err(Errno::EINTR) => false,
             Err(err) => return Err(ServerError::Run("poll", err.to_string())),
-        }
+        };
         signals.drain();
         for pid in self.identified.drain() {
             self.children.identify(pid);
         }
-        Ok(())
+        Ok(timed_out)
     }
 
     fn accept_all(&mut self) {

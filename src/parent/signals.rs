@@ -13,6 +13,8 @@ use signal_hook::SigId;
 pub(crate) struct Signals {
     term: Arc<AtomicBool>,
     int: Arc<AtomicBool>,
+    /// Set by SIGCHLD: some child may be waiting to be reaped.
+    chld: Arc<AtomicBool>,
     wake: UnixStream,
     ids: Vec<SigId>,
 }
@@ -36,11 +38,15 @@ impl Signals {
                 notify.try_clone()?,
             )?);
         }
-        // SIGCHLD only wakes the loop, which reaps on every wake-up anyway.
+        // The loop reaps only after SIGCHLD: every `waitpid` walks the whole list of children in
+        // the kernel, and with thousands waiting one on each accept grew with their square.
+        let chld = Arc::new(AtomicBool::new(false));
+        ids.push(signal_hook::flag::register(SIGCHLD, Arc::clone(&chld))?);
         ids.push(signal_hook::low_level::pipe::register(SIGCHLD, notify)?);
         Ok(Signals {
             term,
             int,
+            chld,
             wake,
             ids,
         })
@@ -55,6 +61,12 @@ impl Signals {
         } else {
             None
         }
+    }
+
+    /// Whether SIGCHLD arrived since the last call (which clears it). Cleared before reaping,
+    /// so a child that exits during the reap sets it again.
+    pub(crate) fn take_child_exited(&self) -> bool {
+        self.chld.swap(false, Ordering::Relaxed)
     }
 
     /// The descriptor `poll` watches.

@@ -17,6 +17,20 @@ use crate::coordinator;
 use crate::protocol::ErrorCode;
 use crate::session::{self, SessionContext};
 
+/// Makes ipc-channel measure its largest message fragment here, once, before any fork. It does
+/// so lazily on a process's first send or receive, with a socket pair made, queried and closed
+/// for the purpose: four system calls in every forked session, which inherits the answer instead.
+///
+/// # Errors
+/// The channel could not be made or used.
+pub(super) fn measure_ipc_fragments() -> std::io::Result<()> {
+    let (tx, rx) = ipc_channel::ipc::channel::<()>()?;
+    tx.send(())
+        .map_err(|err| std::io::Error::other(err.to_string()))?;
+    rx.recv()
+        .map_err(|err| std::io::Error::other(format!("{err:?}")))
+}
+
 impl Supervisor {
     pub(super) fn start_session(&mut self, stream: TcpStream, peer: SocketAddr) {
         if let Err(err) = stream.set_nonblocking(false) {

@@ -34,8 +34,9 @@ mod store;
 
 use store::{AgencyStream, PendingBatch};
 
-/// How often a blocked read or wait looks at the stop flag.
-const SOCKET_TICK: Duration = Duration::from_millis(200);
+/// How often a blocked read or wait looks at the stop flag (the socket's own timeouts, set on
+/// the listener).
+const SOCKET_TICK: Duration = connection::SESSION_TICK;
 /// Bytes of rows gathered before they are written even if more frames are waiting.
 const GROUP_BYTES: usize = 512 * 1024;
 /// How long a claim or END may wait for the coordinator.
@@ -114,17 +115,10 @@ impl fmt::Display for Stop {
 /// Serves `stream` until it closes; never panics on anything the peer sends.
 pub(crate) fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>) -> SessionEnd {
     let ip = peer.ip().to_canonical().to_string();
-    let _ = stream.set_nodelay(true);
-    // Both directions wake every tick, so idleness and SIGTERM are noticed while blocked; a peer
-    // that vanished without a FIN (its network cut) is noticed by the kernel, so its claim lapses.
-    let timeouts = stream
-        .set_read_timeout(Some(SOCKET_TICK))
-        .and_then(|()| stream.set_write_timeout(Some(SOCKET_TICK)))
-        .and_then(|()| connection::detect_dead_peer(&stream));
-    if let Err(err) = timeouts {
-        log::error!("action: session | result: fail | ip: {ip} | error: {err}");
-        return SessionEnd::Failed;
-    }
+    // No Nagle delay; both directions wake every tick, so idleness and SIGTERM are noticed while
+    // blocked; a peer that vanished without a FIN (its network cut) is noticed by the kernel, so
+    // its claim lapses. All of it the socket inherited from the listener
+    // (`connection::set_session_options`).
     let mut conn = Connection::new(stream);
     conn.set_write_limit(ctx.config.idle_timeout);
     let mut session = Session {
@@ -137,6 +131,7 @@ pub(crate) fn run(stream: TcpStream, peer: SocketAddr, ctx: &SessionContext<'_>)
         rows: PendingRows::with_capacity(GROUP_BYTES + MAX_FRAME_LEN * 2),
         pending: Vec::new(),
         file: None,
+        replies: ask::Replies::default(),
     };
     let end = session.serve();
     session.release_claim();
@@ -162,6 +157,8 @@ struct Session<'c, 'a> {
     rows: PendingRows,
     pending: Vec<PendingBatch>,
     file: Option<BetsFile<'a>>,
+    /// The reply channel the coordinator answers on (see `ask`).
+    replies: ask::Replies,
 }
 
 impl Session<'_, '_> {
