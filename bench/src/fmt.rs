@@ -1,8 +1,6 @@
 //! Formatting every section shares: numbers, Markdown tables, target verdicts and the report's
 //! marked sections. Depends on nothing else of the bench.
 
-use std::fmt::Write as _;
-
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -16,14 +14,14 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// KiB as MiB with one decimal, or a dash.
-pub fn mib(kb: Option<u64>) -> String {
-    kb.map_or("—".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
-}
-
 /// A number with `digits` decimals, or a dash.
 pub fn num(value: Option<f64>, digits: usize) -> String {
     value.map_or("—".into(), |v| format!("{v:.digits$}"))
+}
+
+/// KiB as MiB with one decimal, or a dash.
+pub fn mib(kb: Option<u64>) -> String {
+    num(kb.map(|kb| kb as f64 / 1024.0), 1)
 }
 
 /// A ratio as `×3.8`, or a dash.
@@ -33,68 +31,50 @@ pub fn times(ratio: Option<f64>) -> String {
 
 /// The median of some numbers.
 pub fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
     values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    })
+    let (n, mid) = (values.len(), values.len() / 2);
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[mid]),
+        _ => Some((values[mid - 1] + values[mid]) / 2.0),
+    }
 }
 
-/// A Markdown table: `heads` the column names between `|`, `align` one letter per column, `l`
-/// or `r`.
+/// A Markdown table: `heads` the column names between `|`, `align` one letter per column (`r`
+/// right-aligned, anything else left).
 pub fn table(heads: &str, align: &str, rows: &[Vec<String>]) -> String {
-    let line = |cells: &mut dyn Iterator<Item = String>| {
-        format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "))
-    };
-    let mut out = line(&mut heads.split('|').map(str::to_string));
-    let rule: Vec<&str> = align
-        .chars()
-        .map(|a| if a == 'r' { "---:" } else { "---" })
-        .collect();
-    let _ = writeln!(out, "|{}|", rule.join("|"));
+    let rule = align.chars().map(|a| if a == 'r' { "---:" } else { "---" });
+    let mut out = format!(
+        "| {} |\n|{}|\n",
+        heads.replace('|', " | "),
+        rule.collect::<Vec<_>>().join("|")
+    );
     for row in rows {
-        out.push_str(&line(&mut row.iter().cloned()));
+        out += &format!("| {} |\n", row.join(" | "));
     }
     out
 }
 
-/// Verdict of one target: what was asked and what was measured.
-pub struct Target {
-    /// PASS, MISS or SKIPPED.
-    pub verdict: &'static str,
-    /// What was asked and what was measured.
-    pub text: String,
-}
+/// Verdict of one target: PASS, MISS or SKIPPED, and what was asked and measured.
+pub struct Target(pub &'static str, pub String);
 
 impl Target {
     /// PASS if `ok`, else MISS.
     pub fn check(ok: bool, text: String) -> Target {
-        let verdict = if ok { "PASS" } else { "MISS" };
-        Target { verdict, text }
+        Target(if ok { "PASS" } else { "MISS" }, text)
     }
 
     /// Not measured.
     pub fn skipped(what: &str, why: &str) -> Target {
-        Target {
-            verdict: "SKIPPED",
-            text: format!("{what}: {why}"),
-        }
+        Target("SKIPPED", format!("{what}: {why}"))
     }
 }
 
 /// The targets as a Markdown list, and as console lines.
 pub fn targets(list: &[Target]) -> (String, String) {
-    let (mut md, mut text) = (String::new(), String::new());
-    for t in list {
-        let _ = writeln!(md, "- **{}** — {}", t.verdict, t.text);
-        let _ = writeln!(text, "{:<7} {}", t.verdict, t.text);
-    }
-    (md, text)
+    let md = list.iter().map(|t| format!("- **{}** — {}\n", t.0, t.1));
+    let text = list.iter().map(|t| format!("{:<7} {}\n", t.0, t.1));
+    (md.collect(), text.collect())
 }
 
 /// The markers around the section `name` of the report.
@@ -137,18 +117,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        assert_eq!(thousands(1_573_940), "1,573,940");
-        assert_eq!((thousands(12), thousands(0)), ("12".into(), "0".into()));
-        assert_eq!((mib(Some(2048)), mib(None)), ("2.0".into(), "—".into()));
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(vec![]), None);
-        assert_eq!(times(Some(3.84)), "×3.8");
-    }
-
-    #[test]
-    fn tables_and_sections() {
+    fn numbers_tables_and_sections() {
+        assert_eq!(
+            (thousands(1_573_940), thousands(12)),
+            ("1,573,940".into(), "12".into())
+        );
+        assert_eq!(
+            (
+                median(vec![3.0, 1.0, 2.0]),
+                median(vec![4.0, 1.0, 2.0, 3.0])
+            ),
+            (Some(2.0), Some(2.5))
+        );
         let t = table("a|b", "lr", &[vec!["x".into(), "1".into()]]);
         assert_eq!(t, "| a | b |\n|---|---:|\n| x | 1 |\n");
         let report = "# B\n\n<!-- about:begin -->\nabout\n<!-- about:end -->\n";

@@ -31,58 +31,42 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::harness::ctx::{fail, say, Ctx, RunError};
-use crate::harness::data::course_files;
 use crate::harness::machine::{load_average, Machine};
-use crate::harness::procs::{raise_fd_limit, remove_dir, ScratchGuard};
+use crate::harness::procs::{raise_fd_limit, remove_dir};
 use crate::section::{Env, Section};
 
-/// Command-line options.
-struct Options {
-    /// Smoke-test subset.
-    quick: bool,
-    /// One section alone.
-    only: Option<String>,
-    /// Where the report goes, if not the default.
-    out: Option<PathBuf>,
-}
-
 /// Every section, in the report's order.
-fn every_section() -> Vec<Box<dyn Section>> {
-    vec![
-        Box::new(sections::loopback::Loopback),
-        Box::new(sections::agencies::Agencies),
-        Box::new(sections::far::Far),
-    ]
-}
+const SECTIONS: [&dyn Section; 3] = [
+    &sections::loopback::Loopback,
+    &sections::agencies::Agencies,
+    &sections::far::Far,
+];
 
-/// Parses the command line.
-fn parse_args() -> Result<Options, String> {
-    let mut options = Options {
-        quick: false,
-        only: None,
-        out: None,
-    };
-    let names: Vec<&str> = every_section().iter().map(|s| s.name()).collect();
+/// The command line: `--quick`, `--only NAME`, `--out DIR`.
+fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
+    let (mut quick, mut only, mut out) = (false, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" => options.quick = true,
+            "--quick" => quick = true,
             "--only" => match args.next() {
-                Some(name) if names.contains(&name.as_str()) => options.only = Some(name),
-                other => return Err(format!("--only takes one of {names:?}, not {other:?}")),
+                Some(name) if SECTIONS.iter().any(|s| s.name() == name) => only = Some(name),
+                other => {
+                    return Err(format!(
+                        "--only takes loopback, agencies or far, not {other:?}"
+                    ))
+                }
             },
-            "--out" => {
-                options.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?))
-            }
+            "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(options)
+    Ok((quick, only, out))
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
+    let (quick, only, out) = match parse_args() {
         Ok(options) => options,
         Err(msg) => {
             if !msg.is_empty() {
@@ -92,7 +76,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&options) {
+    let result = run(quick, only.as_deref(), out);
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(RunError::Abort) => {
@@ -107,39 +92,39 @@ fn main() -> ExitCode {
 }
 
 /// The whole benchmark; `Ok(false)` if some run failed.
-fn run(options: &Options) -> Result<bool, RunError> {
-    let started = Instant::now();
-    let load_start = load_average();
+fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool, RunError> {
+    let (started, load_start) = (Instant::now(), load_average());
     let exe = std::env::current_exe().map_err(fail("locate the bench binary"))?;
-    let bins = exe
-        .parent()
-        .ok_or_else(|| RunError::Fail("the bench binary has no directory".into()))?
-        .to_path_buf();
-    for name in ["server", "client", "gendata", "noop"] {
-        if !bins.join(name).is_file() {
-            let missing = bins.join(name);
-            return Err(RunError::Fail(format!(
-                "{} not found: run `make bench`, which builds it first",
-                missing.display()
-            )));
-        }
+    let bins = exe.parent().map(PathBuf::from).unwrap_or_default();
+    if let Some(missing) = ["server", "client", "gendata", "noop"]
+        .map(|b| bins.join(b))
+        .iter()
+        .find(|p| !p.is_file())
+    {
+        let msg = format!(
+            "{} not found: run `make bench`, which builds it first",
+            missing.display()
+        );
+        return Err(RunError::Fail(msg));
     }
     let root = bins
         .ancestors()
         .find(|dir| dir.join("Cargo.toml").is_file())
-        .map(Path::to_path_buf)
+        .map(PathBuf::from);
+    let root = root
         .map_or_else(std::env::current_dir, Ok)
         .map_err(fail("current directory"))?;
     let target_dir = bins.parent().unwrap_or(&bins).to_path_buf();
     let scratch = target_dir.join("bench-data");
-    let default_out = if options.quick {
-        target_dir.join("bench-quick")
-    } else {
-        root.join("docs")
-    };
-    let out_dir = options.out.clone().unwrap_or(default_out);
+    let out_dir = out.unwrap_or_else(|| {
+        if quick {
+            target_dir.join("bench-quick")
+        } else {
+            root.join("docs")
+        }
+    });
     let course_dir = root.join("..").join("shared").join("dataset");
-    let course_present = course_files(&course_dir).is_some();
+    let course = harness::data::course_files(&course_dir).map(|_| course_dir.as_path());
 
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [
@@ -152,67 +137,82 @@ fn run(options: &Options) -> Result<bool, RunError> {
     }
     let ctx = Ctx { bins, interrupted };
     remove_dir(&scratch);
-    fs::create_dir_all(&scratch).map_err(fail(format!("create {}", scratch.display())))?;
-    let _scratch_guard = ScratchGuard(scratch.clone());
-    fs::create_dir_all(&out_dir).map_err(fail(format!("create {}", out_dir.display())))?;
-
-    let mut notes = vec![if course_present {
-        "Course dataset read from `../shared/dataset` (never copied into the repo; the ×20 files \
-         are built in scratch space)."
-            .to_string()
-    } else {
-        format!(
-            "The course dataset was not found at {}: the course scenarios use generated data of \
-             the same size instead.",
-            course_dir.display()
-        )
-    }];
-    notes.push(raise_fd_limit());
     let env = Env {
         ctx: &ctx,
-        quick: options.quick,
-        course: course_present.then_some(course_dir.as_path()),
+        quick,
+        course,
         scratch: &scratch,
         root: &root,
     };
-    let (mut bodies, mut headline, mut passed) = (Vec::new(), Vec::new(), true);
-    for section in every_section() {
-        if options
-            .only
-            .as_deref()
-            .is_some_and(|only| only != section.name())
-        {
-            continue;
-        }
-        let outcome = section.run(&env)?;
-        for (name, png) in &outcome.charts {
-            let path = out_dir.join(name);
-            fs::write(&path, png).map_err(fail(format!("write {}", path.display())))?;
-        }
-        say(&outcome.console);
-        bodies.push((section.name(), outcome.body));
-        headline.extend(outcome.headline);
-        notes.extend(outcome.notes);
-        passed &= outcome.passed;
-    }
+    let course_note = match course {
+        Some(_) => "Course dataset read from `../shared/dataset` (never copied into the repo; the \
+                    ×20 files are built in scratch space)."
+            .into(),
+        None => format!(
+            "The course dataset was not found at {}: the course scenarios use generated data of \
+             the same size instead.",
+            course_dir.display()
+        ),
+    };
+    let notes = vec![course_note, raise_fd_limit()];
+    let outcome = fs::create_dir_all(&scratch)
+        .and_then(|()| fs::create_dir_all(&out_dir))
+        .map_err(fail(format!("create {}", out_dir.display())))
+        .and_then(|()| run_sections(&env, only, &out_dir, notes));
+    remove_dir(&scratch);
+    let (bodies, headline, notes, passed) = outcome?;
     let md_path = out_dir.join("benchmarks.md");
     let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
     let machine = Machine::probe(&root, load_start);
+    let (elapsed, notes) = (started.elapsed(), &notes);
     let written = report::Written {
         sections: &bodies,
         headline: &headline,
-        notes: &notes,
+        notes,
         machine: &machine,
         passed,
-        elapsed: started.elapsed(),
-        quick: options.quick,
+        elapsed,
+        quick,
     };
-    let md = report::write(&old, options.only.is_none(), &written);
+    let md = report::write(&old, only.is_none(), &written);
     fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
     say(&format!(
         "\nwrote {} and its charts in {:.0} s\n",
         md_path.display(),
-        started.elapsed().as_secs_f64()
+        elapsed.as_secs_f64()
     ));
     Ok(passed)
+}
+
+/// The sections' bodies, headline rows, notes and whether every run passed.
+type Results = (
+    Vec<(&'static str, String)>,
+    Vec<section::Headline>,
+    Vec<String>,
+    bool,
+);
+
+/// Runs the sections (`only` one of them), writing their charts into `out_dir`; `notes` the
+/// bench's own.
+fn run_sections(
+    env: &Env<'_>,
+    only: Option<&str>,
+    out_dir: &Path,
+    notes: Vec<String>,
+) -> Result<Results, RunError> {
+    let mut results: Results = (Vec::new(), Vec::new(), notes, true);
+    for section in SECTIONS
+        .iter()
+        .filter(|s| only.is_none_or(|only| only == s.name()))
+    {
+        let outcome = section.run(env)?;
+        let path = out_dir.join(outcome.chart.0);
+        fs::write(&path, &outcome.chart.1).map_err(fail(format!("write {}", path.display())))?;
+        say(&outcome.console);
+        results.0.push((section.name(), outcome.body));
+        results.1.extend(outcome.headline);
+        results.2.extend(outcome.notes);
+        results.3 &= outcome.passed;
+    }
+    Ok(results)
 }

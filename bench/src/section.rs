@@ -1,11 +1,12 @@
-//! The one trait every section of the report implements, and what `main` hands each one. A
-//! section owns its plan, its table, its text and its charts; `main` runs them in a loop and
-//! writes what they return into `docs/benchmarks.md` between the section's markers.
+//! The one trait every section of the report implements, what `main` hands each one and what
+//! it hands back, and what the sections share beyond [`crate::fmt`].
 
 use std::path::Path;
 
+use crate::fmt::Target;
 use crate::harness::ctx::{Ctx, RunError};
 use crate::harness::machine::{load_average, Machine};
+use crate::harness::measure::Summary;
 
 /// What the bench's setup gives every section.
 pub struct Env<'a> {
@@ -22,13 +23,13 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// Where the course dataset would be (data preparation reports it missing).
-    pub fn course_dir(&self) -> &Path {
-        self.course.unwrap_or(self.scratch)
+    /// Where the course dataset would be (data preparation reports it missing), and scratch.
+    pub fn dirs(&self) -> (&Path, &Path) {
+        (self.course.unwrap_or(self.scratch), self.scratch)
     }
 
-    /// The section's closing line: the date, the commit, the load at its start and end, and
-    /// the command that reruns it alone.
+    /// The section's closing line: the date, the commit, the load at its start and end, and the
+    /// command that reruns it alone.
     pub fn stamp(&self, load_start: &str, name: &str) -> String {
         let machine = Machine::probe(self.root, load_start.into());
         let busy = machine.busy().map_or(String::new(), |peak| {
@@ -52,19 +53,18 @@ impl Env<'_> {
 pub type Headline = [String; 5];
 
 /// What a section hands back.
-#[derive(Default)]
 pub struct Outcome {
     /// Its Markdown, without the markers.
     pub body: String,
-    /// Its charts: file name next to the report, PNG bytes.
-    pub charts: Vec<(&'static str, Vec<u8>)>,
+    /// Its chart: file name next to the report, PNG bytes.
+    pub chart: (&'static str, Vec<u8>),
     /// What it prints on stdout.
     pub console: String,
     /// Its rows of the headline table.
     pub headline: Vec<Headline>,
     /// Notes for the report's Notes section.
     pub notes: Vec<String>,
-    /// Whether every run passed.
+    /// Whether no run failed.
     pub passed: bool,
 }
 
@@ -80,4 +80,26 @@ pub trait Section {
 /// The load average now, for [`Env::stamp`].
 pub fn load_now() -> String {
     load_average()
+}
+
+/// A time target: `row`'s median end to end at most `limit` seconds (SKIPPED if it did not
+/// run); `detail` follows `what` once measured.
+pub fn time_target<T>(what: &str, detail: &str, limit: f64, row: Option<&Summary<T>>) -> Target {
+    let Some(row) = row.filter(|r| r.ran()) else {
+        return Target::skipped(what, "not run");
+    };
+    let t = row.e2e().filter(|_| row.passed());
+    let measured = t.map_or("FAILED".into(), |t| format!("{t:.3} s"));
+    Target::check(
+        t.is_some_and(|t| t <= limit),
+        format!("{what}{detail}: {measured}"),
+    )
+}
+
+/// A chart's failure to draw, as the bench's error.
+pub fn chart(
+    name: &'static str,
+    png: Result<Vec<u8>, String>,
+) -> Result<(&'static str, Vec<u8>), RunError> {
+    Ok((name, png.map_err(RunError::Fail)?))
 }

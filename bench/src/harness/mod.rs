@@ -6,7 +6,6 @@ pub mod ctx;
 pub mod data;
 pub mod floor;
 pub mod link;
-pub mod logs;
 pub mod machine;
 pub mod measure;
 pub mod memory;

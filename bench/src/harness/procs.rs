@@ -1,37 +1,34 @@
 //! Starting and reaping the processes of a run, and scratch directories.
 //!
 //! Every process is started with a bare `fork` and `exec` ([`launch`]): `std::process::Command`
-//! (and `posix_spawn`) return only once the child has called `exec`, and with thousands of
-//! processes already running each new one waits its turn for a CPU before the bench may start
-//! the next. The child only joins a new process group, redirects its output, changes directory,
-//! sets the open-file limit and `exec`s, with everything prepared before the fork (no allocation
-//! after it: the bench has other threads).
+//! returns only once the child has called `exec`, and with thousands of processes running each
+//! new one waits for a CPU before the bench may start the next. The child only joins a new
+//! process group, redirects its output, changes directory, sets the open-file limit and `exec`s,
+//! on memory prepared before the fork (the bench has other threads).
 
 use std::ffi::CString;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::libc;
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::harness::ctx::{fail, Ctx, RunError};
 
 /// How often the bench looks at its children while it waits.
-pub const POLL: Duration = Duration::from_micros(500);
+const POLL: Duration = Duration::from_micros(500);
+/// The open-file limit (soft, hard) the bench was started with, before it raised its own.
+static INHERITED_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
 
-/// The open-file limit (soft, hard) the bench was started with, before it raised its own; the
-/// server is started with it (see [`raise_fd_limit`]).
-pub static INHERITED_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
-
-/// What to start: program, arguments, directory, exact environment, log of stdout and stderr.
+/// What to start.
 pub struct Spawn<'a> {
     /// The program.
     pub program: &'a Path,
@@ -47,38 +44,46 @@ pub struct Spawn<'a> {
     pub inherit_nofile: bool,
 }
 
-/// A C string from bytes, failing on an interior NUL.
-fn c_string(bytes: &[u8]) -> Result<CString, RunError> {
-    CString::new(bytes).map_err(fail("a NUL byte in an argument"))
+impl<'a> Spawn<'a> {
+    /// `program` in `dir`, output to `log`, no arguments, an empty environment.
+    pub fn new(program: &'a Path, dir: &'a Path, log: &'a Path) -> Spawn<'a> {
+        let (args, env, inherit_nofile) = (&[], &[], false);
+        Spawn {
+            program,
+            args,
+            dir,
+            env,
+            log,
+            inherit_nofile,
+        }
+    }
 }
 
-/// Starts `spawn` as the leader of a new process group; its pid, without waiting for `exec`.
-/// A failed `exec` shows as exit status 127.
-pub fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
-    let prog = c_string(spawn.program.as_os_str().as_bytes())?;
-    let cwd = c_string(spawn.dir.as_os_str().as_bytes())?;
-    let args = spawn
+/// Starts `spawn` as the leader of a new process group, without waiting for its `exec`; a
+/// failed `exec` shows as exit status 127.
+fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
+    let c = |bytes: &[u8]| CString::new(bytes).map_err(fail("a NUL byte in an argument"));
+    let (prog, cwd) = (
+        c(spawn.program.as_os_str().as_bytes())?,
+        c(spawn.dir.as_os_str().as_bytes())?,
+    );
+    let args: Vec<CString> = spawn
         .args
         .iter()
-        .map(|a| c_string(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|a| c(a.as_bytes()))
+        .collect::<Result<_, _>>()?;
     let vars = spawn
         .env
         .iter()
-        .map(|(k, v)| c_string(format!("{k}={v}").as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(k, v)| c(format!("{k}={v}").as_bytes()));
+    let vars: Vec<CString> = vars.collect::<Result<_, _>>()?;
     let mut argv = vec![prog.as_ptr()];
     argv.extend(args.iter().map(|a| a.as_ptr()));
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = vars.iter().map(|v| v.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let nofile = INHERITED_NOFILE
-        .get()
-        .filter(|_| spawn.inherit_nofile)
-        .map(|&(soft, hard)| libc::rlimit {
-            rlim_cur: soft,
-            rlim_max: hard,
-        });
+    let nofile = INHERITED_NOFILE.get().filter(|_| spawn.inherit_nofile);
+    let nofile = nofile.map(|&(rlim_cur, rlim_max)| libc::rlimit { rlim_cur, rlim_max });
     let out = File::create(spawn.log).map_err(fail(format!("create {}", spawn.log.display())))?;
     let null = File::open("/dev/null").map_err(fail("open /dev/null"))?;
     let (out_fd, null_fd) = (out.as_raw_fd(), null.as_raw_fd());
@@ -112,30 +117,30 @@ pub fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
     }
 }
 
-/// A started child in its own process group. Dropping it SIGKILLs the group unless the child was
-/// seen to exit successfully, or it forks nothing (`forks: false`) and was reaped: then its id
-/// may already lead another process's group.
+/// A started child in its own process group. Dropping it SIGKILLs the group unless the child
+/// exited successfully, or it forks nothing and was reaped (its id may lead another group now).
 pub struct Proc {
     /// For messages.
     pub name: String,
     /// The child (also its process group id).
     pub pid: Pid,
     /// Whether it starts processes of its own (the server).
-    pub forks: bool,
+    forks: bool,
     /// Its exit status, once reaped.
     pub status: Option<ExitStatus>,
 }
 
 impl Proc {
-    /// Starts `spawn`.
+    /// Starts `spawn`; `forks` if it starts processes of its own.
     pub fn start(
         name: impl Into<String>,
         spawn: &Spawn<'_>,
         forks: bool,
     ) -> Result<Proc, RunError> {
+        let pid = launch(spawn)?;
         Ok(Proc {
             name: name.into(),
-            pid: launch(spawn)?,
+            pid,
             forks,
             status: None,
         })
@@ -161,20 +166,13 @@ impl Proc {
         self.reap(false)
     }
 
-    /// Sends SIGTERM to the child alone (the server then stops its own children).
-    pub fn terminate(&self) {
-        if self.status.is_none() {
-            let _ = kill(self.pid, Signal::SIGTERM);
-        }
-    }
-
     /// SIGKILLs the whole process group and reaps the leader.
     pub fn kill_group(&mut self) {
         let _ = killpg(self.pid, Signal::SIGKILL);
         let _ = self.reap(true);
     }
 
-    /// Waits until the child exits or `deadline` passes.
+    /// Waits until the child exits (its status) or `deadline` passes (`None`).
     pub fn wait_until(
         &mut self,
         ctx: &Ctx,
@@ -205,23 +203,21 @@ impl Drop for Proc {
     }
 }
 
-/// Waits for all of `procs`; `Some(instant the last one was seen to exit)`, or `None` at the
-/// deadline (the stragglers are left running for the caller's guards to kill).
+/// Waits for all of `procs`: the instant the last one was seen to exit, or `None` at the
+/// deadline (the stragglers are left for the caller's guards to kill).
 pub fn wait_all(
     ctx: &Ctx,
     procs: &mut [Proc],
     deadline: Instant,
 ) -> Result<Option<Instant>, RunError> {
-    let mut last = Instant::now();
-    let mut scan = true;
+    let (mut last, mut scan) = (Instant::now(), true);
     loop {
         if scan {
             let mut running = 0;
             for proc in procs.iter_mut().filter(|p| p.status.is_none()) {
-                if proc.poll()?.is_some() {
-                    last = Instant::now();
-                } else {
-                    running += 1;
+                match proc.poll()? {
+                    Some(_) => last = Instant::now(),
+                    None => running += 1,
                 }
             }
             if running == 0 {
@@ -233,9 +229,9 @@ pub fn wait_all(
             return Ok(None);
         }
         std::thread::sleep(POLL);
-        // One system call says whether any child has exited (and stays a zombie for the scan
-        // to reap), instead of one `waitpid` per child every poll: with thousands of clients
-        // that scan alone kept a CPU busy. An error counts as "yes".
+        // One system call says whether any child has exited (it stays a zombie for the scan),
+        // instead of a `waitpid` per child every poll, which with thousands of clients kept a
+        // CPU busy. An error counts as "yes".
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
         scan = !matches!(waitid(Id::All, flags), Ok(WaitStatus::StillAlive));
     }
@@ -250,35 +246,6 @@ pub fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// While alive, the calling thread runs under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: it starts
-/// the clients without queueing for a CPU behind the thousands it already started, and each child
-/// starts as an ordinary `SCHED_OTHER` process. Without `CAP_SYS_NICE` nothing changes.
-pub struct Urgent {
-    /// Whether the switch to `SCHED_FIFO` was allowed.
-    pub granted: bool,
-}
-
-impl Urgent {
-    /// Raises the calling thread.
-    pub fn raise() -> Urgent {
-        let param = libc::sched_param { sched_priority: 1 };
-        // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
-        let policy = libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK;
-        let granted = unsafe { libc::sched_setscheduler(0, policy, &param) } == 0;
-        Urgent { granted }
-    }
-}
-
-impl Drop for Urgent {
-    fn drop(&mut self) {
-        if self.granted {
-            let param = libc::sched_param { sched_priority: 0 };
-            // SAFETY: as in `raise`.
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
-        }
-    }
-}
-
 /// Removes a scratch directory, ignoring "not there".
 pub fn remove_dir(path: &Path) {
     if let Err(err) = fs::remove_dir_all(path) {
@@ -288,17 +255,8 @@ pub fn remove_dir(path: &Path) {
     }
 }
 
-/// Removes the scratch root when dropped, on every path.
-pub struct ScratchGuard(pub PathBuf);
-
-impl Drop for ScratchGuard {
-    fn drop(&mut self) {
-        remove_dir(&self.0);
-    }
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients are started at
-/// once); the note says what it did.
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (thousands of clients run at once); the
+/// note says what it did.
 pub fn raise_fd_limit() -> String {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
