@@ -41,25 +41,29 @@ impl Line {
     }
 }
 
-/// A panel: its caption, axis descriptions (x, y), tick labels (x, y) and lines; the legend goes
-/// in its upper left.
-pub struct LineChart<'a> {
-    /// Caption.
-    pub title: String,
-    /// Axis descriptions, x then y.
-    pub axes: (&'a str, &'a str),
-    /// Tick labels, x then y.
-    pub ticks: (&'a dyn Fn(f64) -> String, &'a dyn Fn(f64) -> String),
-    /// The lines.
-    pub lines: Vec<Line>,
+/// Tick labels of an axis.
+pub type Ticks = Box<dyn Fn(f64) -> String>;
+
+/// A panel: its caption, axis descriptions and tick labels (x, y), and lines; the legend goes in
+/// its upper left.
+pub struct LineChart(
+    pub String,
+    pub (&'static str, &'static str),
+    pub (Ticks, Ticks),
+    pub Vec<Line>,
+);
+
+/// Tick labels with `decimals`.
+pub fn ticks(decimals: usize) -> Ticks {
+    Box::new(move |v| format!("{v:.decimals$}"))
 }
 
 /// Tick labels for categories at x = 0, 1, 2…: `names[x]` at each whole x, nothing between.
-pub fn categories(names: &[String]) -> impl Fn(f64) -> String + '_ {
-    move |x| match names.get(x.round() as usize) {
+pub fn categories(names: Vec<String>) -> Ticks {
+    Box::new(move |x| match names.get(x.round() as usize) {
         Some(name) if (x - x.round()).abs() < 1e-6 && x > -0.5 => name.clone(),
         _ => String::new(),
-    }
+    })
 }
 
 /// A drawing error, as text.
@@ -67,19 +71,19 @@ fn err<E: std::fmt::Display>(err: E) -> String {
     format!("chart: {err}")
 }
 
-/// Draws `spec` into `area`.
+/// Draws a panel into `area`.
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    spec: &LineChart<'_>,
+    LineChart(title, axes, ticks, lines): &LineChart,
 ) -> Result<(), String> {
-    let all = || spec.lines.iter().flat_map(|l| &l.2);
+    let all = || lines.iter().flat_map(|l| &l.2);
     let x0 = all().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x0 = if x0.is_finite() { x0 } else { 0.0 };
     let xmax = all().map(|p| p.0).fold(x0 + 1.0, f64::max);
     let pad = ((xmax - x0) * 0.12).max(0.4);
     let ymax = all().map(|p| p.2 .1.max(p.1)).fold(1e-3, f64::max) * 1.25;
     let mut chart = ChartBuilder::on(area)
-        .caption(&spec.title, (FAMILY, 17).into_font().style(FontStyle::Bold))
+        .caption(title, (FAMILY, 17).into_font().style(FontStyle::Bold))
         .margin(14)
         .x_label_area_size(44)
         .y_label_area_size(64)
@@ -87,17 +91,17 @@ fn draw<DB: DrawingBackend>(
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc(spec.axes.0)
-        .y_desc(spec.axes.1)
-        .x_label_formatter(&|x| (spec.ticks.0)(*x))
-        .y_label_formatter(&|y| (spec.ticks.1)(*y))
+        .x_desc(axes.0)
+        .y_desc(axes.1)
+        .x_label_formatter(&|x| (ticks.0)(*x))
+        .y_label_formatter(&|y| (ticks.1)(*y))
         .light_line_style(TRANSPARENT)
         .bold_line_style(RGBColor(225, 225, 225))
         .label_style((FAMILY, 14).into_font().color(&INK))
         .axis_desc_style((FAMILY, 15).into_font().color(&INK))
         .draw()
         .map_err(err)?;
-    for Line(name, colour, points, labels_left, dashed) in &spec.lines {
+    for Line(name, colour, points, labels_left, dashed) in lines {
         let (colour, width) = (*colour, if *dashed { 2 } else { 3 });
         let path = points.iter().map(|p| (p.0, p.1));
         let series = if *dashed {
@@ -155,7 +159,7 @@ fn draw<DB: DrawingBackend>(
 
 /// Renders `charts` side by side under `title` (none if empty), on a white canvas of `size`
 /// pixels; the PNG file's bytes.
-pub fn render(title: &str, size: (u32, u32), charts: &[LineChart<'_>]) -> Result<Vec<u8>, String> {
+pub fn render(title: &str, size: (u32, u32), charts: &[LineChart]) -> Result<Vec<u8>, String> {
     let bad = |_| "chart: the embedded DejaVu Sans font could not be parsed".to_string();
     plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular())
         .map_err(bad)?;

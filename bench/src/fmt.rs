@@ -55,6 +55,13 @@ pub fn table(heads: &str, align: &str, rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `template` with each `{key}` replaced by its value.
+pub fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let fill =
+        |text: String, (key, value): &(&str, String)| text.replace(&format!("{{{key}}}"), value);
+    values.iter().fold(template.to_string(), fill)
+}
+
 /// Verdict of one target: PASS, MISS or SKIPPED, and what was asked and measured.
 pub struct Target(pub &'static str, pub String);
 

@@ -4,7 +4,7 @@
 //! ship them, into `target/x86_64-unknown-linux-gnu/release/`, next to this binary.
 //!
 //! The [`harness`] starts processes, measures time, CPU and memory, emulates links, prepares
-//! data and runs the floors; each module of [`sections`] is one [`section::Section`] of
+//! data and runs the floors; each module of [`sections`] is one section of
 //! `docs/benchmarks.md` (loopback, agencies, far away), owning its plan, table, text and chart;
 //! `main` runs them in a loop and [`report`] writes the whole. A section's runs and its floor's
 //! alternate (repetition-major), so drift spreads over both alike.
@@ -33,13 +33,13 @@ use std::time::Instant;
 use crate::harness::ctx::{fail, say, Ctx, RunError};
 use crate::harness::machine::{load_average, Machine};
 use crate::harness::procs::{raise_fd_limit, remove_dir};
-use crate::section::{Env, Section};
+use crate::section::{Env, Run};
 
 /// Every section, in the report's order.
-const SECTIONS: [&dyn Section; 3] = [
-    &sections::loopback::Loopback,
-    &sections::agencies::Agencies,
-    &sections::far::Far,
+const SECTIONS: [(&str, Run); 3] = [
+    ("loopback", sections::loopback::run),
+    ("agencies", sections::agencies::run),
+    ("far", sections::far::run),
 ];
 
 /// The command line: `--quick`, `--only NAME`, `--out DIR`.
@@ -50,7 +50,7 @@ fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
         match arg.as_str() {
             "--quick" => quick = true,
             "--only" => match args.next() {
-                Some(name) if SECTIONS.iter().any(|s| s.name() == name) => only = Some(name),
+                Some(name) if SECTIONS.iter().any(|s| s.0 == name) => only = Some(name),
                 other => {
                     return Err(format!(
                         "--only takes loopback, agencies or far, not {other:?}"
@@ -203,13 +203,13 @@ fn run_sections(
     let mut results: Results = (Vec::new(), Vec::new(), notes, true);
     for section in SECTIONS
         .iter()
-        .filter(|s| only.is_none_or(|only| only == s.name()))
+        .filter(|s| only.is_none_or(|only| only == s.0))
     {
-        let outcome = section.run(env)?;
+        let outcome = (section.1)(env)?;
         let path = out_dir.join(outcome.chart.0);
         fs::write(&path, &outcome.chart.1).map_err(fail(format!("write {}", path.display())))?;
         say(&outcome.console);
-        results.0.push((section.name(), outcome.body));
+        results.0.push((section.0, outcome.body));
         results.1.extend(outcome.headline);
         results.2.extend(outcome.notes);
         results.3 &= outcome.passed;

@@ -1,5 +1,5 @@
-//! The one trait every section of the report implements, what `main` hands each one and what
-//! it hands back, and what the sections share beyond [`crate::fmt`].
+//! What `main` hands every section of the report and what it hands back, and what the sections
+//! share beyond [`crate::fmt`].
 
 use std::path::Path;
 
@@ -68,14 +68,9 @@ pub struct Outcome {
     pub passed: bool,
 }
 
-/// A section of the report.
-pub trait Section {
-    /// Its name: `--only NAME` and the markers `<!-- NAME:begin -->`.
-    fn name(&self) -> &'static str;
-    /// Runs its measurements and writes it up; `Err` only on interruption or when the bench
-    /// cannot do its work.
-    fn run(&self, env: &Env<'_>) -> Result<Outcome, RunError>;
-}
+/// A section's run: its measurements, written up; `Err` only on interruption or when the bench
+/// cannot do its work.
+pub type Run = fn(&Env<'_>) -> Result<Outcome, RunError>;
 
 /// The load average now, for [`Env::stamp`].
 pub fn load_now() -> String {

@@ -26,7 +26,7 @@ pub enum Status {
 /// Configurations sharing one data set, run repetition-major.
 pub struct Plan<T> {
     /// Stable key, for progress lines and the data's scratch directory.
-    pub id: &'static str,
+    pub id: String,
     /// Where the data comes from.
     pub source: Source,
     /// Human description of the data.
@@ -46,7 +46,7 @@ pub struct Summary<T> {
     /// How it ran.
     pub settings: Settings,
     /// [`Plan::id`].
-    pub id: &'static str,
+    pub id: String,
     /// [`Plan::label`].
     pub label: String,
     /// Agencies (clients).
@@ -178,7 +178,7 @@ pub fn measure<T: Clone>(
         summaries.extend(plan.configs.iter().map(|(tag, settings)| Summary {
             tag: tag.clone(),
             settings: *settings,
-            id: plan.id,
+            id: plan.id.clone(),
             label: plan.label.clone(),
             agencies,
             bets,
@@ -248,7 +248,7 @@ pub fn measure<T: Clone>(
                     _ => format!("FAILED: {}", result.failures.join("; ")),
                 };
                 let (id, n, bets, how) =
-                    (plan.id, data.files.len(), data.bets, settings.describe());
+                    (&plan.id, data.files.len(), data.bets, settings.describe());
                 eprintln!("bench: [{done}/{total}] {id} {n} agencies, {bets} bets, {how}, run {rep}/{}: {outcome}", plan.runs);
                 summaries[first + k].runs.push(result);
             }

@@ -4,21 +4,18 @@
 
 use std::time::Duration;
 
-use crate::canvas::{categories, render, Line, LineChart, Point, BLUE, GREY};
+use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GREY};
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::RunError;
 use crate::harness::data::Source;
 use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
 use crate::harness::run::{RunResult, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::section::{chart, load_now, time_target, Env, Outcome, Section};
+use crate::section::{chart, load_now, time_target, Env, Outcome};
 
 /// The chart this section draws.
 const CHART: &str = "benchmarks-agencies.png";
 /// Agency counts; `--quick` runs only 200.
 const SIZES: [u32; 5] = [5, 50, 200, 1_000, 3_000];
-
-/// The agencies section.
-pub struct Agencies;
 
 /// One size's runs (tp0 or the floor).
 type Row = Summary<()>;
@@ -165,104 +162,77 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
             floor,
         ),
     ];
-    let names: Vec<String> = sizes.iter().map(|&n| thousands(n as u64)).collect();
-    let x_ticks = categories(&names);
-    let chart = LineChart {
-        title: "tp0: end-to-end time per agency, shipped defaults, 1,000 bets each".into(),
-        axes: ("agencies at once", "ms per agency (end to end / agencies)"),
-        ticks: (&x_ticks, &|y| format!("{y:.1}")),
+    let names = sizes.iter().map(|&n| thousands(n as u64)).collect();
+    let chart = LineChart(
+        "tp0: end-to-end time per agency, shipped defaults, 1,000 bets each".into(),
+        ("agencies at once", "ms per agency (end to end / agencies)"),
+        (categories(names), ticks(1)),
         lines,
-    };
+    );
     render("", (900, 520), &[chart])
 }
 
-impl Section for Agencies {
-    fn name(&self) -> &'static str {
-        "agencies"
-    }
-
-    fn run(&self, env: &Env<'_>) -> Result<Outcome, RunError> {
-        let load_start = load_now();
-        let (sizes, runs): (&[u32], usize) = if env.quick { (&[200], 1) } else { (&SIZES, 3) };
-        let plan = |&agencies: &u32| Plan {
-            id: "agencies",
-            source: Source::Generated(agencies, 1_000),
-            label: "generated, 1,000 bets per agency, shipped defaults".into(),
-            configs: vec![((), Settings::Shipped), ((), Settings::AgencyFloor)],
-            runs,
-            big: false,
-        };
-        let mut notes = Vec::new();
-        let rows = measure(
-            env.ctx,
-            &sizes.iter().map(plan).collect::<Vec<_>>(),
-            env.dirs(),
-            &mut notes,
-        )?;
-        let runs = match runs {
-            1 => "Each size ran once.".to_string(),
-            n => format!("Each size ran {n} times: medians, RSS the maximum."),
-        };
-        let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
-            "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
-             queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
-             of 3,000 agencies went to starting them), while each client runs as an ordinary \
-             process, like the server. CPU per agency is the product's own work."
-        } else {
-            "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
-             `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already \
-             running and at 1,000 agencies and more starting them is most of end to end."
-        };
-        let (targets_md, targets_text) = fmt::targets(&targets(&rows));
-        let body = format!(
-            "## Agencies\n\nMany agencies at once, 1,000 generated bets each, with the **shipped \
-             defaults**: the server is told only `SERVER_PORT=0`, `AGENCIES` (the count) and \
-             `BETS_FILE` (scratch), each client only `CLI_ID`, `CLI_MODE=agency`, \
-             `CLI_SERVER_ADDRESS` and `CLI_DATA_FILE`; everything else (SYNC=true, backlog, \
-             MAX_SESSIONS, batch 120, log levels) is the built-in default. {runs} Per agency = end \
-             to end / agencies. CPU per agency = user + system CPU time of every process of the \
-             run / agencies, from the bench's `getrusage(RUSAGE_CHILDREN)`: the clients' share \
-             read once they have all exited, the server tree's (the server, its sessions and its \
-             coordinator, which it reaps) once the server has; unlike the times, it does not grow \
-             with the machine's load. **Floor CPU per agency** = what the machine needs at least \
-             per agency, measured in turn with tp0 at each size: as many `fork`s and `exec`s of a \
-             static no-op binary (`bench/src/bin/noop.rs`) as there are agencies, started at once \
-             and reaped (the children's CPU and the bench's own for the forks), plus one TCP \
-             connection on 127.0.0.1 connected, accepted and closed (both ends' CPU); tp0 starts \
-             two processes per agency (the client and the session), so × floor ≥ 2 is the shape \
-             of the design, not waste. Spawning clients = the bench's own time to start them all \
-             (part of end to end: clients start while earlier ones already run). Listen overflows \
-             = the kernel's `TcpExt: ListenOverflows` during the run (a full accept queue drops \
-             the SYN, which the client's kernel resends after 1 s); client reconnects = `action: \
-             reconnect` lines in all clients' logs. Every run is checked as in Correctness below, \
-             and also that no process of the server's group (sessions, coordinator) is left once \
-             the server has exited after SIGTERM. Load = 1-minute load average at the end of the \
-             run, on a 2-CPU machine shared with other jobs; it counts the run's own processes \
-             too (at 3,000 agencies, thousands of clients and sessions are runnable at once), so \
-             at the larger sizes it says little about other jobs. The bench starts the clients \
-             one after the other, each with a bare `fork` and `exec`, {starts}\n\n{}\n![Time per \
-             agency against agencies, shipped defaults]({CHART})\n\n{targets_md}{}\n{}",
-            table(&rows),
-            problems(&rows),
-            env.stamp(&load_start, self.name())
-        );
-        let headline = tp0(&rows).find(|r| r.agencies == 1_000).and_then(|r| {
-            let (tp0, floor) = (cpu(r)?, floor_cpu(&rows, r)?);
-            Some([
-                "CPU per agency at 1,000 agencies (server tree + client)".into(),
-                format!("{tp0:.2} ms"),
-                format!("{floor:.2} ms"),
-                times(Some(tp0 / floor.max(1e-9))),
-                "— (1,000 agencies end to end ≤ 3 s)".into(),
-            ])
-        });
-        Ok(Outcome {
-            chart: chart(CHART, draw(&rows))?,
-            console: format!("{}\n{targets_text}", table(&rows)),
-            headline: headline.into_iter().collect(),
-            notes,
-            passed: all_passed(&rows),
-            body,
-        })
-    }
+/// Runs the section and writes it up.
+pub fn run(env: &Env<'_>) -> Result<Outcome, RunError> {
+    let load_start = load_now();
+    let (sizes, runs): (&[u32], usize) = if env.quick { (&[200], 1) } else { (&SIZES, 3) };
+    let plan = |&agencies: &u32| Plan {
+        id: "agencies".into(),
+        source: Source::Generated(agencies, 1_000),
+        label: "generated, 1,000 bets per agency, shipped defaults".into(),
+        configs: vec![((), Settings::Shipped), ((), Settings::AgencyFloor)],
+        runs,
+        big: false,
+    };
+    let mut notes = Vec::new();
+    let rows = measure(
+        env.ctx,
+        &sizes.iter().map(plan).collect::<Vec<_>>(),
+        env.dirs(),
+        &mut notes,
+    )?;
+    let runs = match runs {
+        1 => "Each size ran once.".to_string(),
+        n => format!("Each size ran {n} times: medians, RSS the maximum."),
+    };
+    let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
+        "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
+         queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
+         of 3,000 agencies went to starting them), while each client runs as an ordinary \
+         process, like the server. CPU per agency is the product's own work."
+    } else {
+        "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
+         `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already \
+         running and at 1,000 agencies and more starting them is most of end to end."
+    };
+    let (targets_md, targets_text) = fmt::targets(&targets(&rows));
+    let body = fmt::fill(
+        include_str!("agencies.md"),
+        &[
+            ("runs", runs),
+            ("starts", starts.into()),
+            ("table", table(&rows)),
+            ("targets", targets_md),
+            ("problems", problems(&rows)),
+            ("stamp", env.stamp(&load_start, "agencies")),
+        ],
+    );
+    let headline = tp0(&rows).find(|r| r.agencies == 1_000).and_then(|r| {
+        let (tp0, floor) = (cpu(r)?, floor_cpu(&rows, r)?);
+        Some([
+            "CPU per agency at 1,000 agencies (server tree + client)".into(),
+            format!("{tp0:.2} ms"),
+            format!("{floor:.2} ms"),
+            times(Some(tp0 / floor.max(1e-9))),
+            "— (1,000 agencies end to end ≤ 3 s)".into(),
+        ])
+    });
+    Ok(Outcome {
+        chart: chart(CHART, draw(&rows))?,
+        console: format!("{}\n{targets_text}", table(&rows)),
+        headline: headline.into_iter().collect(),
+        notes,
+        passed: all_passed(&rows),
+        body,
+    })
 }

@@ -2,19 +2,17 @@
 //! at several batch sizes, each data set's loopback floor run alternately with tp0's runs; its
 //! table, its targets, its notes and its chart.
 
-use crate::canvas::{categories, render, Line, LineChart, Point, BLUE, GREY, ORANGE, RED};
+use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GREY, ORANGE, RED};
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::RunError;
 use crate::harness::data::Source;
 use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::section::{chart, load_now, time_target, Env, Outcome, Section};
+use crate::section::{chart, load_now, time_target, Env, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
-/// The chart this section draws.
-const CHART: &str = "benchmarks.png";
 /// What a data set's label says when the course dataset is absent.
 const STAND_IN: &str = " (generated stand-in: course dataset absent)";
 
@@ -33,14 +31,11 @@ enum Role {
 /// A configuration's runs.
 type Row = Summary<Role>;
 
-/// The loopback section.
-pub struct Loopback;
-
 /// One data set: tp0 durable and relaxed at each batch size, and the floor.
 fn plan(
-    id: &'static str,
-    source: Source,
+    id: &str,
     label: &str,
+    source: Source,
     batches: &[u16],
     role: Role,
     runs: usize,
@@ -49,89 +44,69 @@ fn plan(
         .iter()
         .flat_map(|&b| [true, false].map(|d| (role, Settings::Tuned(d, b))));
     let configs = tuned.chain([(role, Settings::Floor)]).collect();
-    let big = id.starts_with("gen-10m");
+    let (id, label, big) = (id.to_string(), label.to_string(), id.starts_with("gen-10m"));
     Plan {
         id,
         source,
-        label: label.into(),
+        label,
         configs,
         runs,
         big,
     }
 }
 
+/// Generated data, `agencies` files of `per` bets, at the default batch size.
+fn generated(agencies: u32, per: u64, role: Role, runs: usize) -> Plan<Role> {
+    let total = u64::from(agencies) * per;
+    let size = match total >= 1_000_000 {
+        true => format!("{}M", total / 1_000_000),
+        false => format!("{}k", total / 1_000),
+    };
+    let id = format!("gen-{}-{agencies}", size.to_lowercase());
+    let source = Source::Generated(agencies, per);
+    plan(
+        &id,
+        &format!("generated {size}"),
+        source,
+        &[BATCH],
+        role,
+        runs,
+    )
+}
+
 /// The plans; without the course dataset, generated stand-ins of its size.
 fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
     use Role::*;
-    use Source::Generated as Gen;
     let (src, x20, stand_in) = match course {
         true => (Source::Course, Source::CourseRepeated(20), ""),
-        false => (Gen(5, 15_740), Gen(5, 314_788), STAND_IN),
+        false => (
+            Source::Generated(5, 15_740),
+            Source::Generated(5, 314_788),
+            STAND_IN,
+        ),
     };
-    let (course, x20_label) = (format!("course{stand_in}"), format!("course ×20{stand_in}"));
+    let (label, x20_label) = (format!("course{stand_in}"), format!("course ×20{stand_in}"));
     if quick {
         return vec![
-            plan("course", src, &course, &[30, BATCH], Batches, 1),
-            plan(
-                "gen-200k-5",
-                Gen(5, 40_000),
-                "generated 200k",
-                &[BATCH],
-                Agencies,
-                1,
-            ),
-            plan(
-                "gen-200k-50",
-                Gen(50, 4_000),
-                "generated 200k",
-                &[BATCH],
-                Agencies,
-                1,
-            ),
+            plan("course", &label, src, &[30, BATCH], Batches, 1),
+            generated(5, 40_000, Agencies, 1),
+            generated(50, 4_000, Agencies, 1),
         ];
     }
     vec![
-        plan("course", src, &course, &[BATCH], Table, 3),
+        plan("course", &label, src, &[BATCH], Table, 3),
         plan(
             "course-x20",
-            x20,
             &x20_label,
+            x20,
             &[30, 60, BATCH, 140],
             Batches,
             3,
         ),
-        plan(
-            "gen-1m-5",
-            Gen(5, 200_000),
-            "generated 1M",
-            &[BATCH],
-            Agencies,
-            3,
-        ),
-        plan(
-            "gen-1m-50",
-            Gen(50, 20_000),
-            "generated 1M",
-            &[BATCH],
-            Agencies,
-            3,
-        ),
-        plan(
-            "gen-10m-5",
-            Gen(5, 2_000_000),
-            "generated 10M",
-            &[BATCH],
-            Table,
-            1,
-        ),
-        plan(
-            "gen-10m-50",
-            Gen(50, 200_000),
-            "generated 10M",
-            &[BATCH],
-            Table,
-            1,
-        ),
+        generated(5, 200_000, Agencies, 3),
+        generated(50, 20_000, Agencies, 3),
+        generated(5, 2_000_000, Table, 1),
+        generated(50, 200_000, Table, 1),
     ]
 }
 
@@ -139,8 +114,8 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
 fn floor(rows: &[Row], row: &Row) -> Option<f64> {
     let floor = rows
         .iter()
-        .find(|r| r.id == row.id && r.settings == Settings::Floor && r.passed());
-    floor?.e2e()
+        .find(|r| r.id == row.id && r.settings == Settings::Floor);
+    floor.filter(|f| f.passed())?.e2e()
 }
 
 /// tp0's median over the floor's, same data.
@@ -148,10 +123,11 @@ fn ratio(rows: &[Row], row: &Row) -> Option<f64> {
     Some(row.e2e()? / floor(rows, row)?.max(1e-9))
 }
 
-/// The configuration of a data set, durable at the default batch size.
+/// The configuration of a data set, durable at the default batch size, if it ran.
 fn durable<'a>(rows: &'a [Row], id: &str) -> Option<&'a Row> {
+    let tuned = Settings::Tuned(true, BATCH);
     rows.iter()
-        .find(|r| r.id == id && r.settings == Settings::Tuned(true, BATCH))
+        .find(|r| r.id == id && r.settings == tuned && r.ran())
 }
 
 /// The results table: tp0's configurations, each beside its data set's floor.
@@ -160,18 +136,9 @@ fn table(rows: &[Row]) -> String {
         let Settings::Tuned(durable, batch) = r.settings else {
             return None;
         };
-        let bets = if r.bets > 0 {
-            thousands(r.bets)
-        } else {
-            "—".into()
-        };
-        let mut c = vec![
-            r.label.clone(),
-            r.agencies.to_string(),
-            bets,
-            sync_name(durable).into(),
-            batch.to_string(),
-        ];
+        let bets = num(Some(r.bets as f64).filter(|b| *b > 0.0), 0);
+        let mut c = vec![r.label.clone(), r.agencies.to_string(), bets];
+        c.extend([sync_name(durable).into(), batch.to_string()]);
         c.extend(r.time_cells());
         let draw = r.median_of(|x| Some(x.draw_us? as f64 / 1e3));
         c.extend([num(floor(rows, r), 3), times(ratio(rows, r)), num(draw, 2)]);
@@ -180,7 +147,8 @@ fn table(rows: &[Row]) -> String {
         Some(c)
     });
     fmt::table(
-        "Data|Agencies|Bets|Sync|Batch|End to end (s)|Range (s)|Bets/s|Floor (s)|× floor|Draw (ms)|RSS parent|RSS session|RSS coordinator|RSS client|Result",
+        "Data|Agencies|Bets|Sync|Batch|End to end (s)|Range (s)|Bets/s|Floor (s)|× floor|\
+         Draw (ms)|RSS parent|RSS session|RSS coordinator|RSS client|Result",
         "lrrlrrrrrrrrrrrl",
         &cells.collect::<Vec<_>>(),
     )
@@ -192,54 +160,72 @@ fn rate_target(what: &str, min: f64, rows: Vec<&Row>) -> Target {
         return Target::skipped(what, "not run");
     }
     let measured = rows.iter().map(|s| {
-        let rate = s.rate().filter(|_| s.passed());
-        let rate = rate.map_or("FAILED".into(), |r| {
-            format!("{} bets/s", thousands(r as u64))
-        });
+        let rate = s.rate().filter(|_| s.passed()).map(|r| thousands(r as u64));
+        let rate = rate.map_or("FAILED".into(), |r| format!("{r} bets/s"));
         format!("{} ({} bets): {rate}", s.label, thousands(s.bets))
     });
     let ok = rows
         .iter()
         .all(|s| s.passed() && s.rate().is_some_and(|r| r >= min));
-    Target::check(
-        ok,
-        format!("{what}: {}", measured.collect::<Vec<_>>().join("; ")),
-    )
+    let measured: Vec<String> = measured.collect();
+    Target::check(ok, format!("{what}: {}", measured.join("; ")))
 }
 
 /// The issue's targets for the loopback runs.
 fn targets(rows: &[Row]) -> Vec<Target> {
-    let ran = |id| durable(rows, id).filter(|r| r.ran());
-    let fifty = rows
-        .iter()
-        .filter(|s| s.ran() && s.id.starts_with("gen-") && s.agencies == 50);
-    let fifty = fifty
-        .filter(|s| s.settings == Settings::Tuned(true, BATCH))
-        .collect();
-    let course = durable(rows, "course").map_or(String::new(), |r| {
-        format!(" ({}, durable, batch 120)", r.label)
-    });
     let tp0: Vec<&Row> = rows
         .iter()
         .filter(|r| r.ran() && r.settings != Settings::Floor)
         .collect();
-    let largest = |role| tp0.iter().filter_map(|s| s.rss(role)).max();
-    let (session, client) = (largest(SESSION), largest(CLIENT));
+    let fifty = tp0
+        .iter()
+        .filter(|s| s.id.starts_with("gen-") && s.agencies == 50);
+    let fifty = fifty
+        .filter(|s| s.settings == Settings::Tuned(true, BATCH))
+        .copied();
+    let course = durable(rows, "course").map(|r| format!(" ({}, durable, batch 120)", r.label));
+    let largest = |role, rows: &[&Row]| rows.iter().filter_map(|s| s.rss(role)).max();
+    let (session, client) = (largest(SESSION, &tp0), largest(CLIENT, &tp0));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
-    let big: Vec<&&Row> = tp0.iter().filter(|s| s.id.starts_with("gen-10m")).collect();
-    let coord = big.iter().filter_map(|s| s.rss(COORDINATOR)).max();
+    let big: Vec<&Row> = tp0
+        .iter()
+        .filter(|s| s.id.starts_with("gen-10m"))
+        .copied()
+        .collect();
+    let coordinator = largest(COORDINATOR, &big);
     let what = "coordinator < 16 MiB at 10 million bets";
     vec![
-        rate_target("≥ 2,000,000 bets/s, 5 agencies, course dataset ×20, durable, batch 120", 2e6, ran("course-x20").into_iter().collect()),
-        rate_target("≥ 1,000,000 bets/s, 50 agencies, generated data, durable, batch 120", 1e6, fifty),
-        time_target("course dataset end to end ≤ 0.25 s", &course, 0.25, ran("course")),
+        rate_target(
+            "≥ 2,000,000 bets/s, 5 agencies, course dataset ×20, durable, batch 120",
+            2e6,
+            durable(rows, "course-x20").into_iter().collect(),
+        ),
+        rate_target(
+            "≥ 1,000,000 bets/s, 50 agencies, generated data, durable, batch 120",
+            1e6,
+            fifty.collect(),
+        ),
+        time_target(
+            "course dataset end to end ≤ 0.25 s",
+            &course.unwrap_or_default(),
+            0.25,
+            durable(rows, "course"),
+        ),
         Target::check(
             !tp0.is_empty() && small(session) && small(client),
-            format!("session child and client < 8 MiB RSS, every size: largest session {} MiB, largest client {} MiB", mib(session), mib(client)),
+            format!(
+                "session child and client < 8 MiB RSS, every size: largest session {} MiB, \
+                 largest client {} MiB",
+                mib(session),
+                mib(client)
+            ),
         ),
         match big.is_empty() {
             true => Target::skipped(what, "not run"),
-            false => Target::check(coord.is_some_and(|kb| kb < 16 * 1024), format!("{what}: largest {} MiB", mib(coord))),
+            false => Target::check(
+                coordinator.is_some_and(|kb| kb < 16 * 1024),
+                format!("{what}: largest {} MiB", mib(coordinator)),
+            ),
         },
     ]
 }
@@ -248,13 +234,9 @@ fn targets(rows: &[Row]) -> Vec<Target> {
 fn headline(rows: &[Row], id: &str, what: &str, target: &str) -> Option<[String; 5]> {
     let row = durable(rows, id)?;
     let (t, floor, rate) = (row.e2e()?, floor(rows, row)?, thousands(row.rate()? as u64));
-    let figure = format!(
-        "Loopback: {what} ({} bets, {} agencies, durable, batch 120)",
-        thousands(row.bets),
-        row.agencies
-    );
+    let (bets, n) = (thousands(row.bets), row.agencies);
     Some([
-        figure,
+        format!("Loopback: {what} ({bets} bets, {n} agencies, durable, batch 120)"),
         format!("{t:.3} s ({rate} bets/s)"),
         format!("{floor:.3} s"),
         times(ratio(rows, row)),
@@ -271,40 +253,51 @@ fn short_rate(v: f64) -> String {
     }
 }
 
-/// One panel: durable, relaxed and the floor in bets/s against `x` of each data set of `role`,
-/// with the target.
-fn panel<'a>(
-    rows: &[Row],
-    role: Role,
-    x: &dyn Fn(&Row) -> f64,
-    ticks: &'a dyn Fn(f64) -> String,
-    target: (f64, &str),
-    title: String,
-) -> LineChart<'a> {
-    let of = |durable: bool| {
-        rows.iter().filter(move |r| {
-            r.tag == role && matches!(r.settings, Settings::Tuned(d, _) if d == durable)
-        })
+/// One panel: durable, relaxed and the floor in bets/s against agencies (categories) or batch
+/// size, for the data sets of `role`, with the target.
+fn panel(all: &[Row], role: Role, target: (f64, &str), data: &str) -> LineChart {
+    let rows: Vec<&Row> = all.iter().filter(|r| r.tag == role).collect();
+    let mut sizes: Vec<usize> = rows.iter().map(|r| r.agencies).collect();
+    sizes.dedup();
+    let x = |r: &Row| match r.settings {
+        Settings::Tuned(_, batch) if role == Role::Batches => f64::from(batch),
+        _ => sizes.iter().position(|&n| n == r.agencies).unwrap_or(0) as f64,
     };
-    let points = |durable| {
-        let point = |r: &Row| {
-            Some(Point(
-                x(r),
-                r.rate()?,
-                r.e2e_range()
-                    .map(|(fast, slow)| (r.bets as f64 / slow, r.bets as f64 / fast))?,
-                r.passed(),
-                short_rate(r.rate()?),
-            ))
-        };
-        of(durable).filter_map(point).collect::<Vec<_>>()
+    let of = |durable| {
+        let tuned = move |r: &&&Row| matches!(r.settings, Settings::Tuned(d, _) if d == durable);
+        rows.iter().filter(tuned)
     };
-    let (durable, relaxed) = (points(true), points(false));
-    let floors = of(true).filter_map(|r| Some((x(r), r.bets as f64 / floor(rows, r)?)));
+    let point = |r: &&Row| {
+        let (fast, slow) = r.e2e_range()?;
+        let whisker = (r.bets as f64 / slow, r.bets as f64 / fast);
+        Some(Point(
+            x(r),
+            r.rate()?,
+            whisker,
+            r.passed(),
+            short_rate(r.rate()?),
+        ))
+    };
+    let durable: Vec<Point> = of(true).filter_map(point).collect();
+    let relaxed: Vec<Point> = of(false).filter_map(point).collect();
+    let floors = of(true).filter_map(|r| Some((x(r), r.bets as f64 / floor(all, r)?)));
     let span = [
         durable.first().map_or(0.0, |p| p.0),
         durable.last().map_or(1.0, |p| p.0),
     ];
+    let n = rows.first().map_or(0, |r| r.agencies);
+    let (title, x_axis, x_ticks) = match role {
+        Role::Batches => (
+            format!("vs batch size: {data}, {n} agencies"),
+            "batch size (bets per batch)",
+            ticks(0),
+        ),
+        _ => (
+            format!("vs agencies: {data}, batch {BATCH}"),
+            "agencies (clients)",
+            categories(sizes.iter().map(usize::to_string).collect()),
+        ),
+    };
     let lines = vec![
         Line(
             "durable (SYNC=true, fdatasync)".into(),
@@ -321,49 +314,35 @@ fn panel<'a>(
         ),
         Line::dashed(target.1.into(), RED, span.map(|x| (x, target.0))),
     ];
-    let x_axis = if role == Role::Agencies {
-        "agencies (clients)"
-    } else {
-        "batch size (bets per batch)"
-    };
     let axes = (
         x_axis,
         "bets/s (end to end); whiskers: slowest to fastest run",
     );
-    LineChart {
-        title,
-        axes,
-        ticks: (ticks, &short_rate),
-        lines,
-    }
+    LineChart(title, axes, (x_ticks, Box::new(short_rate)), lines)
 }
 
 /// The chart: throughput against agencies and against batch size, durable and relaxed, with
 /// each data set's floor and the targets.
 fn draw(rows: &[Row], quick: bool) -> Result<Vec<u8>, String> {
-    let first = |role| rows.iter().find(|r| r.tag == role);
-    let data =
-        |role| first(role).map_or(String::new(), |r| r.label.replace(STAND_IN, " (generated)"));
-    let mut sizes: Vec<usize> = rows
-        .iter()
-        .filter(|r| r.tag == Role::Agencies)
-        .map(|r| r.agencies)
-        .collect();
-    sizes.dedup();
-    let names: Vec<String> = sizes.iter().map(usize::to_string).collect();
-    let at = |r: &Row| sizes.iter().position(|&n| n == r.agencies).unwrap_or(0) as f64;
-    let (agency_ticks, batch_ticks) = (categories(&names), |x: f64| format!("{x:.0}"));
-    let title = format!("vs agencies: {}, batch {BATCH}", data(Role::Agencies));
-    let target = (1e6, "target: 1M bets/s with 50 agencies, durable");
-    let agencies = panel(rows, Role::Agencies, &at, &agency_ticks, target, title);
-    let n = first(Role::Batches).map_or(0, |r| r.agencies);
-    let title = format!("vs batch size: {}, {n} agencies", data(Role::Batches));
-    let batch = |r: &Row| match r.settings {
-        Settings::Tuned(_, batch) => f64::from(batch),
-        _ => 0.0,
+    let data = |role| {
+        rows.iter()
+            .find(|r| r.tag == role)
+            .map(|r| r.label.replace(STAND_IN, " (generated)"))
     };
+    let target = (1e6, "target: 1M bets/s with 50 agencies, durable");
+    let agencies = panel(
+        rows,
+        Role::Agencies,
+        target,
+        &data(Role::Agencies).unwrap_or_default(),
+    );
     let target = (2e6, "target: 2M bets/s, course ×20, durable, batch 120");
-    let batches = panel(rows, Role::Batches, &batch, &batch_ticks, target, title);
+    let batches = panel(
+        rows,
+        Role::Batches,
+        target,
+        &data(Role::Batches).unwrap_or_default(),
+    );
     let title = match quick {
         true => "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each",
         false => "tp0 end-to-end throughput (bets/s), median of 3 runs",
@@ -376,14 +355,15 @@ fn sampler_note(rows: &[Row]) -> String {
     let runs = || {
         rows.iter()
             .filter(|r| r.settings != Settings::Floor)
-            .flat_map(|s| s.runs.iter())
+            .flat_map(|s| &s.runs)
     };
     let sweeps = runs().map(|r| r.sampler.0).min();
     let busy: f64 = runs().map(|r| r.sampler.1.as_secs_f64()).sum();
-    let measured = runs()
-        .filter_map(|r| Some(r.e2e?.as_secs_f64()))
-        .sum::<f64>()
-        .max(1e-9);
+    let busy = busy
+        / runs()
+            .filter_map(|r| Some(r.e2e?.as_secs_f64()))
+            .sum::<f64>()
+            .max(1e-9);
     format!(
         "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
          kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
@@ -397,69 +377,49 @@ fn sampler_note(rows: &[Row]) -> String {
          have used.",
         MIN_INTERVAL.as_millis(),
         sweeps.map_or("none".into(), |n| n.to_string()),
-        1000.0 * busy / measured,
-        100.0 * busy / measured,
+        1000.0 * busy,
+        100.0 * busy,
     )
 }
 
-impl Section for Loopback {
-    fn name(&self) -> &'static str {
-        "loopback"
-    }
-
-    fn run(&self, env: &Env<'_>) -> Result<Outcome, RunError> {
-        let load_start = load_now();
-        let mut notes = Vec::new();
-        let rows = measure(
-            env.ctx,
-            &plans(env.quick, env.course.is_some()),
-            env.dirs(),
-            &mut notes,
-        )?;
-        notes.push(sampler_note(&rows));
-        notes.push(
-            "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
-             reads the bets file as it grows, so at the barrier it scans only the tail."
-                .into(),
-        );
-        let (targets_md, targets_text) = fmt::targets(&targets(&rows));
-        let runs = match env.quick {
-            true => "Each configuration ran once.",
-            false => {
-                "Each configuration ran 3 times (the 10-million-bet ones once); times are medians \
-                      (Range: fastest and slowest run), RSS the maximum over the runs."
-            }
-        };
-        let body = format!(
-            "## Results\n\nThe real `server` and one real `client` per agency on 127.0.0.1. End to end = \
-             from the first client's start to the last client's exit (upload, draw and winners query \
-             included); bets/s = bets / end to end; draw = the coordinator's `draw_scan` time; RSS = \
-             peak resident set (MiB), the `VmHWM` the bench reads from `/proc/<pid>/status` of every \
-             process of the run — the parent server, the largest session child, the coordinator, \
-             the largest client. {runs}\n\n**Floor** = the same agency files' bytes sent over \
-             loopback TCP, one connection per agency as tp0 does, to a receiver in the bench that \
-             appends them to one file and calls `fdatasync` once at the end, from the first \
-             connection to that `fdatasync` (`bench/src/harness/floor.rs`): no parsing, no \
-             validation, no acknowledgements. It runs in turn with tp0's configurations of the same \
-             data; × floor = tp0's median / the floor's median.\n\n{}\n![Throughput against \
-             agencies and batch size, durable vs relaxed, with the floor]({CHART})\n\nTargets:\n\n\
-             {targets_md}{}\n\n{}",
-            table(&rows),
-            problems(&rows),
-            env.stamp(&load_start, self.name())
-        );
-        let headline = [
-            headline(&rows, "course-x20", "course ×20", "≥ 2,000,000 bets/s"),
-            headline(&rows, "course", "course", "≤ 0.25 s"),
-            headline(&rows, "gen-10m-50", "generated 10M", "≥ 1,000,000 bets/s"),
-        ];
-        Ok(Outcome {
-            chart: chart(CHART, draw(&rows, env.quick))?,
-            console: format!("{}\n{targets_text}", table(&rows)),
-            headline: headline.into_iter().flatten().collect(),
-            notes,
-            passed: all_passed(&rows),
-            body,
-        })
-    }
+/// Runs the section and writes it up.
+pub fn run(env: &Env<'_>) -> Result<Outcome, RunError> {
+    let load_start = load_now();
+    let mut notes = Vec::new();
+    let plans = plans(env.quick, env.course.is_some());
+    let rows = measure(env.ctx, &plans, env.dirs(), &mut notes)?;
+    notes.push(sampler_note(&rows));
+    notes.push(
+        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
+         reads the bets file as it grows, so at the barrier it scans only the tail."
+            .into(),
+    );
+    let runs = match env.quick {
+        true => "Each configuration ran once.",
+        false => {
+            "Each configuration ran 3 times (the 10-million-bet ones once); times are \
+             medians (Range: fastest and slowest run), RSS the maximum over the runs."
+        }
+    };
+    let (targets_md, targets_text) = fmt::targets(&targets(&rows));
+    let values = [
+        ("runs", runs.into()),
+        ("table", table(&rows)),
+        ("targets", targets_md),
+        ("problems", problems(&rows)),
+        ("stamp", env.stamp(&load_start, "loopback")),
+    ];
+    let headline = [
+        headline(&rows, "course-x20", "course ×20", "≥ 2,000,000 bets/s"),
+        headline(&rows, "course", "course", "≤ 0.25 s"),
+        headline(&rows, "gen-10m-50", "generated 10M", "≥ 1,000,000 bets/s"),
+    ];
+    Ok(Outcome {
+        body: fmt::fill(include_str!("loopback.md"), &values),
+        chart: chart("benchmarks.png", draw(&rows, env.quick))?,
+        console: format!("{}\n{targets_text}", table(&rows)),
+        headline: headline.into_iter().flatten().collect(),
+        notes,
+        passed: all_passed(&rows),
+    })
 }
