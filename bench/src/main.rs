@@ -4,10 +4,10 @@
 //! ship them, into `target/x86_64-unknown-linux-gnu/release/`, next to this binary.
 //!
 //! The [`harness`] starts processes, measures time, CPU and memory, emulates links, prepares
-//! data and runs the floors; each module of [`sections`] is one section of
-//! `docs/benchmarks.md` (loopback, agencies, far away), owning its plan, table, text and chart;
-//! `main` runs them in a loop and [`report`] writes the whole. A section's runs and its floor's
-//! alternate (repetition-major), so drift spreads over both alike.
+//! data and runs the floors; each module of [`sections`] is one section of `docs/benchmarks.md`
+//! (loopback, agencies, far away), owning its plan, table, text and chart; `main` runs them in
+//! turn and [`report`] writes the whole. A section's runs and its floor's alternate
+//! (repetition-major), so drift spreads over both alike.
 //!
 //! Usage: `bench [--quick] [--only loopback|agencies|far] [--out DIR]`. `--quick` is a smoke
 //! test that writes to `target/x86_64-unknown-linux-gnu/bench-quick/` unless `--out` says
@@ -20,7 +20,6 @@ mod canvas;
 mod fmt;
 mod harness;
 mod report;
-mod section;
 mod sections;
 
 use std::fs;
@@ -30,10 +29,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::harness::ctx::{fail, say, Ctx, RunError};
+use crate::harness::ctx::{fail, say, Ctx, Result, RunError};
 use crate::harness::machine::{load_average, Machine};
 use crate::harness::procs::{raise_fd_limit, remove_dir};
-use crate::section::{Env, Run};
+use crate::sections::{Env, Run};
 
 /// Every section, in the report's order.
 const SECTIONS: [(&str, Run); 3] = [
@@ -44,21 +43,15 @@ const SECTIONS: [(&str, Run); 3] = [
 
 /// The command line: `--quick`, `--only NAME`, `--out DIR`.
 fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
-    let (mut quick, mut only, mut out) = (false, None, None);
-    let mut args = std::env::args().skip(1);
+    let (mut quick, mut only, mut out, mut args) = (false, None, None, std::env::args().skip(1));
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
-            "--only" => match args.next() {
-                Some(name) if SECTIONS.iter().any(|s| s.0 == name) => only = Some(name),
-                other => {
-                    return Err(format!(
-                        "--only takes loopback, agencies or far, not {other:?}"
-                    ))
-                }
-            },
+            "--only" => {
+                let name = args.next().filter(|n| SECTIONS.iter().any(|s| s.0 == n));
+                only = Some(name.ok_or("--only takes loopback, agencies or far")?);
+            }
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
-            "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -66,77 +59,76 @@ fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
 }
 
 fn main() -> ExitCode {
-    let (quick, only, out) = match parse_args() {
-        Ok(options) => options,
+    let result = parse_args().map(|(quick, only, out)| run(quick, only.as_deref(), out));
+    let message = match result {
         Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("bench: {msg}");
-            }
-            eprintln!("usage: bench [--quick] [--only loopback|agencies|far] [--out DIR]");
+            eprintln!(
+                "bench: {msg}\nusage: bench [--quick] [--only loopback|agencies|far] [--out DIR]"
+            );
             return ExitCode::from(2);
         }
+        Ok(Ok(true)) => return ExitCode::SUCCESS,
+        Ok(Ok(false)) => return ExitCode::from(1),
+        Ok(Err(RunError::Abort)) => return interrupted(),
+        Ok(Err(RunError::Fail(msg))) => msg,
     };
-    let result = run(quick, only.as_deref(), out);
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(RunError::Abort) => {
-            eprintln!("bench: interrupted; every process stopped, scratch data removed");
-            ExitCode::from(130)
-        }
-        Err(RunError::Fail(msg)) => {
-            eprintln!("bench: {msg}");
-            ExitCode::from(1)
-        }
-    }
+    eprintln!("bench: {message}");
+    ExitCode::from(1)
+}
+
+/// Says the bench was interrupted; exit status 130.
+fn interrupted() -> ExitCode {
+    eprintln!("bench: interrupted; every process stopped, scratch data removed");
+    ExitCode::from(130)
 }
 
 /// The whole benchmark; `Ok(false)` if some run failed.
-fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool, RunError> {
+fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
     let (started, load_start) = (Instant::now(), load_average());
     let exe = std::env::current_exe().map_err(fail("locate the bench binary"))?;
     let bins = exe.parent().map(PathBuf::from).unwrap_or_default();
-    if let Some(missing) = ["server", "client", "gendata", "noop"]
-        .map(|b| bins.join(b))
-        .iter()
-        .find(|p| !p.is_file())
-    {
-        let msg = format!(
-            "{} not found: run `make bench`, which builds it first",
-            missing.display()
-        );
-        return Err(RunError::Fail(msg));
+    for missing in ["server", "client", "gendata", "noop"].map(|b| bins.join(b)) {
+        if !missing.is_file() {
+            let missing = missing.display();
+            let msg = format!("{missing} not found: run `make bench`, which builds it first");
+            return Err(msg.into());
+        }
     }
     let root = bins
         .ancestors()
-        .find(|dir| dir.join("Cargo.toml").is_file())
-        .map(PathBuf::from);
-    let root = root
-        .map_or_else(std::env::current_dir, Ok)
-        .map_err(fail("current directory"))?;
-    let target_dir = bins.parent().unwrap_or(&bins).to_path_buf();
-    let scratch = target_dir.join("bench-data");
-    let out_dir = out.unwrap_or_else(|| {
-        if quick {
-            target_dir.join("bench-quick")
-        } else {
-            root.join("docs")
-        }
-    });
-    let course_dir = root.join("..").join("shared").join("dataset");
+        .find(|dir| dir.join("Cargo.toml").is_file());
+    let root = root.map(Path::to_path_buf).unwrap_or_default();
+    let target = bins.parent().unwrap_or(&bins).to_path_buf();
+    let scratch = target.join("bench-data");
+    let default_out = if quick {
+        target.join("bench-quick")
+    } else {
+        root.join("docs")
+    };
+    let out_dir = out.unwrap_or(default_out);
+    let course_dir = root.join("../shared/dataset");
     let course = harness::data::course_files(&course_dir).map(|_| course_dir.as_path());
-
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
-        signal_hook::flag::register(signal, Arc::clone(&interrupted))
-            .map_err(fail(format!("install handler for signal {signal}")))?;
+        let registered = signal_hook::flag::register(signal, Arc::clone(&interrupted));
+        registered.map_err(fail(format!("install handler for signal {signal}")))?;
     }
     let ctx = Ctx { bins, interrupted };
-    remove_dir(&scratch);
+    let mut notes = vec![match course {
+        Some(_) => "Course dataset read from `../shared/dataset` (never copied into the repo; the \
+                    ×20 files are built in scratch space)."
+            .to_string(),
+        None => format!(
+            "The course dataset was not found at {}: the course scenarios use generated data of \
+             the same size instead.",
+            course_dir.display()
+        ),
+    }];
+    notes.push(raise_fd_limit());
     let env = Env {
         ctx: &ctx,
         quick,
@@ -144,75 +136,38 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool, Ru
         scratch: &scratch,
         root: &root,
     };
-    let course_note = match course {
-        Some(_) => "Course dataset read from `../shared/dataset` (never copied into the repo; the \
-                    ×20 files are built in scratch space)."
-            .into(),
-        None => format!(
-            "The course dataset was not found at {}: the course scenarios use generated data of \
-             the same size instead.",
-            course_dir.display()
-        ),
-    };
-    let notes = vec![course_note, raise_fd_limit()];
-    let outcome = fs::create_dir_all(&scratch)
-        .and_then(|()| fs::create_dir_all(&out_dir))
-        .map_err(fail(format!("create {}", out_dir.display())))
-        .and_then(|()| run_sections(&env, only, &out_dir, notes));
+    let (mut bodies, mut headline, mut passed) = (Vec::new(), Vec::new(), true);
     remove_dir(&scratch);
-    let (bodies, headline, notes, passed) = outcome?;
-    let md_path = out_dir.join("benchmarks.md");
-    let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let machine = Machine::probe(&root, load_start);
-    let (elapsed, notes) = (started.elapsed(), &notes);
-    let written = report::Written {
-        sections: &bodies,
-        headline: &headline,
-        notes,
-        machine: &machine,
-        passed,
-        elapsed,
-        quick,
-    };
-    let md = report::write(&old, only.is_none(), &written);
-    fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
-    say(&format!(
-        "\nwrote {} and its charts in {:.0} s\n",
-        md_path.display(),
-        elapsed.as_secs_f64()
-    ));
-    Ok(passed)
-}
-
-/// The sections' bodies, headline rows, notes and whether every run passed.
-type Results = (
-    Vec<(&'static str, String)>,
-    Vec<section::Headline>,
-    Vec<String>,
-    bool,
-);
-
-/// Runs the sections (`only` one of them), writing their charts into `out_dir`; `notes` the
-/// bench's own.
-fn run_sections(
-    env: &Env<'_>,
-    only: Option<&str>,
-    out_dir: &Path,
-    notes: Vec<String>,
-) -> Result<Results, RunError> {
-    let mut results: Results = (Vec::new(), Vec::new(), notes, true);
-    for section in SECTIONS
+    let created = fs::create_dir_all(&scratch).and_then(|()| fs::create_dir_all(&out_dir));
+    created.map_err(fail(format!("create {}", out_dir.display())))?;
+    for (name, section) in SECTIONS
         .iter()
         .filter(|s| only.is_none_or(|only| only == s.0))
     {
-        let outcome = (section.1)(env)?;
+        let outcome = section(&env).inspect_err(|_| remove_dir(&scratch))?;
         let path = out_dir.join(outcome.chart.0);
         fs::write(&path, &outcome.chart.1).map_err(fail(format!("write {}", path.display())))?;
         say(&outcome.console);
-        results.0.push((section.0, outcome.body));
-        results.1.extend(outcome.headline);
-        results.2.extend(outcome.notes);
-        results.3 &= outcome.passed;
+        bodies.push((*name, outcome.body));
+        headline.extend(outcome.headline);
+        notes.extend(outcome.notes);
+        passed &= outcome.passed;
     }
-    Ok(results)
+    remove_dir(&scratch);
+    let md_path = out_dir.join("benchmarks.md");
+    let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let about = report::about(
+        &Machine::probe(&root, load_start),
+        passed,
+        &notes,
+        started.elapsed(),
+        quick,
+    );
+    let md = report::write(&old, only.is_none(), quick, &bodies, &headline, &about);
+    fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
+    let (md_path, secs) = (md_path.display(), started.elapsed().as_secs_f64());
+    say(&format!(
+        "\nwrote {md_path} and its charts in {secs:.0} s\n"
+    ));
+    Ok(passed)
 }

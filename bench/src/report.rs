@@ -1,33 +1,13 @@
 //! `docs/benchmarks.md` as a whole: its opening and headline table, the sections between their
 //! markers (in the order `main` runs them; the micro-benchmarks' and the Docker round's kept
-//! from the previous report), and its closing part (correctness, notes, machine, command).
+//! from the previous report), and its closing part (correctness, notes, machine, command: the
+//! template `report.md`).
 
 use std::time::Duration;
 
-use crate::fmt::{marked, merge_section, section_of, table};
+use crate::fmt::{fill, marked, merge_section, section_of, table};
 use crate::harness::machine::Machine;
-use crate::section::Headline;
-
-/// The sections `make bench-micro` and `make round-report` write, kept across runs of the bench.
-const KEPT: [&str; 2] = ["micro", "docker"];
-
-/// What a run of the bench produced, for the report.
-pub struct Written<'a> {
-    /// The sections run, by name, with their Markdown.
-    pub sections: &'a [(&'static str, String)],
-    /// Their headline rows.
-    pub headline: &'a [Headline],
-    /// Every section's notes and the bench's own.
-    pub notes: &'a [String],
-    /// The machine, probed at the end.
-    pub machine: &'a Machine,
-    /// Whether no run failed.
-    pub passed: bool,
-    /// The bench's wall time.
-    pub elapsed: Duration,
-    /// `--quick`.
-    pub quick: bool,
-}
+use crate::sections::Headline;
 
 /// The headline section: the old report's rows, each replaced by a new row of the same figure,
 /// then the new figures.
@@ -58,19 +38,7 @@ fn headline(old: &str, new: &[Headline]) -> String {
 }
 
 /// The closing part: how runs are checked, the notes, the machine, the command.
-fn about(w: &Written<'_>) -> String {
-    let m = w.machine;
-    let mut md = String::from(
-        "## Correctness\n\nEvery run is checked: all clients exit 0; each client's `cant_ganadores` \
-         equals its agency's winners (rows with number 7574, counted from the data or by \
-         `gendata`); the coordinator's `sorteo` total equals their sum; the server exits 0 after \
-         SIGTERM; the bets file has exactly one row per bet. A run that fails a check or times out \
-         (it is killed) makes its configuration FAILED.\n\n",
-    );
-    md += match w.passed {
-        true => "All runs passed.\n\n## Notes\n\n",
-        false => "Some runs FAILED: each section lists them.\n\n## Notes\n\n",
-    };
+pub fn about(m: &Machine, passed: bool, notes: &[String], took: Duration, quick: bool) -> String {
     let busy = m.busy().map(|peak| {
         format!(
             "The 1-minute load average reached {peak:.1} on {} CPUs (see Machine below). It counts \
@@ -81,90 +49,105 @@ fn about(w: &Written<'_>) -> String {
             m.nproc
         )
     });
-    for note in w.notes.iter().chain(&busy) {
-        md += &format!("- {note}\n");
-    }
-    md +=
-        &format!(
-        "\n## Machine\n\n- CPUs (nproc): {}\n- CPU: {}\n- Memory: {}\n- Kernel: {}\n- Date: {}\n- \
-         Commit: {}\n- Load average (1/5/15 min): {} at the start, {} at the end\n- Bench wall \
-         time: {:.0} s\n\n## Command\n\n```sh\n",
-        m.nproc, m.cpu, m.memory, m.kernel, m.date, m.commit, m.load_start, m.load_end,
-        w.elapsed.as_secs_f64()
-    );
-    md + if w.quick {
-        "make bench-quick\n```\n"
-    } else {
-        "make bench   # static-pie binaries, as `make static` builds them, then \
-         target/x86_64-unknown-linux-gnu/release/bench\nmake bench BENCH_ARGS='--only loopback|agencies|far'   # one section\n\
-         make round-report   # the Docker round\ncargo bench -p tp0   # the micro-benchmarks\n```\n"
-    }
+    let notes = notes
+        .iter()
+        .chain(&busy)
+        .map(|n| format!("- {n}\n"))
+        .collect();
+    let passed = match passed {
+        true => "All runs passed.",
+        false => "Some runs FAILED: each section lists them.",
+    };
+    let command = match quick {
+        true => "make bench-quick\n",
+        false => {
+            "make bench   # static-pie binaries, as `make static` builds them, then \
+             target/x86_64-unknown-linux-gnu/release/bench\n\
+             make bench BENCH_ARGS='--only loopback|agencies|far'   # one section\n\
+             make round-report   # the Docker round\ncargo bench -p tp0   # the micro-benchmarks\n"
+        }
+    };
+    let values = [
+        ("passed", passed.into()),
+        ("notes", notes),
+        ("nproc", m.nproc.to_string()),
+        ("cpu", m.cpu.clone()),
+        ("memory", m.memory.clone()),
+        ("kernel", m.kernel.clone()),
+        ("date", m.date.clone()),
+        ("commit", m.commit.clone()),
+        ("load_start", m.load_start.clone()),
+        ("load_end", m.load_end.clone()),
+        ("elapsed", format!("{:.0}", took.as_secs_f64())),
+        ("command", command.into()),
+    ];
+    fill(include_str!("report.md"), &values)
 }
 
-/// The new report. With every section run (`all`), a fresh one that keeps only the kept
-/// sections of `old`; else `old` with the sections run and their headline rows replaced.
-pub fn write(old: &str, all: bool, w: &Written<'_>) -> String {
+/// The new report. With every section run (`all`), a fresh one that keeps only the micro-
+/// benchmarks' and the Docker round's sections of `old`; else `old` with the sections run and
+/// their headline rows replaced.
+pub fn write(
+    old: &str,
+    all: bool,
+    quick: bool,
+    sections: &[(&str, String)],
+    new: &[Headline],
+    about: &str,
+) -> String {
     let md = if all {
         let mut md = String::from(
             "# Benchmarks\n\nGenerated by `make bench` (the `tp0-bench` crate in `bench/`) and, for \
              the Docker round, `make round-report`; do not edit by hand.\n",
         );
-        if w.quick {
+        if quick {
             md +=
                 "\n**Quick smoke run (`--quick`): small data, one run each; not the benchmark.**\n";
         }
         md += &format!("\n{}", marked("headline", ""));
-        for (name, body) in w.sections {
+        for (name, body) in sections {
             md += &format!("\n{}", marked(name, body));
         }
-        for kept in KEPT.iter().filter_map(|name| section_of(old, name)) {
+        for kept in ["micro", "docker"]
+            .iter()
+            .filter_map(|name| section_of(old, name))
+        {
             md += &format!("\n{kept}");
         }
-        format!("{md}\n{}", marked("about", &about(w)))
+        format!("{md}\n{}", marked("about", about))
     } else {
         let merge =
             |md: String, (name, body): &(&str, String)| merge_section(&md, name, body, "about");
-        w.sections.iter().fold(old.to_string(), merge)
+        sections.iter().fold(old.to_string(), merge)
     };
-    merge_section(&md, "headline", &headline(old, w.headline), "about")
+    merge_section(&md, "headline", &headline(old, new), "about")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn a_section_alone_keeps_the_rest_and_the_other_headline_rows() {
-        let row = |a: &str, b: &str| -> Headline { [a, b, "1", "×2", "t"].map(String::from) };
-        let machine = Machine::probe(std::path::Path::new("."), "0.00 0.00 0.00".into());
+        let row = |a: &str, b: &str| [a, b, "1", "×2", "t"].map(String::from);
+        let docker = super::marked("docker", "D");
         let sections = [("loopback", "L1".to_string()), ("far", "F1".to_string())];
-        let docker = marked("docker", "D");
-        let (headline, notes) = ([row("a", "1"), row("b", "2")], []);
-        let (machine, elapsed) = (&machine, Duration::ZERO);
-        let mut w = Written {
-            sections: &sections,
-            headline: &headline,
-            notes: &notes,
-            machine,
-            passed: true,
-            elapsed,
-            quick: false,
-        };
-        let full = write(&docker, true, &w);
+        let full = super::write(
+            &docker,
+            true,
+            false,
+            &sections,
+            &[row("a", "1"), row("b", "2")],
+            "A",
+        );
         assert!(
-            full.contains("L1")
-                && full.contains(&docker)
-                && full.find("F1") < full.find("## Correctness")
+            full.contains("L1") && full.contains(&docker) && full.find("F1") < full.find("\nA\n")
         );
         let (sections, headline) = ([("far", "F2".to_string())], [row("b", "3"), row("c", "4")]);
-        (w.sections, w.headline) = (&sections, &headline);
-        let again = write(&full, false, &w);
+        let again = super::write(&full, false, false, &sections, &headline, "A");
         assert!(again.contains("L1") && again.contains("F2") && !again.contains("F1"));
-        let rows: Vec<&str> = again
+        let rows = again
             .lines()
-            .filter(|l| l.starts_with("| ") && l.contains("| ×2 |"))
-            .collect();
-        let tp0: Vec<&str> = rows.iter().filter_map(|l| l.split(" | ").nth(1)).collect();
+            .filter(|l| l.starts_with("| ") && l.contains("| ×2 |"));
+        let tp0: Vec<&str> = rows.filter_map(|l| l.split(" | ").nth(1)).collect();
         assert_eq!(tp0, ["1", "3", "4"]);
     }
 }

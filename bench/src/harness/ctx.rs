@@ -16,6 +16,15 @@ pub enum RunError {
     Fail(String),
 }
 
+/// A step's result: [`RunError`] unless said otherwise.
+pub type Result<T, E = RunError> = std::result::Result<T, E>;
+
+impl From<String> for RunError {
+    fn from(reason: String) -> RunError {
+        RunError::Fail(reason)
+    }
+}
+
 /// Maps an error to a [`RunError::Fail`] saying what was being done.
 pub fn fail<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> RunError {
     move |err| RunError::Fail(format!("{what}: {err}"))
@@ -31,7 +40,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// `Err(Abort)` once a stop signal arrived.
-    pub fn check(&self) -> Result<(), RunError> {
+    pub fn check(&self) -> Result<()> {
         if self.interrupted.load(Ordering::Relaxed) {
             return Err(RunError::Abort);
         }
@@ -52,7 +61,7 @@ pub fn say(text: &str) {
 
 /// Calls `each` with every line of a file, without its line ending (streamed; bytes that are
 /// not UTF-8 are replaced).
-pub fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<(), RunError> {
+pub fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<()> {
     let err = || fail(format!("read {}", path.display()));
     let mut reader = BufReader::with_capacity(64 * 1024, File::open(path).map_err(err())?);
     let mut buf = Vec::with_capacity(1024);

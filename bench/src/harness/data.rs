@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, for_each_line, Ctx, RunError};
+use crate::harness::ctx::{fail, for_each_line, Ctx, Result};
 use crate::harness::procs::{describe, Proc, Spawn};
 
 /// Where a data set comes from.
@@ -42,7 +42,7 @@ pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
 }
 
 /// Counts the rows and the winning rows (number 7574, the last field) of an agency CSV.
-fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
+fn scan_csv(path: &Path) -> Result<(u64, u64)> {
     let (mut rows, mut winners) = (0, 0);
     for_each_line(path, |line| {
         if !line.trim().is_empty() {
@@ -58,14 +58,14 @@ fn scan_csv(path: &Path) -> Result<(u64, u64), RunError> {
 }
 
 /// Builds (or locates) a data set; generated files go under `dir`.
-pub fn prepare(ctx: &Ctx, source: &Source, course: &Path, dir: &Path) -> Result<Dataset, RunError> {
+pub fn prepare(ctx: &Ctx, source: &Source, course: &Path, dir: &Path) -> Result<Dataset> {
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let times = match *source {
         Source::Generated(agencies, per_agency) => return generate(ctx, dir, agencies, per_agency),
         Source::CourseRepeated(times) => u64::from(times),
         Source::Course => 1,
     };
-    let missing = || RunError::Fail(format!("course dataset missing in {}", course.display()));
+    let missing = || format!("course dataset missing in {}", course.display());
     let mut data = Dataset::default();
     for (i, file) in course_files(course)
         .ok_or_else(missing)?
@@ -90,7 +90,7 @@ pub fn prepare(ctx: &Ctx, source: &Source, course: &Path, dir: &Path) -> Result<
 
 /// Writes `src` `times` over into `out` (file to file), with a line break between copies if
 /// `src` lacks a final one.
-fn repeat_file(src: &Path, out: &Path, times: u64) -> Result<(), RunError> {
+fn repeat_file(src: &Path, out: &Path, times: u64) -> Result<()> {
     let (read_err, write_err) = (
         || fail(format!("read {}", src.display())),
         || fail(format!("write {}", out.display())),
@@ -114,30 +114,22 @@ fn repeat_file(src: &Path, out: &Path, times: u64) -> Result<(), RunError> {
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
-fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dataset, RunError> {
+fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dataset> {
     let (program, out) = (ctx.bin("gendata"), dir.join("gendata.out"));
     let args = [
         dir.display().to_string(),
         agencies.to_string(),
         per_agency.to_string(),
     ];
-    let spawn = Spawn {
-        args: &args,
-        ..Spawn::new(&program, dir, &out)
-    };
+    let spawn = Spawn(&program, dir, &out, &args, &[], false);
     let mut proc = Proc::start("gendata", &spawn, false)?;
     let bets = u64::from(agencies) * per_agency;
     let timeout = Duration::from_secs(60) + Duration::from_micros(bets * 3);
     let what = format!("gendata {agencies} {per_agency}");
     match proc.wait_until(ctx, Instant::now() + timeout)? {
         Some(status) if status.success() => {}
-        Some(status) => return Err(RunError::Fail(format!("{what}: {}", describe(status)))),
-        None => {
-            return Err(RunError::Fail(format!(
-                "{what}: no exit after {}s",
-                timeout.as_secs()
-            )))
-        }
+        Some(status) => return Err(format!("{what}: {}", describe(status)).into()),
+        None => return Err(format!("{what}: no exit after {}s", timeout.as_secs()).into()),
     }
     let mut winners = vec![None; agencies as usize];
     for_each_line(&out, |line| {
@@ -152,12 +144,7 @@ fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dat
             *slot.0 = Some(slot.1);
         }
     })?;
-    let missing = || {
-        RunError::Fail(format!(
-            "gendata: missing winner counts in {}",
-            out.display()
-        ))
-    };
+    let missing = || format!("gendata: missing winner counts in {}", out.display());
     Ok(Dataset {
         files: (1..=agencies)
             .map(|i| dir.join(format!("agency-{i}.csv")))

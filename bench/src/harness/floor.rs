@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, Ctx, RunError};
+use crate::harness::ctx::{fail, Ctx, Result};
 use crate::harness::data::Dataset;
 use crate::harness::machine::{children_cpu, thread_cpu};
 use crate::harness::procs::{wait_all, Proc, Spawn};
@@ -36,16 +36,16 @@ fn receive(mut stream: TcpStream, mut file: &File) -> io::Result<u64> {
 }
 
 /// Joins a thread of the floor, its panic an error.
-fn join<T>(handle: thread::JoinHandle<io::Result<T>>) -> Result<T, RunError> {
+fn join<T>(handle: thread::JoinHandle<io::Result<T>>) -> Result<T> {
     let result = handle
         .join()
-        .map_err(|_| RunError::Fail("floor: a thread panicked".into()))?;
+        .map_err(|_| "floor: a thread panicked".to_string())?;
     result.map_err(fail("floor"))
 }
 
 /// The loopback floor of `data`: from the first connection to the `fdatasync` of the file in
 /// `dir` holding every byte.
-pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration, RunError> {
+pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration> {
     let path = dir.join("floor.bin");
     let file = OpenOptions::new().create(true).append(true).open(&path);
     let file = Arc::new(file.map_err(fail(format!("create {}", path.display())))?);
@@ -82,7 +82,7 @@ pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration, RunError> {
     let took = started.elapsed();
     if received != expected {
         let msg = format!("floor: {received} bytes received, {expected} sent");
-        return Err(RunError::Fail(msg));
+        return Err(msg.into());
     }
     Ok(took)
 }
@@ -98,24 +98,24 @@ pub struct AgencyFloor {
 }
 
 /// Starts `n` no-op processes at once and makes `n` connections, in `dir`.
-pub fn per_agency(ctx: &Ctx, dir: &Path, n: usize) -> Result<AgencyFloor, RunError> {
+pub fn per_agency(ctx: &Ctx, dir: &Path, n: usize) -> Result<AgencyFloor> {
     let n32 = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
     let (program, log) = (ctx.bin("noop"), dir.join("noop.log"));
-    let spawn = Spawn::new(&program, dir, &log);
+    let spawn = Spawn(&program, dir, &log, &[], &[], false);
     let (children_before, thread_before) = (children_cpu(), thread_cpu());
     let started = Instant::now();
     let procs = (0..n).map(|i| Proc::start(format!("noop {i}"), &spawn, false));
     let mut procs = procs.collect::<Result<Vec<_>, _>>()?;
     let forked = thread_cpu().saturating_sub(thread_before);
     let deadline = started + Duration::from_secs(60);
-    let none = || RunError::Fail("floor: no-op processes still running after 60 s".into());
+    let none = || "floor: no-op processes still running after 60 s".to_string();
     wait_all(ctx, &mut procs, deadline)?.ok_or_else(none)?;
     let process_wall = started.elapsed() / n32;
     if let Some(p) = procs
         .iter()
         .find(|p| !p.status.is_some_and(|s| s.success()))
     {
-        return Err(RunError::Fail(format!("floor: {} did not exit 0", p.name)));
+        return Err(format!("floor: {} did not exit 0", p.name).into());
     }
     let children = children_cpu().saturating_sub(children_before);
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(fail("floor: bind"))?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
-use crate::harness::ctx::{fail, RunError};
+use crate::harness::ctx::{fail, Result};
 
 /// Facts about the machine.
 pub struct Machine {
@@ -144,7 +144,7 @@ pub fn thread_cpu() -> Duration {
 }
 
 /// Counts the rows (line feeds) of the bets file.
-pub fn count_rows(path: &Path) -> Result<u64, RunError> {
+pub fn count_rows(path: &Path) -> Result<u64> {
     let err = || fail(format!("read {}", path.display()));
     let mut file = fs::File::open(path).map_err(err())?;
     let (mut buf, mut rows) = (vec![0u8; 64 * 1024], 0u64);

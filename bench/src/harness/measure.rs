@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::fmt::{median, thousands};
-use crate::harness::ctx::{Ctx, RunError};
+use crate::harness::ctx::{Ctx, Result, RunError};
 use crate::harness::data::{prepare, Source};
 use crate::harness::procs::remove_dir;
 use crate::harness::run::{run_once, RunResult, Settings};
@@ -163,7 +163,7 @@ pub fn measure<T: Clone>(
     plans: &[Plan<T>],
     (course_dir, scratch): (&Path, &Path),
     notes: &mut Vec<String>,
-) -> Result<Vec<Summary<T>>, RunError> {
+) -> Result<Vec<Summary<T>>> {
     let total: usize = plans.iter().map(|p| p.configs.len() * p.runs).sum();
     let (mut done, mut summaries) = (0, Vec::new());
     for plan in plans {

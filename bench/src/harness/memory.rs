@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, RunError};
+use crate::harness::ctx::{fail, Result};
 
 /// The shortest pause between two sweeps over the processes.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
@@ -47,7 +47,7 @@ pub struct Sampler {
 impl Sampler {
     /// Samples the server `server` (spawned by the calling thread), everything it forks, and
     /// every other child the calling thread spawns: the clients.
-    pub fn start(server: i32) -> Result<Sampler, RunError> {
+    pub fn start(server: i32) -> Result<Sampler> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let bench = (std::process::id() as i32, nix::unistd::gettid().as_raw());

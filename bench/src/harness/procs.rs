@@ -21,70 +21,46 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use crate::harness::ctx::{fail, Ctx, RunError};
+use crate::harness::ctx::{fail, Ctx, Result};
 
 /// How often the bench looks at its children while it waits.
 const POLL: Duration = Duration::from_micros(500);
 /// The open-file limit (soft, hard) the bench was started with, before it raised its own.
 static INHERITED_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
 
-/// What to start.
-pub struct Spawn<'a> {
-    /// The program.
-    pub program: &'a Path,
-    /// Its arguments (after its name).
-    pub args: &'a [String],
-    /// Its working directory.
-    pub dir: &'a Path,
-    /// Its whole environment.
-    pub env: &'a [(&'a str, String)],
-    /// Where stdout and stderr go.
-    pub log: &'a Path,
-    /// Give it the open-file limit the bench was started with.
-    pub inherit_nofile: bool,
-}
+/// What to start: the program, its working directory, where its stdout and stderr go, its
+/// arguments, its whole environment, and whether it gets the open-file limit the bench was
+/// started with.
+pub struct Spawn<'a>(
+    pub &'a Path,
+    pub &'a Path,
+    pub &'a Path,
+    pub &'a [String],
+    pub &'a [(&'a str, String)],
+    pub bool,
+);
 
-impl<'a> Spawn<'a> {
-    /// `program` in `dir`, output to `log`, no arguments, an empty environment.
-    pub fn new(program: &'a Path, dir: &'a Path, log: &'a Path) -> Spawn<'a> {
-        let (args, env, inherit_nofile) = (&[], &[], false);
-        Spawn {
-            program,
-            args,
-            dir,
-            env,
-            log,
-            inherit_nofile,
-        }
-    }
+/// C strings, failing on an interior NUL.
+fn c_strings(items: impl IntoIterator<Item = Vec<u8>>) -> Result<Vec<CString>> {
+    let c = |bytes| CString::new(bytes).map_err(fail("a NUL byte in an argument"));
+    items.into_iter().map(c).collect()
 }
 
 /// Starts `spawn` as the leader of a new process group, without waiting for its `exec`; a
 /// failed `exec` shows as exit status 127.
-fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
-    let c = |bytes: &[u8]| CString::new(bytes).map_err(fail("a NUL byte in an argument"));
-    let (prog, cwd) = (
-        c(spawn.program.as_os_str().as_bytes())?,
-        c(spawn.dir.as_os_str().as_bytes())?,
-    );
-    let args: Vec<CString> = spawn
-        .args
-        .iter()
-        .map(|a| c(a.as_bytes()))
-        .collect::<Result<_, _>>()?;
-    let vars = spawn
-        .env
-        .iter()
-        .map(|(k, v)| c(format!("{k}={v}").as_bytes()));
-    let vars: Vec<CString> = vars.collect::<Result<_, _>>()?;
+fn launch(&Spawn(program, dir, log, args, env, inherit_nofile): &Spawn<'_>) -> Result<Pid> {
+    let paths = c_strings([program, dir].map(|p| p.as_os_str().as_bytes().to_vec()))?;
+    let args = c_strings(args.iter().map(|a| a.clone().into_bytes()))?;
+    let vars = c_strings(env.iter().map(|(k, v)| format!("{k}={v}").into_bytes()))?;
+    let (prog, cwd) = (&paths[0], &paths[1]);
     let mut argv = vec![prog.as_ptr()];
     argv.extend(args.iter().map(|a| a.as_ptr()));
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = vars.iter().map(|v| v.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let nofile = INHERITED_NOFILE.get().filter(|_| spawn.inherit_nofile);
+    let nofile = INHERITED_NOFILE.get().filter(|_| inherit_nofile);
     let nofile = nofile.map(|&(rlim_cur, rlim_max)| libc::rlimit { rlim_cur, rlim_max });
-    let out = File::create(spawn.log).map_err(fail(format!("create {}", spawn.log.display())))?;
+    let out = File::create(log).map_err(fail(format!("create {}", log.display())))?;
     let null = File::open("/dev/null").map_err(fail("open /dev/null"))?;
     let (out_fd, null_fd) = (out.as_raw_fd(), null.as_raw_fd());
     // SAFETY: the child calls only async-signal-safe functions (setpgid, dup2, signal, setrlimit,
@@ -110,10 +86,7 @@ fn launch(spawn: &Spawn<'_>) -> Result<Pid, RunError> {
             let _ = nix::unistd::setpgid(child, child);
             Ok(child)
         }
-        Err(err) => Err(RunError::Fail(format!(
-            "fork for {}: {err}",
-            spawn.program.display()
-        ))),
+        Err(err) => Err(format!("fork for {}: {err}", program.display()).into()),
     }
 }
 
@@ -132,11 +105,7 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `spawn`; `forks` if it starts processes of its own.
-    pub fn start(
-        name: impl Into<String>,
-        spawn: &Spawn<'_>,
-        forks: bool,
-    ) -> Result<Proc, RunError> {
+    pub fn start(name: impl Into<String>, spawn: &Spawn<'_>, forks: bool) -> Result<Proc> {
         let pid = launch(spawn)?;
         Ok(Proc {
             name: name.into(),
@@ -147,7 +116,7 @@ impl Proc {
     }
 
     /// `waitpid`, blocking or not; the status once known.
-    fn reap(&mut self, block: bool) -> Result<Option<ExitStatus>, RunError> {
+    fn reap(&mut self, block: bool) -> Result<Option<ExitStatus>> {
         let flags = (!block).then_some(WaitPidFlag::WNOHANG);
         while self.status.is_none() {
             self.status = match waitpid(self.pid, flags) {
@@ -155,14 +124,14 @@ impl Proc {
                 Ok(WaitStatus::Signaled(_, signal, _)) => Some(ExitStatus::from_raw(signal as i32)),
                 Ok(WaitStatus::StillAlive) => return Ok(None),
                 Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(err) => return Err(RunError::Fail(format!("wait for {}: {err}", self.name))),
+                Err(err) => return Err(format!("wait for {}: {err}", self.name).into()),
             };
         }
         Ok(self.status)
     }
 
     /// Reaps the child if it exited.
-    pub fn poll(&mut self) -> Result<Option<ExitStatus>, RunError> {
+    pub fn poll(&mut self) -> Result<Option<ExitStatus>> {
         self.reap(false)
     }
 
@@ -173,11 +142,7 @@ impl Proc {
     }
 
     /// Waits until the child exits (its status) or `deadline` passes (`None`).
-    pub fn wait_until(
-        &mut self,
-        ctx: &Ctx,
-        deadline: Instant,
-    ) -> Result<Option<ExitStatus>, RunError> {
+    pub fn wait_until(&mut self, ctx: &Ctx, deadline: Instant) -> Result<Option<ExitStatus>> {
         loop {
             if let Some(status) = self.poll()? {
                 return Ok(Some(status));
@@ -205,11 +170,7 @@ impl Drop for Proc {
 
 /// Waits for all of `procs`: the instant the last one was seen to exit, or `None` at the
 /// deadline (the stragglers are left for the caller's guards to kill).
-pub fn wait_all(
-    ctx: &Ctx,
-    procs: &mut [Proc],
-    deadline: Instant,
-) -> Result<Option<Instant>, RunError> {
+pub fn wait_all(ctx: &Ctx, procs: &mut [Proc], deadline: Instant) -> Result<Option<Instant>> {
     let (mut last, mut scan) = (Instant::now(), true);
     loop {
         if scan {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 
-use crate::harness::ctx::{fail, for_each_line, Ctx, RunError};
+use crate::harness::ctx::{fail, for_each_line, Ctx, Result, RunError};
 use crate::harness::data::Dataset;
 use crate::harness::floor::{self, AgencyFloor};
 use crate::harness::link::{Link, Spec};
@@ -123,12 +123,7 @@ fn succeeded(fields: &[(&str, &str)], action: &str) -> bool {
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
-fn start_server(
-    ctx: &Ctx,
-    dir: &Path,
-    agencies: usize,
-    settings: Settings,
-) -> Result<(Proc, u16), RunError> {
+fn start_server(ctx: &Ctx, dir: &Path, agencies: usize, settings: Settings) -> Result<(Proc, u16)> {
     let (program, log) = (ctx.bin("server"), dir.join("server.log"));
     let mut env = vec![
         ("SERVER_PORT", "0".to_string()),
@@ -141,11 +136,7 @@ fn start_server(
             ("LOGGING_LEVEL", "DEBUG".into()),
         ]);
     }
-    let spawn = Spawn {
-        env: &env,
-        inherit_nofile: true,
-        ..Spawn::new(&program, dir, &log)
-    };
+    let spawn = Spawn(&program, dir, &log, &[], &env, true);
     let mut server = Proc::start("server", &spawn, true)?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -160,16 +151,11 @@ fn start_server(
         }
         if let Some(status) = server.poll()? {
             let tail = tail[tail.len().saturating_sub(3)..].join(" / ");
-            return Err(RunError::Fail(format!(
-                "server {} before listening: {tail}",
-                describe(status)
-            )));
+            return Err(format!("server {} before listening: {tail}", describe(status)).into());
         }
         ctx.check()?;
         if Instant::now() >= deadline {
-            return Err(RunError::Fail(
-                "server logged no listen port in 15 s".into(),
-            ));
+            return Err("server logged no listen port in 15 s".to_string().into());
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -177,12 +163,7 @@ fn start_server(
 
 /// One run in `dir`: server, clients, checks (or a floor). Only an interruption is returned as
 /// an error; every other problem becomes a failure in the result.
-pub fn run_once(
-    ctx: &Ctx,
-    data: &Dataset,
-    settings: Settings,
-    dir: &Path,
-) -> Result<RunResult, RunError> {
+pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Result<RunResult> {
     let mut result = RunResult::default();
     remove_dir(dir);
     let outcome = std::fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())));
@@ -212,7 +193,7 @@ fn run_tp0(
     settings: Settings,
     dir: &Path,
     result: &mut RunResult,
-) -> Result<(), RunError> {
+) -> Result<()> {
     let agencies = data.files.len();
     let cpu_before = children_cpu();
     let (mut server, port) = start_server(ctx, dir, agencies, settings)?;
@@ -261,10 +242,7 @@ fn run_tp0(
             Settings::Far(_, extra) => env.extend(extra.iter().map(|&(k, v)| (k, v.to_string()))),
             _ => {}
         }
-        let spawn = Spawn {
-            env: &env,
-            ..Spawn::new(&program, dir, &logs[i])
-        };
+        let spawn = Spawn(&program, dir, &logs[i], &[], &env, false);
         let client = Proc::start(format!("client {}", i + 1), &spawn, false);
         match client {
             Ok(client) => clients.push(client),
@@ -282,7 +260,7 @@ fn run_tp0(
         let msg = format!(
             "timeout after {secs} s: {running} of {agencies} clients still running (killed)"
         );
-        return Err(RunError::Fail(msg));
+        return Err(msg.into());
     };
     result.e2e = Some(end - start);
     let cpu_clients = children_cpu().saturating_sub(cpu_before);

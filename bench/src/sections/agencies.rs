@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GREY};
 use crate::fmt::{self, mib, num, thousands, times, Target};
-use crate::harness::ctx::RunError;
+use crate::harness::ctx::Result;
 use crate::harness::data::Source;
 use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
 use crate::harness::run::{RunResult, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::section::{chart, load_now, time_target, Env, Outcome};
+use crate::sections::{chart, load_now, time_target, Env, Outcome};
 
 /// The chart this section draws.
 const CHART: &str = "benchmarks-agencies.png";
@@ -173,7 +173,7 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
 }
 
 /// Runs the section and writes it up.
-pub fn run(env: &Env<'_>) -> Result<Outcome, RunError> {
+pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let load_start = load_now();
     let (sizes, runs): (&[u32], usize) = if env.quick { (&[200], 1) } else { (&SIZES, 3) };
     let plan = |&agencies: &u32| Plan {

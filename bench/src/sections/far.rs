@@ -9,12 +9,12 @@ use plotters::style::RGBColor;
 
 use crate::canvas::{render, ticks, Line, LineChart, Point, BLUE, GREY, ORANGE};
 use crate::fmt::{fill, num, table, thousands, times};
-use crate::harness::ctx::RunError;
+use crate::harness::ctx::Result;
 use crate::harness::data::Source;
 use crate::harness::link::{Spec, BUFFER};
 use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
 use crate::harness::run::Settings;
-use crate::section::{chart, load_now, Env, Outcome};
+use crate::sections::{chart, load_now, Env, Outcome};
 
 /// Every emulated link's rate, each direction: 4 MB/s (32 Mbit/s).
 const RATE: u64 = 4_000_000;
@@ -316,7 +316,7 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
 }
 
 /// Runs the section and writes it up.
-pub fn run(env: &Env<'_>) -> Result<Outcome, RunError> {
+pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let (load_start, mut notes) = (load_now(), Vec::new());
     let rows = measure(
         env.ctx,

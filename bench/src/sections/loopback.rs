@@ -4,12 +4,12 @@
 
 use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GREY, ORANGE, RED};
 use crate::fmt::{self, mib, num, thousands, times, Target};
-use crate::harness::ctx::RunError;
+use crate::harness::ctx::Result;
 use crate::harness::data::Source;
 use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::section::{chart, load_now, time_target, Env, Outcome};
+use crate::sections::{chart, load_now, time_target, Env, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
@@ -383,7 +383,7 @@ fn sampler_note(rows: &[Row]) -> String {
 }
 
 /// Runs the section and writes it up.
-pub fn run(env: &Env<'_>) -> Result<Outcome, RunError> {
+pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let load_start = load_now();
     let mut notes = Vec::new();
     let plans = plans(env.quick, env.course.is_some());
