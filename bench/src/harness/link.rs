@@ -50,7 +50,10 @@ type Item = Option<(Instant, Option<Vec<u8>>)>;
 /// A direction's queue: items (`None`: the sender's socket failed), bytes not yet written,
 /// whether the writer has gone; signalled on every change.
 #[derive(Default)]
-struct Queue(Mutex<(VecDeque<Item>, usize, bool)>, Condvar);
+struct Queue(Mutex<QueueState>, Condvar);
+
+/// The state inside a [`Queue`].
+type QueueState = (VecDeque<Item>, usize, bool);
 
 /// A mutex's contents, even if a thread panicked holding it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,9 +75,7 @@ impl Queue {
         self.1.notify_all();
         out
     }
-}
 
-impl Queue {
     /// Appends `item`, of `bytes` bytes, for the writer.
     fn push(&self, bytes: usize, item: Item) {
         self.with(
@@ -87,32 +88,22 @@ impl Queue {
     }
 }
 
-/// The state inside a [`Queue`].
-type QueueState = (VecDeque<Item>, usize, bool);
-
-/// What the link's threads share.
+/// What the link's threads share: the delay and rate, where connections go, the flag set when
+/// the link is dropped, the serialization clocks (client → server, server → client), and every
+/// socket and forwarding thread, shut down and joined when the link is dropped.
 struct Shared {
-    /// The delay and rate.
     spec: Spec,
-    /// Where connections go.
     upstream: SocketAddr,
-    /// Set when the link is dropped.
     stop: AtomicBool,
-    /// Serialization clocks: client → server and server → client.
     clocks: [Mutex<Instant>; 2],
-    /// A handle on every socket, to shut them down when the link is dropped.
     sockets: Mutex<Vec<TcpStream>>,
-    /// The forwarding threads, joined when the link is dropped.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// One emulated link in front of the server; dropping it closes every connection through it.
 pub struct Link {
-    /// Where clients connect.
     addr: SocketAddr,
-    /// State shared with the threads.
     shared: Arc<Shared>,
-    /// The thread accepting connections.
     acceptor: Option<JoinHandle<()>>,
 }
 

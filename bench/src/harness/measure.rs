@@ -168,38 +168,19 @@ pub fn measure<T: Clone>(
     let (mut done, mut summaries) = (0, Vec::new());
     for plan in plans {
         ctx.check()?;
-        let first = summaries.len();
-        let (agencies, bets) = match plan.source {
-            Source::Generated(agencies, per_agency) => {
-                (agencies as usize, u64::from(agencies) * per_agency)
-            }
-            _ => (5, 0),
-        };
-        summaries.extend(plan.configs.iter().map(|(tag, settings)| Summary {
-            tag: tag.clone(),
-            settings: *settings,
-            id: plan.id.clone(),
-            label: plan.label.clone(),
-            agencies,
-            bets,
-            largest: (0, 0),
-            runs: Vec::new(),
-            status: Status::Pass,
-        }));
         let data_dir = scratch.join(format!("data-{}", plan.id));
         let stat = nix::sys::statvfs::statvfs(scratch).ok();
         let free = stat.map(|s| s.blocks_available().saturating_mul(s.fragment_size()));
         let prepared = if plan.big && free.is_none_or(|f| f < BIG_FREE_BYTES) {
             let free = free.map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
             let gb = BIG_FREE_BYTES / 1_000_000_000;
+            let id = &plan.id;
             Err(Status::Skipped(format!(
-                "{}: skipped, {free} free on the scratch disk, {gb} GB needed",
-                plan.id
+                "{id}: skipped, {free} free on the scratch disk, {gb} GB needed"
             )))
         } else {
             eprintln!("bench: preparing data {} ({})", plan.id, plan.label);
             match prepare(ctx, &plan.source, course_dir, &data_dir) {
-                Ok(data) => Ok(data),
                 Err(RunError::Abort) => return Err(RunError::Abort),
                 Err(RunError::Fail(reason)) => {
                     let reason = format!("{}: data preparation failed: {reason}", plan.id);
@@ -207,59 +188,73 @@ pub fn measure<T: Clone>(
                     notes.push(reason.clone());
                     Err(Status::Failed(vec![reason]))
                 }
+                Ok(data) => Ok(data),
             }
         };
-        let data = match prepared {
-            Ok(data) => data,
+        let mut runs: Vec<Vec<RunResult>> = plan.configs.iter().map(|_| Vec::new()).collect();
+        let (mut agencies, mut bets, mut largest) = match plan.source {
+            Source::Generated(n, per_agency) => (n as usize, u64::from(n) * per_agency, (0, 0)),
+            _ => (5, 0, (0, 0)),
+        };
+        let status = match prepared {
             Err(status) => {
-                remove_dir(&data_dir);
-                summaries[first..]
-                    .iter_mut()
-                    .for_each(|s| s.status = status.clone());
                 done += plan.configs.len() * plan.runs;
-                continue;
+                status
+            }
+            Ok(data) => {
+                let most = data
+                    .per_agency
+                    .iter()
+                    .zip(&data.files)
+                    .max_by_key(|(n, _)| **n);
+                largest = most.map_or((0, 0), |(n, f)| (*n, f.metadata().map_or(0, |m| m.len())));
+                (agencies, bets) = (data.files.len(), data.bets);
+                for rep in 1..=plan.runs {
+                    for (k, (_, settings)) in plan.configs.iter().enumerate() {
+                        done += 1;
+                        let result = run_once(ctx, &data, *settings, &scratch.join("run"));
+                        let result = result.inspect_err(|_| remove_dir(&data_dir))?;
+                        let outcome = match (result.failures.is_empty(), result.e2e) {
+                            (true, Some(d)) => {
+                                let rate =
+                                    thousands((bets as f64 / d.as_secs_f64().max(1e-9)) as u64);
+                                format!("{:.3} s, {rate} bets/s", d.as_secs_f64())
+                            }
+                            _ => format!("FAILED: {}", result.failures.join("; ")),
+                        };
+                        let (id, how, of) = (&plan.id, settings.describe(), plan.runs);
+                        eprintln!(
+                            "bench: [{done}/{total}] {id} {agencies} agencies, {bets} bets, {how}, \
+                             run {rep}/{of}: {outcome}"
+                        );
+                        runs[k].push(result);
+                    }
+                }
+                Status::Pass
             }
         };
-        let largest = data
-            .per_agency
-            .iter()
-            .zip(&data.files)
-            .max_by_key(|(bets, _)| **bets);
-        let largest = largest.map_or((0, 0), |(bets, file)| {
-            (*bets, file.metadata().map_or(0, |m| m.len()))
-        });
-        for s in &mut summaries[first..] {
-            (s.agencies, s.bets, s.largest) = (data.files.len(), data.bets, largest);
-        }
-        for rep in 1..=plan.runs {
-            for (k, (_, settings)) in plan.configs.iter().enumerate() {
-                done += 1;
-                let result = run_once(ctx, &data, *settings, &scratch.join("run"));
-                let result = result.inspect_err(|_| remove_dir(&data_dir))?;
-                let outcome = match (result.failures.is_empty(), result.e2e) {
-                    (true, Some(d)) => {
-                        let rate = data.bets as f64 / d.as_secs_f64().max(1e-9);
-                        format!(
-                            "{:.3} s, {} bets/s",
-                            d.as_secs_f64(),
-                            thousands(rate as u64)
-                        )
-                    }
-                    _ => format!("FAILED: {}", result.failures.join("; ")),
-                };
-                let (id, n, bets, how) =
-                    (&plan.id, data.files.len(), data.bets, settings.describe());
-                eprintln!("bench: [{done}/{total}] {id} {n} agencies, {bets} bets, {how}, run {rep}/{}: {outcome}", plan.runs);
-                summaries[first + k].runs.push(result);
-            }
-        }
-        for s in &mut summaries[first..] {
-            let reasons: Vec<String> = s.runs.iter().flat_map(|r| r.failures.clone()).collect();
-            if !reasons.is_empty() {
-                s.status = Status::Failed(reasons);
-            }
-        }
         remove_dir(&data_dir);
+        for ((tag, settings), runs) in plan.configs.iter().zip(runs) {
+            let reasons: Vec<String> = runs.iter().flat_map(|r| r.failures.clone()).collect();
+            let status = if reasons.is_empty() {
+                status.clone()
+            } else {
+                Status::Failed(reasons)
+            };
+            let (tag, settings, id, label) =
+                (tag.clone(), *settings, plan.id.clone(), plan.label.clone());
+            summaries.push(Summary {
+                tag,
+                settings,
+                id,
+                label,
+                agencies,
+                bets,
+                largest,
+                runs,
+                status,
+            });
+        }
     }
     Ok(summaries)
 }

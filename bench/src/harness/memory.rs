@@ -36,11 +36,10 @@ pub struct Peaks {
     pub busy: Duration,
 }
 
-/// A running sampler; [`Sampler::finish`] stops it and hands back what it saw.
+/// A running sampler (its stop flag and thread); [`Sampler::finish`] stops it and hands back
+/// what it saw.
 pub struct Sampler {
-    /// Tells the thread to stop.
     stop: Arc<AtomicBool>,
-    /// The thread, until joined.
     handle: Option<JoinHandle<Peaks>>,
 }
 

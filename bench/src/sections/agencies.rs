@@ -8,7 +8,7 @@ use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GRE
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
-use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
+use crate::harness::measure::{all_passed, problems, Plan, Summary};
 use crate::harness::run::{RunResult, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
 use crate::sections::{chart, load_now, time_target, Env, Outcome};
 
@@ -68,7 +68,10 @@ fn table(rows: &[Row]) -> String {
         c
     });
     fmt::table(
-        "Agencies|Bets|End to end (s)|Range (s)|Bets/s|Per agency (ms)|CPU per agency (ms)|of it server tree (ms)|of it clients (ms)|Floor CPU per agency (ms)|× floor|Spawning clients (s)|Listen overflows|Client reconnects|RSS parent|RSS coordinator|RSS session|RSS client|Load (1 min)|Result",
+        "Agencies|Bets|End to end (s)|Range (s)|Bets/s|Per agency (ms)|CPU per agency (ms)|\
+         of it server tree (ms)|of it clients (ms)|Floor CPU per agency (ms)|× floor|\
+         Spawning clients (s)|Listen overflows|Client reconnects|RSS parent|RSS coordinator|\
+         RSS session|RSS client|Load (1 min)|Result",
         "rrrrrrrrrrrrrrrrrrrl",
         &cells.collect::<Vec<_>>(),
     )
@@ -118,7 +121,8 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             out.push(Target::check(
                 last.1.saturating_sub(first.1) < 2 * 1024,
                 format!(
-                    "{name} memory flat in the number of agencies (grows < 2 MiB from {} to {}): {} → {} MiB",
+                    "{name} memory flat in the number of agencies (grows < 2 MiB from {} to {}): \
+                     {} → {} MiB",
                     first.0,
                     last.0,
                     mib(Some(first.1)),
@@ -185,12 +189,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         big: false,
     };
     let mut notes = Vec::new();
-    let rows = measure(
-        env.ctx,
-        &sizes.iter().map(plan).collect::<Vec<_>>(),
-        env.dirs(),
-        &mut notes,
-    )?;
+    let rows = env.measure(&sizes.iter().map(plan).collect::<Vec<_>>(), &mut notes)?;
     let runs = match runs {
         1 => "Each size ran once.".to_string(),
         n => format!("Each size ran {n} times: medians, RSS the maximum."),

@@ -12,7 +12,7 @@ use crate::fmt::{fill, num, table, thousands, times};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
 use crate::harness::link::{Spec, BUFFER};
-use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
+use crate::harness::measure::{all_passed, problems, Plan, Summary};
 use crate::harness::run::Settings;
 use crate::sections::{chart, load_now, Env, Outcome};
 
@@ -318,19 +318,17 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let (load_start, mut notes) = (load_now(), Vec::new());
-    let rows = measure(
-        env.ctx,
-        &plans(env.quick, env.course.is_some()),
-        env.dirs(),
-        &mut notes,
-    )?;
+    let rows = env.measure(&plans(env.quick, env.course.is_some()), &mut notes)?;
     let (data, runs) = match env.quick {
-        true => ("Five agencies of 1,000 generated bets, on loopback and far away.".into(), "once"),
+        true => (
+            "Five agencies of 1,000 generated bets, on loopback and far away.".into(),
+            "once",
+        ),
         false => (
             format!(
-                "The course dataset runs behind links of {} MB/s each way at round trips of 0, 10, \
-                 25, 50 ms, and straight to the server on loopback (no emulator); {} agencies of {} \
-                 generated bets run at {FAR_MS} ms.",
+                "The course dataset runs behind links of {} MB/s each way at round trips of 0, \
+                 10, 25, 50 ms, and straight to the server on loopback (no emulator); {} agencies \
+                 of {} generated bets run at {FAR_MS} ms.",
                 RATE as f64 / 1e6,
                 MANY.0,
                 thousands(MANY.1),
@@ -387,69 +385,63 @@ mod tests {
     use crate::harness::measure::Status;
     use crate::harness::run::RunResult;
 
+    /// A row as a full run might give: `t` the median of three runs.
+    fn row(rtt: Option<u64>, shipped: bool, agencies: usize, t: f64) -> Row {
+        let run = |k: f64| RunResult {
+            e2e: Some(Duration::from_secs_f64(t * k)),
+            ..Default::default()
+        };
+        let (id, bets, n) = if agencies == 5 {
+            ("course", 78_697, 26_936)
+        } else {
+            ("many", 50_000, 1_000)
+        };
+        let (tag, settings, runs) = (
+            (rtt.and_then(far_link), shipped),
+            Settings::Shipped,
+            [0.99, 1.0, 1.02].map(run).into(),
+        );
+        let (id, label, largest, status) =
+            (id.to_string(), id.to_string(), (n, n * 46), Status::Pass);
+        Row {
+            tag,
+            settings,
+            id,
+            label,
+            agencies,
+            bets,
+            largest,
+            runs,
+            status,
+        }
+    }
+
     #[test]
     fn the_text_table_and_chart_say_what_the_rows_say() {
-        // As a full run might give: the course at 0 and 50 ms and on loopback, 50 agencies far.
-        let row = |rtt: Option<u64>, shipped, agencies: usize, t: f64| {
-            let e2e = |k: f64| RunResult {
-                e2e: Some(Duration::from_secs_f64(t * k)),
-                ..RunResult::default()
-            };
-            let (id, bets, largest): (&str, u64, u64) = match agencies {
-                5 => ("course", 78_697, 26_936),
-                _ => ("many", 50_000, 1_000),
-            };
-            let (tag, runs) = (
-                (rtt.and_then(far_link), shipped),
-                [0.99, 1.0, 1.02].map(e2e).into(),
-            );
-            let (id, label, settings, status) =
-                (id.into(), id.into(), Settings::Shipped, Status::Pass);
-            Row {
-                tag,
-                settings,
-                id,
-                label,
-                agencies,
-                bets,
-                largest: (largest, largest * 46),
-                runs,
-                status,
-            }
-        };
         let rows = [
-            row(None, true, 5, 0.05),
-            row(None, false, 5, 0.26),
-            row(Some(0), true, 5, 0.32),
-            row(Some(0), false, 5, 0.55),
-            row(Some(50), true, 5, 0.52),
-            row(Some(50), false, 5, 14.46),
-            row(Some(50), true, 50, 0.40),
-            row(Some(50), false, 50, 0.90),
+            (None, 5, 0.05, 0.26),
+            (Some(0), 5, 0.32, 0.55),
+            (Some(50), 5, 0.52, 14.46),
+            (Some(50), 50, 0.4, 0.9),
         ];
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .flat_map(|(rtt, n, a, b)| [row(rtt, true, n, a), row(rtt, false, n, b)])
+            .collect();
         let text = findings(&rows);
-        assert!(
-            text.contains(
-                "5 agencies sending 78,697 bets (course) take 0.52 s as shipped and 14.46 s"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("shipped is 27.8 times faster")
-                && text.contains("are 270 batches of 100, 13.50 s at 50 ms")
-        );
-        assert!(
-            text.contains("Even on loopback, without the emulator, stop-and-wait takes 5.2 times")
-        );
+        for part in [
+            "5 agencies sending 78,697 bets (course) take 0.52 s as shipped and 14.46 s",
+            "shipped is 27.8 times faster",
+            "are 270 batches of 100, 13.50 s at 50 ms",
+            "Even on loopback, without the emulator, stop-and-wait takes 5.2 times",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
         let table = rows_table(&rows);
-        assert!(
-            table.contains("| **×27.8** |") && table.contains("| 13.500 | ×1.1 |"),
-            "{table}"
-        );
-        assert!(
-            table.contains("| 0.000 | — |")
-                && table.matches("| PASS (3/3) |").count() == rows.len()
-        );
+        for part in ["| **×27.8** |", "| 13.500 | ×1.1 |", "| 0.000 | — |"] {
+            assert!(table.contains(part), "{table}");
+        }
+        assert_eq!(table.matches("| PASS (3/3) |").count(), rows.len());
         assert!(draw(&rows).is_ok_and(|png| png.starts_with(b"\x89PNG")) && draw(&[]).is_ok());
         assert_eq!(plans(false, true)[0].configs.len(), 10);
     }

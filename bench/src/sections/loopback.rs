@@ -6,7 +6,7 @@ use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GRE
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
-use crate::harness::measure::{all_passed, measure, problems, Plan, Summary};
+use crate::harness::measure::{all_passed, problems, Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
 use crate::sections::{chart, load_now, time_target, Env, Outcome};
@@ -387,7 +387,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let load_start = load_now();
     let mut notes = Vec::new();
     let plans = plans(env.quick, env.course.is_some());
-    let rows = measure(env.ctx, &plans, env.dirs(), &mut notes)?;
+    let rows = env.measure(&plans, &mut notes)?;
     notes.push(sampler_note(&rows));
     notes.push(
         "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::fmt::Target;
 use crate::harness::ctx::{Ctx, Result, RunError};
 use crate::harness::machine::{load_average, Machine};
-use crate::harness::measure::Summary;
+use crate::harness::measure::{Plan, Summary};
 
 /// What the bench's setup gives every section.
 pub struct Env<'a> {
@@ -27,9 +27,15 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// Where the course dataset would be (data preparation reports it missing), and scratch.
-    pub fn dirs(&self) -> (&Path, &Path) {
-        (self.course.unwrap_or(self.scratch), self.scratch)
+    /// Runs `plans` ([`crate::harness::measure::measure`]) with the course dataset (or, where it
+    /// is missing, scratch, for data preparation to report) and scratch.
+    pub fn measure<T: Clone>(
+        &self,
+        plans: &[Plan<T>],
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Summary<T>>> {
+        let dirs = (self.course.unwrap_or(self.scratch), self.scratch);
+        crate::harness::measure::measure(self.ctx, plans, dirs, notes)
     }
 
     /// The section's closing line: the date, the commit, the load at its start and end, and the
@@ -47,7 +53,8 @@ impl Env<'_> {
         });
         format!(
             "Measured {} at commit {}; load average (1/5/15 min) {load_start} at the start of the \
-             section, {} at its end.{busy} Only this section: `make bench BENCH_ARGS='--only {name}'`.\n",
+             section, {} at its end.{busy} Only this section: \
+             `make bench BENCH_ARGS='--only {name}'`.\n",
             machine.date, machine.commit, machine.load_end
         )
     }
