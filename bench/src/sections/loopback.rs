@@ -136,7 +136,11 @@ fn table(rows: &[Row]) -> String {
         let Settings::Tuned(durable, batch) = r.settings else {
             return None;
         };
-        let bets = num(Some(r.bets as f64).filter(|b| *b > 0.0), 0);
+        let bets = if r.bets > 0 {
+            thousands(r.bets)
+        } else {
+            "—".into()
+        };
         let mut c = vec![r.label.clone(), r.agencies.to_string(), bets];
         c.extend([sync_name(durable).into(), batch.to_string()]);
         c.extend(r.time_cells());
