@@ -51,6 +51,7 @@ fn every_section() -> Vec<Box<dyn Section>> {
     vec![
         Box::new(sections::loopback::Loopback),
         Box::new(sections::agencies::Agencies),
+        Box::new(sections::load::Load),
         Box::new(sections::far::Far),
     ]
 }

@@ -133,7 +133,7 @@ impl Settings {
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
-fn start_server(
+pub fn start_server(
     ctx: &Ctx,
     dir: &Path,
     agencies: usize,

@@ -2,4 +2,5 @@
 
 pub mod agencies;
 pub mod far;
+pub mod load;
 pub mod loopback;
