@@ -14,7 +14,7 @@ use crate::fmt::{self, mib, num, thousands, Target};
 use crate::harness::ctx::{fail, RunError};
 use crate::harness::load::{play, Plan, Played};
 use crate::harness::logs::{field, fields, for_each_line, num_field};
-use crate::harness::machine::{count_rows, tcp_ext};
+use crate::harness::machine::{count_rows, tcp_ext, thread_cpu};
 use crate::harness::memory::status_kb;
 use crate::harness::procs::{describe, remove_dir};
 use crate::harness::run::{start_server, Settings};
@@ -43,6 +43,8 @@ struct Row {
     parent: (Option<u64>, Option<u64>),
     coordinator: (Option<u64>, Option<u64>),
     overflows: Option<u64>,
+    /// The generator's own CPU time (the bench's thread that plays).
+    generator: Duration,
     failures: Vec<String>,
 }
 
@@ -133,7 +135,9 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<(), RunError> {
         secrets: secrets.as_deref(),
         timeout: Duration::from_secs(30) + Duration::from_millis(3 * u64::from(n)),
     };
+    let cpu_before = thread_cpu();
     row.played = play(env.ctx, &plan, &mut || look(row, pid, &log))?;
+    row.generator = thread_cpu().saturating_sub(cpu_before);
     row.parent.0 = proc_kb(pid, "status", "VmHWM");
     row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
     row.overflows = overflows
@@ -151,6 +155,19 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<(), RunError> {
     row.cpu = server
         .status
         .map(|_| (after.0 - before.0, after.1 - before.1));
+    if row.failure_text().is_some() {
+        // What the server said about it: its failures and its evictions.
+        for_each_line(&log, |line| {
+            let Some(f) = fields(line) else { return };
+            let (action, result) = (field(&f, "action"), field(&f, "result"));
+            if result == Some("fail") || action == Some("evict_session") {
+                let detail = field(&f, "error").or(field(&f, "detail")).unwrap_or("");
+                let (action, result) = (action.unwrap_or("?"), result.unwrap_or("?"));
+                row.failures
+                    .push(format!("server log: {action} {result} {detail}"));
+            }
+        })?;
+    }
     let rows = count_rows(&dir.join("bets.csv"))?;
     if rows != u64::from(n) * BETS {
         row.failures.push(format!(
@@ -174,11 +191,29 @@ impl Row {
         (n > 0).then(|| self.pss.iter().sum::<u64>() as f64 / n as f64)
     }
 
-    /// Every reason it failed, the generator's first: the first three and how many.
+    /// Every reason it failed, the generator's first, each once with how often it came (an
+    /// agency's number left out, so that thousands failing alike make one line).
     fn failure_text(&self) -> Option<String> {
-        let all: Vec<&String> = self.played.failures.iter().chain(&self.failures).collect();
-        let first: Vec<&str> = all.iter().take(3).map(|s| s.as_str()).collect();
-        (!all.is_empty()).then(|| format!("{} ({} in all)", first.join("; "), all.len()))
+        let mut tally: Vec<(String, usize)> = Vec::new();
+        for reason in self.played.failures.iter().chain(&self.failures) {
+            let key = match reason.strip_prefix("agency ") {
+                Some(rest) => format!(
+                    "agency{}",
+                    rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                ),
+                None => reason.clone(),
+            };
+            match tally.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => tally.push((key, 1)),
+            }
+        }
+        let shown: Vec<String> = tally
+            .iter()
+            .take(5)
+            .map(|(k, n)| format!("{n} × {k}"))
+            .collect();
+        (!tally.is_empty()).then(|| shown.join("; "))
     }
 }
 
@@ -207,6 +242,7 @@ fn table(rows: &[Row]) -> String {
                 format!("{} / {}", mib(r.parent.0), mib(r.parent.1)),
                 format!("{} / {}", mib(r.coordinator.0), mib(r.coordinator.1)),
                 num(r.overflows.map(|n| n as f64), 0),
+                num(Some(r.generator.as_secs_f64()), 2),
                 if r.failure_text().is_some() {
                     "**FAILED**"
                 } else {
@@ -217,8 +253,8 @@ fn table(rows: &[Row]) -> String {
         })
         .collect();
     fmt::table(
-        "Agencies|Wall (s)|Bets/s|CPU per agency (ms)|user (ms)|system (ms)|Sessions waiting (sampled)|PSS per session (kB)|largest (kB)|Session peak RSS (MiB)|Parent peak RSS / PSS (MiB)|Coordinator peak RSS / PSS (MiB)|Listen overflows|Result",
-        "rrrrrrrrrrrrrl",
+        "Agencies|Wall (s)|Bets/s|CPU per agency (ms)|user (ms)|system (ms)|Sessions waiting (sampled)|PSS per session (kB)|largest (kB)|Session peak RSS (MiB)|Parent peak RSS / PSS (MiB)|Coordinator peak RSS / PSS (MiB)|Listen overflows|Generator CPU (s)|Result",
+        "rrrrrrrrrrrrrrl",
         &cells,
     )
 }
