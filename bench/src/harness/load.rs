@@ -1,12 +1,11 @@
 //! The load generator: one process plays many agencies over the real protocol, each on its own
-//! TCP connection, all driven by one mio event loop: HELLO, its bets in pipelined batches, END,
-//! then WINNERS, checking the RECEIPT and the winners against the bets it generated itself (so it
+//! TCP connection, from one mio event loop: HELLO, its bets in pipelined batches, END, WINNERS,
+//! checking the RECEIPT (count and digest) and the winners against the bets it made itself (so it
 //! knows the winners: number 7574). The last agency's END is held back until every other agency
 //! waits for the draw, so the caller can look at the waiting sessions; that pause is left out of
 //! the wall time.
 
 use std::collections::VecDeque;
-use std::fmt::Display;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,10 +21,10 @@ use crate::harness::data::WINNING_NUMBER;
 /// Bets per batch at most, the client's default `batch.maxAmount` (the builder also keeps each
 /// frame within 8 kB), and batches in flight, its default `batch.window`.
 const BATCH: (u16, usize) = (120, 64);
-/// Agencies connected but not yet welcomed, at most: a real fleet does not dial in one
-/// millisecond, and a burst past the accept queue would only measure the kernel's 1 s SYN retry.
+/// Agencies not yet welcomed, at most: a real fleet does not dial in one millisecond, and a
+/// burst past the accept queue would only measure the kernel's 1 s SYN retransmit.
 const CONNECTING: usize = 1024;
-/// Documents are `agency × DOC_SPAN + i`: unique, at most 10 digits.
+/// Documents are `agency × DOC_SPAN + i`: unique, all of one length per agency, ≤ 10 digits.
 const DOC_SPAN: u64 = 100_000;
 
 /// What to play.
@@ -45,17 +44,15 @@ pub struct Plan<'a> {
 /// What a round played gave.
 #[derive(Debug, Default)]
 pub struct Played {
-    /// First connect → last winners list, without [`Played::paused`].
+    /// First connect → last winners list, less the caller's look at the waiting sessions.
     pub wall: Duration,
-    /// How long the caller's look at the waiting sessions took.
-    pub paused: Duration,
     /// Why it failed (empty: every agency got its own winners and a matching receipt).
     pub failures: Vec<String>,
 }
 
 /// Whether bet `i` of `agency` is a winner: about one in 23.
 fn wins(agency: u32, i: u64) -> bool {
-    (u64::from(agency) + i) % 23 == 0
+    (u64::from(agency) + i).is_multiple_of(23)
 }
 
 /// The five fields of bet `i` of `agency`, as text.
@@ -65,26 +62,22 @@ fn bet_fields(agency: u32, i: u64) -> [String; 5] {
         n if n == u64::from(WINNING_NUMBER) => n + 1,
         n => n,
     };
-    [
-        format!("Agencia {agency}"),
-        format!("Apuesta {i}"),
-        (u64::from(agency) * DOC_SPAN + i).to_string(),
-        format!("19{}-{:02}-{:02}", 50 + i % 50, 1 + i % 12, 1 + i % 28),
-        number.to_string(),
-    ]
+    let birth = format!("19{}-{:02}-{:02}", 50 + i % 50, 1 + i % 12, 1 + i % 28);
+    let document = (u64::from(agency) * DOC_SPAN + i).to_string();
+    let (first, last) = (format!("Agencia {agency}"), format!("Apuesta {i}"));
+    [first, last, document, birth, number.to_string()]
 }
 
 /// An error as text.
-fn text(err: impl Display) -> String {
+fn text(err: impl std::fmt::Display) -> String {
     err.to_string()
 }
 
-/// Where an agency stands: connecting, HELLO sent, uploading (bets and END in flight),
+/// Where an agency stands: HELLO queued (WELCOME awaited), uploading (bets and END in flight),
 /// WINNERS sent (RECEIPT awaited), receiving WINNER_LIST frames, done (or failed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     #[default]
-    Connecting,
     Hello,
     Upload,
     Receipt,
@@ -117,41 +110,45 @@ struct Agency {
 pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Played, RunError> {
     let n = plan.agencies as usize;
     if plan.bets >= DOC_SPAN || n == 0 {
-        return Err(RunError::Fail(format!(
-            "load: {n} agencies × {} bets",
-            plan.bets
-        )));
+        return Err(RunError::Fail(format!("load: {n} × {} bets", plan.bets)));
     }
     let mut poll = Poll::new().map_err(fail("create the load generator's poll"))?;
     let mut events = Events::with_capacity(1024);
     let (mut agencies, mut failures) = (Vec::<Agency>::with_capacity(n), Vec::new());
     let (start, mut paused, mut released) = (Instant::now(), Duration::ZERO, false);
     loop {
-        let dialing = |a: &Agency| matches!(a.phase, Phase::Connecting | Phase::Hello);
-        let mut connecting = agencies.iter().filter(|a| dialing(a)).count();
+        let mut connecting = agencies.iter().filter(|a| a.phase == Phase::Hello).count();
         while agencies.len() < n && connecting < CONNECTING {
             let id = u32::try_from(agencies.len() + 1).unwrap_or(u32::MAX);
+            let mut agency = Agency {
+                id,
+                held: id == plan.agencies,
+                ..Agency::default()
+            };
+            // HELLO waits in `out`: writes to a socket still connecting would block.
+            let secret = plan.secrets.and_then(|s| s.get(agencies.len()));
+            let hello = ClientMessage::Hello {
+                agency: id,
+                secret: secret.map_or(&[], |s| s),
+            };
             let token = Token(agencies.len());
-            let opened = TcpStream::connect(plan.addr).and_then(|mut stream| {
+            let opened = hello.encode(&mut agency.out).map_err(text).and_then(|()| {
+                let mut stream = TcpStream::connect(plan.addr).map_err(text)?;
+                let _ = stream.set_nodelay(true);
                 let both = Interest::READABLE | Interest::WRITABLE;
-                poll.registry().register(&mut stream, token, both)?;
+                poll.registry()
+                    .register(&mut stream, token, both)
+                    .map_err(text)?;
                 Ok(stream)
             });
-            let held = id == plan.agencies;
-            let (stream, phase) = match opened {
-                Ok(stream) => (Some(stream), Phase::Connecting),
+            match opened {
+                Ok(stream) => agency.stream = Some(stream),
                 Err(err) => {
-                    failures.push(format!("agency {id}: connect: {err}"));
-                    (None, Phase::Done)
+                    failures.push(format!("agency {id} (Hello): connect: {err}"));
+                    agency.phase = Phase::Done;
                 }
-            };
-            agencies.push(Agency {
-                id,
-                stream,
-                phase,
-                held,
-                ..Agency::default()
-            });
+            }
+            agencies.push(agency);
             connecting += 1;
         }
         // Once the held agency's END is all the draw waits for, the caller looks.
@@ -165,17 +162,16 @@ pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Pla
             let began = Instant::now();
             on_wait();
             paused = began.elapsed();
-            let last = n - 1;
-            agencies[last].held = false;
-            drive(&mut agencies[last], plan, &mut failures);
+            agencies[n - 1].held = false;
+            drive(&mut agencies[n - 1], plan, &mut failures);
         }
-        if agencies.len() == n && agencies.iter().all(|a| a.phase == Phase::Done) {
+        let done = agencies.iter().filter(|a| a.phase == Phase::Done).count();
+        if done == n {
             break;
         }
         ctx.check()?;
         let left = plan.timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
-            let done = agencies.iter().filter(|a| a.phase == Phase::Done).count();
             let secs = plan.timeout.as_secs();
             failures.push(format!(
                 "timeout after {secs} s: {done} of {n} agencies done"
@@ -195,11 +191,7 @@ pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Pla
         }
     }
     let wall = start.elapsed().saturating_sub(paused);
-    Ok(Played {
-        wall,
-        paused,
-        failures,
-    })
+    Ok(Played { wall, failures })
 }
 
 /// Makes every step `agency` can make now; a failure closes it with its reason.
@@ -208,10 +200,8 @@ fn drive(agency: &mut Agency, plan: &Plan<'_>, failures: &mut Vec<String>) {
         return;
     }
     if let Err(reason) = agency.step(plan) {
-        failures.push(format!(
-            "agency {} ({:?}): {reason}",
-            agency.id, agency.phase
-        ));
+        let (id, phase) = (agency.id, agency.phase);
+        failures.push(format!("agency {id} ({phase:?}): {reason}"));
         agency.phase = Phase::Done;
     }
     if agency.phase == Phase::Done {
@@ -220,28 +210,8 @@ fn drive(agency: &mut Agency, plan: &Plan<'_>, failures: &mut Vec<String>) {
 }
 
 impl Agency {
-    /// Runs until the socket would block, moving `phase` on; why it failed, if it did.
+    /// Writes and reads until the socket would block, answering each frame; why it failed.
     fn step(&mut self, plan: &Plan<'_>) -> Result<(), String> {
-        let stream = self.stream.as_mut().ok_or("no connection")?;
-        if self.phase == Phase::Connecting {
-            if let Some(err) = stream.take_error().map_err(text)? {
-                return Err(format!("connect: {err}"));
-            }
-            match stream.peer_addr() {
-                Err(err) if err.kind() == ErrorKind::NotConnected => return Ok(()),
-                Err(err) => return Err(format!("connect: {err}")),
-                Ok(_) => {}
-            }
-            let _ = stream.set_nodelay(true);
-            let secrets = plan.secrets.and_then(|s| s.get(self.id as usize - 1));
-            let secret = secrets.map_or(&[][..], Vec::as_slice);
-            let hello = ClientMessage::Hello {
-                agency: self.id,
-                secret,
-            };
-            hello.encode(&mut self.out).map_err(text)?;
-            self.phase = Phase::Hello;
-        }
         let mut chunk = [0u8; 16 * 1024];
         loop {
             if self.phase == Phase::Upload {
@@ -267,8 +237,7 @@ impl Agency {
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return Err(format!("read: {err}")),
             }
-            // The message borrows the input: decode from a copy of its place, then drop what
-            // was used.
+            // A message borrows the bytes it came in: decode from them taken aside.
             let input = std::mem::take(&mut self.input);
             let mut at = 0;
             while let Decoded::Frame(message, used) = ServerMessage::decode(&input[at..])
@@ -291,9 +260,9 @@ impl Agency {
             let mut batch = BatchBuilder::new(BATCH.0);
             batch.reset(self.sent);
             while self.sent < plan.bets {
-                let f = bet_fields(self.id, self.sent);
+                let fields = bet_fields(self.id, self.sent);
                 let [first_name, last_name, document, birthdate, number] =
-                    f.each_ref().map(|s| s.as_bytes());
+                    fields.each_ref().map(|s| s.as_bytes());
                 let raw = RawBet {
                     first_name,
                     last_name,
@@ -304,16 +273,16 @@ impl Agency {
                 if !batch.push(&raw).map_err(text)? {
                     break;
                 }
-                self.receipt.add_fields(f.each_ref().map(|s| s.as_bytes()));
+                self.receipt
+                    .add_fields([first_name, last_name, document, birthdate, number]);
                 self.sent += 1;
             }
             self.out.extend_from_slice(batch.frame().map_err(text)?);
             self.acks.push_back(self.sent);
         }
         if self.sent == plan.bets && !self.ended && !self.held {
-            ClientMessage::End { total: self.sent }
-                .encode(&mut self.out)
-                .map_err(text)?;
+            let end = ClientMessage::End { total: self.sent };
+            end.encode(&mut self.out).map_err(text)?;
             self.acks.push_back(self.sent);
             self.ended = true;
         }
@@ -325,13 +294,11 @@ impl Agency {
         let phase = self.phase;
         match (phase, message) {
             (_, ServerMessage::Error { code, text }) => Err(format!("refused: {code:?}: {text}")),
-            (
-                Phase::Hello,
-                ServerMessage::Welcome {
-                    position: 0,
-                    ended: false,
-                },
-            ) => Ok(Phase::Upload),
+            (Phase::Hello, ServerMessage::Welcome { position, ended })
+                if position == 0 && !ended =>
+            {
+                Ok(Phase::Upload)
+            }
             (Phase::Upload, ServerMessage::Ack { position }) => {
                 match self.acks.pop_front() {
                     Some(expected) if expected == position => {}
@@ -344,16 +311,11 @@ impl Agency {
                 Ok(Phase::Receipt)
             }
             (Phase::Receipt, ServerMessage::Receipt { count, digest }) => {
-                let ours = self.receipt.receipt().digest.0;
-                if count != plan.bets || digest != ours {
-                    let same = if digest == ours {
-                        "the same"
-                    } else {
-                        "another"
-                    };
-                    let want = plan.bets;
+                let same = digest == self.receipt.receipt().digest.0;
+                if count != plan.bets || !same {
+                    let (want, same) = (plan.bets, if same { "same" } else { "other" });
                     return Err(format!(
-                        "receipt of {count} bets ({want} sent), {same} digest"
+                        "receipt: {count} bets ({want} sent), {same} digest"
                     ));
                 }
                 Ok(Phase::Winners)
@@ -363,18 +325,16 @@ impl Agency {
                 if self.got.len() < total as usize {
                     return Ok(phase);
                 }
-                let mut want: Vec<String> = (0..plan.bets)
+                // Ascending, and all of one length: sorted as text too.
+                let want: Vec<String> = (0..plan.bets)
                     .filter(|&i| wins(self.id, i))
                     .map(|i| (u64::from(self.id) * DOC_SPAN + i).to_string())
                     .collect();
-                want.sort();
                 self.got.sort();
                 if self.got != want {
-                    return Err(format!(
-                        "{} winners, expected {}",
-                        self.got.len(),
-                        want.len()
-                    ));
+                    let right = self.got.iter().filter(|d| want.contains(d)).count();
+                    let (got, want) = (self.got.len(), want.len());
+                    return Err(format!("{got} winners, {right} of the {want} expected"));
                 }
                 Ok(Phase::Done)
             }
