@@ -9,7 +9,7 @@
 //! turn and [`report`] writes the whole. A section's runs and its floor's alternate
 //! (repetition-major), so drift spreads over both alike.
 //!
-//! Usage: `bench [--quick] [--only loopback|agencies|far] [--out DIR]`. `--quick` is a smoke
+//! Usage: `bench [--quick] [--only loopback|agencies|load|far] [--out DIR]`. `--quick` is a smoke
 //! test that writes to `target/x86_64-unknown-linux-gnu/bench-quick/` unless `--out` says
 //! otherwise; `--only NAME` runs one section and replaces it alone (and its headline rows) in the
 //! existing report. Exit status: 1 if a run FAILED or the bench could not do its work (the reason
@@ -35,11 +35,17 @@ use crate::harness::procs::{raise_fd_limit, remove_dir};
 use crate::sections::{Env, Run};
 
 /// Every section, in the report's order.
-const SECTIONS: [(&str, Run); 3] = [
+const SECTIONS: [(&str, Run); 4] = [
     ("loopback", sections::loopback::run),
     ("agencies", sections::agencies::run),
+    ("load", sections::load::run),
     ("far", sections::far::run),
 ];
+
+/// The sections' names, joined by `sep`.
+fn names(sep: &str) -> String {
+    SECTIONS.map(|s| s.0).join(sep)
+}
 
 /// The command line: `--quick`, `--only NAME`, `--out DIR`.
 fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
@@ -49,7 +55,7 @@ fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
             "--quick" => quick = true,
             "--only" => {
                 let name = args.next().filter(|n| SECTIONS.iter().any(|s| s.0 == n));
-                only = Some(name.ok_or("--only takes loopback, agencies or far")?);
+                only = Some(name.ok_or(format!("--only takes one of {}", names(", ")))?);
             }
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
             other => return Err(format!("unknown argument {other:?}")),
@@ -62,9 +68,8 @@ fn main() -> ExitCode {
     let result = parse_args().map(|(quick, only, out)| run(quick, only.as_deref(), out));
     let message = match result {
         Err(msg) => {
-            eprintln!(
-                "bench: {msg}\nusage: bench [--quick] [--only loopback|agencies|far] [--out DIR]"
-            );
+            let names = names("|");
+            eprintln!("bench: {msg}\nusage: bench [--quick] [--only {names}] [--out DIR]");
             return ExitCode::from(2);
         }
         Ok(Ok(true)) => return ExitCode::SUCCESS,
@@ -145,8 +150,10 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
         .filter(|s| only.is_none_or(|only| only == s.0))
     {
         let outcome = section(&env).inspect_err(|_| remove_dir(&scratch))?;
-        let path = out_dir.join(outcome.chart.0);
-        fs::write(&path, &outcome.chart.1).map_err(fail(format!("write {}", path.display())))?;
+        if let Some((name, png)) = &outcome.chart {
+            let path = out_dir.join(name);
+            fs::write(&path, png).map_err(fail(format!("write {}", path.display())))?;
+        }
         say(&outcome.console);
         bodies.push((*name, outcome.body));
         headline.extend(outcome.headline);
@@ -161,7 +168,7 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
         passed,
         &notes,
         started.elapsed(),
-        quick,
+        &if quick { String::new() } else { names("|") },
     );
     let md = report::write(&old, only.is_none(), quick, &bodies, &headline, &about);
     fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;

@@ -38,7 +38,7 @@ fn headline(old: &str, new: &[Headline]) -> String {
 }
 
 /// The closing part: how runs are checked, the notes, the machine, the command.
-pub fn about(m: &Machine, passed: bool, notes: &[String], took: Duration, quick: bool) -> String {
+pub fn about(m: &Machine, passed: bool, notes: &[String], took: Duration, names: &str) -> String {
     let busy = m.busy().map(|peak| {
         format!(
             "The 1-minute load average reached {peak:.1} on {} CPUs (see Machine below). It counts \
@@ -58,14 +58,15 @@ pub fn about(m: &Machine, passed: bool, notes: &[String], took: Duration, quick:
         true => "All runs passed.",
         false => "Some runs FAILED: each section lists them.",
     };
-    let command = match quick {
-        true => "make bench-quick\n",
-        false => {
+    // `names` is empty in a quick run.
+    let command = match names {
+        "" => "make bench-quick\n".into(),
+        _ => format!(
             "make bench   # static-pie binaries, as `make static` builds them, then \
              target/x86_64-unknown-linux-gnu/release/bench\n\
-             make bench BENCH_ARGS='--only loopback|agencies|far'   # one section\n\
+             make bench BENCH_ARGS='--only {names}'   # one section\n\
              make round-report   # the Docker round\ncargo bench -p tp0   # the micro-benchmarks\n"
-        }
+        ),
     };
     let values = [
         ("passed", passed.into()),
@@ -79,7 +80,7 @@ pub fn about(m: &Machine, passed: bool, notes: &[String], took: Duration, quick:
         ("load_start", m.load_start.clone()),
         ("load_end", m.load_end.clone()),
         ("elapsed", format!("{:.0}", took.as_secs_f64())),
-        ("command", command.into()),
+        ("command", command),
     ];
     fill(include_str!("report.md"), &values)
 }

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use crate::harness::ctx::{fail, for_each_line, Ctx, Result};
 use crate::harness::procs::{describe, Proc, Spawn};
 
+/// The number that wins the draw.
+pub const WINNING_NUMBER: u32 = 7574;
+
 /// Where a data set comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Source {
@@ -51,7 +54,7 @@ fn scan_csv(path: &Path) -> Result<(u64, u64)> {
                 .rsplit(',')
                 .next()
                 .and_then(|n| n.trim().parse::<u32>().ok());
-            winners += u64::from(number == Some(7574));
+            winners += u64::from(number == Some(WINNING_NUMBER));
         }
     })?;
     Ok((rows, winners))

@@ -121,26 +121,33 @@ pub fn tcp_ext(name: &str) -> Option<u64> {
     values.split_whitespace().nth(at)?.parse().ok()
 }
 
-/// User + system CPU time of `who` (zero if it cannot be read).
-fn cpu_of(who: UsageWho) -> Duration {
+/// User and system CPU time of `who` (zero if it cannot be read).
+fn cpu_of(who: UsageWho) -> (Duration, Duration) {
     let Ok(usage) = getrusage(who) else {
-        return Duration::ZERO;
+        return Default::default();
     };
     let time = |t: nix::sys::time::TimeVal| {
         let secs = u64::try_from(t.tv_sec()).unwrap_or_default();
         Duration::new(secs, u32::try_from(t.tv_usec()).unwrap_or_default() * 1000)
     };
-    time(usage.user_time()) + time(usage.system_time())
+    (time(usage.user_time()), time(usage.system_time()))
+}
+
+/// User and system CPU time of the bench's reaped children (and what they reaped) so far.
+pub fn children_times() -> (Duration, Duration) {
+    cpu_of(UsageWho::RUSAGE_CHILDREN)
 }
 
 /// User + system CPU time of the bench's reaped children (and what they reaped) so far.
 pub fn children_cpu() -> Duration {
-    cpu_of(UsageWho::RUSAGE_CHILDREN)
+    let (user, system) = children_times();
+    user + system
 }
 
 /// User + system CPU time of the calling thread so far.
 pub fn thread_cpu() -> Duration {
-    cpu_of(UsageWho::RUSAGE_THREAD)
+    let (user, system) = cpu_of(UsageWho::RUSAGE_THREAD);
+    user + system
 }
 
 /// Counts the rows (line feeds) of the bets file.

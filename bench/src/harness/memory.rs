@@ -129,8 +129,15 @@ fn children((pid, tid): (i32, i32)) -> Vec<i32> {
 
 /// `VmHWM` of `pid` in KiB; `None` if it is gone or a zombie.
 fn peak_kb(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    proc_kb(pid, "status", "VmHWM")
+}
+
+/// A `kB` field of `/proc/<pid>/<file>` (`status`, `smaps_rollup`).
+pub fn proc_kb(pid: i32, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
     line.split_whitespace().next()?.parse().ok()
 }
 

@@ -101,7 +101,7 @@ pub fn sync_name(durable: bool) -> &'static str {
 }
 
 /// The `key: value` fields of a log line, after `action: `.
-fn fields(line: &str) -> Vec<(&str, &str)> {
+pub fn fields(line: &str) -> Vec<(&str, &str)> {
     let Some(start) = line.find("action: ") else {
         return Vec::new();
     };
@@ -112,18 +112,23 @@ fn fields(line: &str) -> Vec<(&str, &str)> {
 }
 
 /// A field's value, parsed.
-fn get<T: std::str::FromStr>(fields: &[(&str, &str)], key: &str) -> Option<T> {
+pub fn get<T: std::str::FromStr>(fields: &[(&str, &str)], key: &str) -> Option<T> {
     fields.iter().find(|(k, _)| *k == key)?.1.parse().ok()
 }
 
 /// Whether a log line's fields say `action: <action> | result: success`.
-fn succeeded(fields: &[(&str, &str)], action: &str) -> bool {
+pub fn succeeded(fields: &[(&str, &str)], action: &str) -> bool {
     get::<String>(fields, "action").as_deref() == Some(action)
         && get::<String>(fields, "result").as_deref() == Some("success")
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
-fn start_server(ctx: &Ctx, dir: &Path, agencies: usize, settings: Settings) -> Result<(Proc, u16)> {
+pub fn start_server(
+    ctx: &Ctx,
+    dir: &Path,
+    agencies: usize,
+    settings: Settings,
+) -> Result<(Proc, u16)> {
     let (program, log) = (ctx.bin("server"), dir.join("server.log"));
     let mut env = vec![
         ("SERVER_PORT", "0".to_string()),

@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod far;
+pub mod load;
 pub mod loopback;
 
 use std::path::Path;
@@ -67,8 +68,8 @@ pub type Headline = [String; 5];
 pub struct Outcome {
     /// Its Markdown, without the markers.
     pub body: String,
-    /// Its chart: file name next to the report, PNG bytes.
-    pub chart: (&'static str, Vec<u8>),
+    /// Its chart, if it draws one: file name next to the report, PNG bytes.
+    pub chart: Option<(&'static str, Vec<u8>)>,
     /// What it prints on stdout.
     pub console: String,
     /// Its rows of the headline table.
@@ -103,6 +104,9 @@ pub fn time_target<T>(what: &str, detail: &str, limit: f64, row: Option<&Summary
 }
 
 /// A chart's failure to draw, as the bench's error.
-pub fn chart(name: &'static str, png: Result<Vec<u8>, String>) -> Result<(&'static str, Vec<u8>)> {
-    Ok((name, png.map_err(RunError::Fail)?))
+pub fn chart(
+    name: &'static str,
+    png: Result<Vec<u8>, String>,
+) -> Result<Option<(&'static str, Vec<u8>)>> {
+    Ok(Some((name, png.map_err(RunError::Fail)?)))
 }
