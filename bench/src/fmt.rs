@@ -77,11 +77,11 @@ impl Target {
     }
 }
 
-/// The targets as a Markdown list, and as console lines.
-pub fn targets(list: &[Target]) -> (String, String) {
-    let md = list.iter().map(|t| format!("- **{}** — {}\n", t.0, t.1));
-    let text = list.iter().map(|t| format!("{:<7} {}\n", t.0, t.1));
-    (md.collect(), text.collect())
+/// The targets as a Markdown list.
+pub fn targets(list: &[Target]) -> String {
+    list.iter()
+        .map(|t| format!("- **{}** — {}\n", t.0, t.1))
+        .collect()
 }
 
 /// The markers around the section `name` of the report.

@@ -154,7 +154,6 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
             let path = out_dir.join(name);
             fs::write(&path, png).map_err(fail(format!("write {}", path.display())))?;
         }
-        say(&outcome.console);
         bodies.push((*name, outcome.body));
         headline.extend(outcome.headline);
         notes.extend(outcome.notes);

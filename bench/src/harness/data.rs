@@ -23,6 +23,11 @@ pub enum Source {
     Generated(u32, u64),
 }
 
+impl Source {
+    /// The course dataset's generated stand-in: five agencies of its size.
+    pub const STAND_IN: Source = Source::Generated(5, 15_740);
+}
+
 /// A data set ready to send: one CSV per agency, with the expected outcome.
 #[derive(Default)]
 pub struct Dataset {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::fmt::{median, thousands};
+use crate::fmt::{median, num, thousands};
 use crate::harness::ctx::{Ctx, Result, RunError};
 use crate::harness::data::{prepare, Source};
 use crate::harness::procs::remove_dir;
@@ -35,8 +35,26 @@ pub struct Plan<T> {
     pub configs: Vec<(T, Settings)>,
     /// Repetitions.
     pub runs: usize,
-    /// Needs [`BIG_FREE_BYTES`] of free disk.
-    pub big: bool,
+}
+
+impl<T> Plan<T> {
+    /// A plan of `configs` on `source`, `runs` times each.
+    pub fn new(
+        id: &str,
+        source: Source,
+        label: &str,
+        configs: Vec<(T, Settings)>,
+        runs: usize,
+    ) -> Plan<T> {
+        let (id, label) = (id.into(), label.into());
+        Plan {
+            id,
+            source,
+            label,
+            configs,
+            runs,
+        }
+    }
 }
 
 /// One configuration's runs, summarized; `tag` is what the section knows it by.
@@ -95,7 +113,7 @@ impl<T> Summary<T> {
     pub fn time_cells(&self) -> [String; 3] {
         let range = self.e2e_range().filter(|_| self.runs.len() > 1);
         [
-            self.e2e().map_or("—".into(), |t| format!("{t:.3}")),
+            num(self.e2e(), 3),
             range.map_or("—".into(), |(lo, hi)| format!("{lo:.3}–{hi:.3}")),
             self.rate().map_or("—".into(), |r| thousands(r as u64)),
         ]
@@ -114,12 +132,10 @@ impl<T> Summary<T> {
     /// The table's result cell.
     pub fn status_cell(&self) -> String {
         let runs = self.runs.len();
+        let failed = self.runs.iter().filter(|r| !r.failures.is_empty()).count();
         match &self.status {
             Status::Pass => format!("PASS ({runs}/{runs})"),
-            Status::Failed(_) => {
-                let failed = self.runs.iter().filter(|r| !r.failures.is_empty()).count();
-                format!("**FAILED** ({failed}/{runs})")
-            }
+            Status::Failed(_) => format!("**FAILED** ({failed}/{runs})"),
             Status::Skipped(_) => "SKIPPED".into(),
         }
     }
@@ -150,11 +166,6 @@ pub fn problems<T>(rows: &[Summary<T>]) -> String {
     out
 }
 
-/// Whether no configuration failed.
-pub fn all_passed<T>(rows: &[Summary<T>]) -> bool {
-    !rows.iter().any(|r| matches!(r.status, Status::Failed(_)))
-}
-
 /// Runs every plan; `Err(Abort)` only on interruption. A plan whose data cannot be prepared
 /// (the reason goes to `notes`) or that needs more disk than is free gives FAILED or SKIPPED
 /// summaries, and the bench goes on.
@@ -171,13 +182,13 @@ pub fn measure<T: Clone>(
         let data_dir = scratch.join(format!("data-{}", plan.id));
         let stat = nix::sys::statvfs::statvfs(scratch).ok();
         let free = stat.map(|s| s.blocks_available().saturating_mul(s.fragment_size()));
-        let prepared = if plan.big && free.is_none_or(|f| f < BIG_FREE_BYTES) {
+        let big =
+            matches!(plan.source, Source::Generated(n, per) if u64::from(n) * per >= 10_000_000);
+        let prepared = if big && free.is_none_or(|f| f < BIG_FREE_BYTES) {
             let free = free.map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
-            let gb = BIG_FREE_BYTES / 1_000_000_000;
-            let id = &plan.id;
-            Err(Status::Skipped(format!(
-                "{id}: skipped, {free} free on the scratch disk, {gb} GB needed"
-            )))
+            let (id, gb) = (&plan.id, BIG_FREE_BYTES / 1_000_000_000);
+            let why = format!("{id}: skipped, {free} free on the scratch disk, {gb} GB needed");
+            Err(Status::Skipped(why))
         } else {
             eprintln!("bench: preparing data {} ({})", plan.id, plan.label);
             match prepare(ctx, &plan.source, course_dir, &data_dir) {
@@ -197,10 +208,7 @@ pub fn measure<T: Clone>(
             _ => (5, 0, (0, 0)),
         };
         let status = match prepared {
-            Err(status) => {
-                done += plan.configs.len() * plan.runs;
-                status
-            }
+            Err(status) => status,
             Ok(data) => {
                 let most = data
                     .per_agency
@@ -216,8 +224,7 @@ pub fn measure<T: Clone>(
                         let result = result.inspect_err(|_| remove_dir(&data_dir))?;
                         let outcome = match (result.failures.is_empty(), result.e2e) {
                             (true, Some(d)) => {
-                                let rate =
-                                    thousands((bets as f64 / d.as_secs_f64().max(1e-9)) as u64);
+                                let rate = thousands((bets as f64 / d.as_secs_f64()) as u64);
                                 format!("{:.3} s, {rate} bets/s", d.as_secs_f64())
                             }
                             _ => format!("FAILED: {}", result.failures.join("; ")),
@@ -236,23 +243,19 @@ pub fn measure<T: Clone>(
         remove_dir(&data_dir);
         for ((tag, settings), runs) in plan.configs.iter().zip(runs) {
             let reasons: Vec<String> = runs.iter().flat_map(|r| r.failures.clone()).collect();
-            let status = if reasons.is_empty() {
-                status.clone()
-            } else {
-                Status::Failed(reasons)
-            };
-            let (tag, settings, id, label) =
-                (tag.clone(), *settings, plan.id.clone(), plan.label.clone());
             summaries.push(Summary {
-                tag,
-                settings,
-                id,
-                label,
+                tag: tag.clone(),
+                settings: *settings,
+                id: plan.id.clone(),
+                label: plan.label.clone(),
                 agencies,
                 bets,
                 largest,
+                status: match reasons.is_empty() {
+                    true => status.clone(),
+                    false => Status::Failed(reasons),
+                },
                 runs,
-                status,
             });
         }
     }

@@ -119,7 +119,7 @@ fn sweep(bench: (i32, i32), comm: &[u8], server: i32, peaks: &mut Peaks) {
 }
 
 /// The children of one thread (pid, tid) of a process (empty if it is gone).
-fn children((pid, tid): (i32, i32)) -> Vec<i32> {
+pub fn children((pid, tid): (i32, i32)) -> Vec<i32> {
     let list = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"));
     let list = list.unwrap_or_default();
     list.split_whitespace()

@@ -8,9 +8,9 @@ use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GRE
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
-use crate::harness::measure::{all_passed, problems, Plan, Summary};
+use crate::harness::measure::{Plan, Summary};
 use crate::harness::run::{RunResult, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::sections::{chart, load_now, time_target, Env, Outcome};
+use crate::sections::{chart, headline, time_target, Env, Outcome};
 
 /// The chart this section draws.
 const CHART: &str = "benchmarks-agencies.png";
@@ -80,17 +80,16 @@ fn table(rows: &[Row]) -> String {
 /// The issue's targets for many agencies.
 fn targets(rows: &[Row]) -> Vec<Target> {
     let ran: Vec<&Row> = tp0(rows).filter(|s| s.ran()).collect();
-    let mut out: Vec<Target> = [(1_000, 3.0), (3_000, 8.0)]
-        .map(|(n, limit)| {
-            let what = format!("{} agencies end to end ≤ {limit:.0} s", thousands(n as u64));
-            time_target(
-                &what,
-                "",
-                limit,
-                ran.iter().copied().find(|s| s.agencies == n),
-            )
-        })
-        .into();
+    let time = |(n, limit): (usize, f64)| {
+        let what = format!("{} agencies end to end ≤ {limit:.0} s", thousands(n as u64));
+        time_target(
+            &what,
+            "",
+            limit,
+            ran.iter().copied().find(|s| s.agencies == n),
+        )
+    };
+    let mut out: Vec<Target> = [(1_000, 3.0), (3_000, 8.0)].map(time).into();
     let flat = ran.iter().filter(|s| s.agencies >= 50 && s.passed());
     let flat: Vec<(usize, f64)> = flat
         .filter_map(|s| Some((s.agencies, ms(s, |x| x.e2e)?)))
@@ -178,60 +177,48 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
 
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
-    let load_start = load_now();
     let (sizes, runs): (&[u32], usize) = if env.quick { (&[200], 1) } else { (&SIZES, 3) };
-    let plan = |&agencies: &u32| Plan {
-        id: "agencies".into(),
-        source: Source::Generated(agencies, 1_000),
-        label: "generated, 1,000 bets per agency, shipped defaults".into(),
-        configs: vec![((), Settings::Shipped), ((), Settings::AgencyFloor)],
-        runs,
-        big: false,
+    let plan = |&agencies: &u32| {
+        let configs = vec![((), Settings::Shipped), ((), Settings::AgencyFloor)];
+        let label = "generated, 1,000 bets per agency, shipped defaults";
+        Plan::new(
+            "agencies",
+            Source::Generated(agencies, 1_000),
+            label,
+            configs,
+            runs,
+        )
     };
-    let mut notes = Vec::new();
-    let rows = env.measure(&sizes.iter().map(plan).collect::<Vec<_>>(), &mut notes)?;
-    let runs = match runs {
-        1 => "Each size ran once.".to_string(),
-        n => format!("Each size ran {n} times: medians, RSS the maximum."),
-    };
-    let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
-        "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
-         queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
-         of 3,000 agencies went to starting them), while each client runs as an ordinary \
-         process, like the server. CPU per agency is the product's own work."
-    } else {
-        "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
-         `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already \
-         running and at 1,000 agencies and more starting them is most of end to end."
-    };
-    let (targets_md, targets_text) = fmt::targets(&targets(&rows));
-    let body = fmt::fill(
-        include_str!("agencies.md"),
-        &[
+    let plans: Vec<Plan<()>> = sizes.iter().map(plan).collect();
+    env.section("agencies", &plans, |rows, out| {
+        let runs = match runs {
+            1 => "Each size ran once.".to_string(),
+            n => format!("Each size ran {n} times: medians, RSS the maximum."),
+        };
+        let starts = if tp0(rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
+            "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
+             queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
+             of 3,000 agencies went to starting them), while each client runs as an ordinary \
+             process, like the server. CPU per agency is the product's own work."
+        } else {
+            "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
+             `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already \
+             running and at 1,000 agencies and more starting them is most of end to end."
+        };
+        let values = [
             ("runs", runs),
             ("starts", starts.into()),
-            ("table", table(&rows)),
-            ("targets", targets_md),
-            ("problems", problems(&rows)),
-            ("stamp", env.stamp(&load_start, "agencies")),
-        ],
-    );
-    let headline = tp0(&rows).find(|r| r.agencies == 1_000).and_then(|r| {
-        let (tp0, floor) = (cpu(r)?, floor_cpu(&rows, r)?);
-        Some([
-            "CPU per agency at 1,000 agencies (server tree + client)".into(),
-            format!("{tp0:.2} ms"),
-            format!("{floor:.2} ms"),
-            times(Some(tp0 / floor.max(1e-9))),
-            "— (1,000 agencies end to end ≤ 3 s)".into(),
-        ])
-    });
-    Ok(Outcome {
-        chart: chart(CHART, draw(&rows))?,
-        console: format!("{}\n{targets_text}", table(&rows)),
-        headline: headline.into_iter().collect(),
-        notes,
-        passed: all_passed(&rows),
-        body,
+            ("table", table(rows)),
+            ("targets", fmt::targets(&targets(rows))),
+        ];
+        out.body = fmt::fill(include_str!("agencies.md"), &values);
+        out.chart = chart(CHART, draw(rows))?;
+        let row = tp0(rows).find(|r| r.agencies == 1_000);
+        let what = "CPU per agency at 1,000 agencies (server tree + client)";
+        let target = "— (1,000 agencies end to end ≤ 3 s)";
+        let cpus = row.and_then(|r| cpu(r).zip(floor_cpu(rows, r)));
+        out.headline
+            .extend(cpus.and_then(|t| headline(what.into(), t, "ms", String::new(), target)));
+        Ok(())
     })
 }

@@ -1,7 +1,7 @@
 //! The "Agencies far away" section: each agency behind its own long-distance link (the user-space
 //! emulator of [`crate::harness::link`]), tp0 as shipped beside tp0 configured stop-and-wait (one
-//! batch of 100 in flight), in the same run, so the table shows what pipelining buys; each mode
-//! beside its floor (the link's rate for shipped, a round trip per batch for stop-and-wait).
+//! batch of 100 in flight), in the same run; each mode beside its floor (the link's rate for
+//! shipped, a round trip per batch for stop-and-wait).
 
 use std::time::Duration;
 
@@ -12,9 +12,9 @@ use crate::fmt::{fill, num, table, thousands, times};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
 use crate::harness::link::{Spec, BUFFER};
-use crate::harness::measure::{all_passed, problems, Plan, Summary};
+use crate::harness::measure::{Plan, Summary};
 use crate::harness::run::Settings;
-use crate::sections::{chart, load_now, Env, Outcome};
+use crate::sections::{chart, headline, Env, Outcome};
 
 /// Every emulated link's rate, each direction: 4 MB/s (32 Mbit/s).
 const RATE: u64 = 4_000_000;
@@ -25,10 +25,10 @@ const MANY: (u32, u64) = (50, 1_000);
 /// What a stop-and-wait client is told: one batch of 100 in flight.
 const WINDOW_1: &[(&str, &str)] = &[("CLI_BATCH_MAXAMOUNT", "100"), ("CLI_BATCH_WINDOW", "1")];
 
-/// A row's link (`None`: loopback, no emulator) and whether the clients upload as shipped
-/// (else stop-and-wait).
+/// A row's link (`None`: loopback) and whether the clients upload as shipped (else
+/// stop-and-wait).
 type Tag = (Option<Spec>, bool);
-/// One row of the section: a data set, a link, a mode, and its runs.
+/// One row of the section.
 type Row = Summary<Tag>;
 
 /// The mode, for tables and the chart.
@@ -52,35 +52,18 @@ fn far_link(rtt_ms: u64) -> Option<Spec> {
 
 /// A link for tables: `RTT 50 ms, 4 MB/s`, or loopback.
 fn link_name(link: Option<Spec>) -> String {
-    let name = |l: Spec| {
-        format!(
-            "RTT {} ms, {} MB/s",
-            l.rtt().as_millis(),
-            l.rate as f64 / 1e6
-        )
-    };
+    let name = |l: Spec| format!("RTT {} ms, {} MB/s", l.rtt().as_millis(), RATE as f64 / 1e6);
     link.map_or("none (loopback)".into(), name)
 }
 
-/// The course dataset (or its generated stand-in) at round trips of 0 to 50 ms and on loopback,
-/// and many small agencies far away; in `--quick`, five small generated agencies far away and on
-/// loopback. Shipped and stop-and-wait alternate at every link.
+/// The course dataset (or its stand-in) at round trips of 0 to 50 ms and on loopback, and many
+/// small agencies far away; `--quick`: five small agencies far away and on loopback.
 fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
     let plan = |id: &str, source, label: &str, links: &[Option<Spec>], runs| {
         let modes = links.iter().flat_map(|&l| [true, false].map(|s| (l, s)));
         let env = |shipped| if shipped { &[][..] } else { WINDOW_1 };
-        let configs = modes
-            .map(|tag| (tag, Settings::Far(tag.0, env(tag.1))))
-            .collect();
-        let (id, label) = (id.into(), label.into());
-        Plan {
-            id,
-            source,
-            label,
-            configs,
-            runs,
-            big: false,
-        }
+        let configs = modes.map(|t| (t, Settings::Far(t.0, env(t.1))));
+        Plan::new(id, source, label, configs.collect(), runs)
     };
     let generated = "generated, 1,000 bets per agency";
     if quick {
@@ -96,45 +79,43 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
     let (source, label) = match course {
         true => (Source::Course, "course"),
         false => (
-            Source::Generated(5, 15_740),
+            Source::STAND_IN,
             "generated stand-in (course dataset absent)",
         ),
     };
-    let links = [
-        None,
-        far_link(0),
-        far_link(10),
-        far_link(25),
-        far_link(FAR_MS),
-    ];
+    let links = [0, 10, 25, FAR_MS].map(far_link);
     let many = Source::Generated(MANY.0, MANY.1);
     vec![
-        plan("far-course", source, label, &links, 3),
+        plan(
+            "far-course",
+            source,
+            label,
+            &[&[None][..], &links].concat(),
+            3,
+        ),
         plan("far-many", many, generated, &[far_link(FAR_MS)], 3),
     ]
 }
 
+/// The row of the same data and link in the other mode.
+fn other<'a>(rows: &'a [Row], row: &Row, shipped: bool) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.id == row.id && r.tag == (row.tag.0, shipped))
+}
+
 /// Median time of stop-and-wait over median time shipped, same data and link.
 fn speed_up(rows: &[Row], row: &Row) -> Option<f64> {
-    let other = rows
-        .iter()
-        .find(|r| r.id == row.id && r.tag == (row.tag.0, !row.tag.1))?;
-    let (shipped, saw) = if row.tag.1 {
-        (row, other)
-    } else {
-        (other, row)
-    };
+    let (shipped, saw) = (other(rows, row, true)?, other(rows, row, false)?);
     let passed = shipped.passed() && saw.passed();
     Some(saw.e2e()? / shipped.e2e()?.max(1e-9)).filter(|_| passed)
 }
 
-/// A row's floor in seconds: shipped, its largest file at the link's rate plus the round trip
-/// of the handshake; stop-and-wait, a round trip per batch. `None` on loopback.
+/// A row's floor in seconds: shipped, its largest file at the link's rate plus the handshake's
+/// round trip; stop-and-wait, a round trip per batch. `None` on loopback.
 fn floor(row: &Row) -> Option<f64> {
-    let (link, (bets, bytes)) = (row.tag.0?, row.largest);
-    let rtt = link.rtt().as_secs_f64();
+    let (rtt, (bets, bytes)) = (row.tag.0?.rtt().as_secs_f64(), row.largest);
     Some(match row.tag.1 {
-        true => bytes as f64 / link.rate as f64 + rtt,
+        true => bytes as f64 / RATE as f64 + rtt,
         false => batches(bets) as f64 * rtt,
     })
 }
@@ -175,11 +156,8 @@ fn findings(rows: &[Row]) -> String {
     };
     let mut out = Vec::new();
     if let Some(shipped) = shipped_at(far_link(FAR_MS)) {
-        let (x, ts) = (speed_up(rows, shipped), shipped.e2e());
-        let tw = rows
-            .iter()
-            .find(|r| r.id == first.id && r.tag == (shipped.tag.0, false));
-        if let (Some(x), Some(ts), Some(tw)) = (x, ts, tw.and_then(Summary::e2e)) {
+        let saw = other(rows, shipped, false).and_then(Summary::e2e);
+        if let (Some(x), Some(ts), Some(tw)) = (speed_up(rows, shipped), shipped.e2e(), saw) {
             out.push(format!(
                 "**Behind links of {}, {} agencies sending {} bets ({}) take {ts:.2} s as \
                  shipped and {tw:.2} s stop-and-wait: shipped is {x:.1} times faster.**",
@@ -252,8 +230,8 @@ fn findings(rows: &[Row]) -> String {
     out.join(" ")
 }
 
-/// The chart: end to end against the round trip for the first data set (the course's), shipped
-/// and stop-and-wait with each one's fastest and slowest run and the speed-up, and both floors.
+/// The chart: end to end against the round trip for the first data set, shipped and
+/// stop-and-wait (whiskers, speed-up), and both floors.
 fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     let first = rows.first();
     let rtt = |r: &Row| Some(r.tag.0?.rtt().as_secs_f64() * 1e3);
@@ -273,11 +251,7 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
         };
         of(shipped).filter_map(point).collect()
     };
-    let floors = |shipped| {
-        of(shipped)
-            .filter_map(|r| Some((rtt(r)?, floor(r)?)))
-            .collect::<Vec<_>>()
-    };
+    let floors = |shipped| of(shipped).filter_map(|r| Some((rtt(r)?, floor(r)?)));
     let batches = first.map_or(0, |r| batches(r.largest.0));
     let lines = vec![
         Line::dashed(
@@ -300,25 +274,20 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     let data = first.map_or(String::new(), |r| {
         format!("{}, {} agencies", r.label, r.agencies)
     });
-    let rate = RATE as f64 / 1e6;
-    let chart = LineChart(
-        format!(
-            "tp0, agencies far away: end to end against the round trip ({rate} MB/s links; {data})"
-        ),
-        (
-            "round trip of each agency's link (ms)",
-            "end to end (s), median; bars: fastest to slowest run",
-        ),
-        (ticks(0), ticks(0)),
-        lines,
+    let title = format!(
+        "tp0, agencies far away: end to end against the round trip ({} MB/s links; {data})",
+        RATE as f64 / 1e6
     );
+    let axes = (
+        "round trip of each agency's link (ms)",
+        "end to end (s), median; bars: fastest to slowest run",
+    );
+    let chart = LineChart(title, axes, (ticks(0), ticks(0)), lines);
     render("", (1000, 580), &[chart])
 }
 
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
-    let (load_start, mut notes) = (load_now(), Vec::new());
-    let rows = env.measure(&plans(env.quick, env.course.is_some()), &mut notes)?;
     let (data, runs) = match env.quick {
         true => (
             "Five agencies of 1,000 generated bets, on loopback and far away.".into(),
@@ -336,113 +305,45 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
             "3 times: medians, Range the fastest and slowest run",
         ),
     };
-    let findings = findings(&rows);
-    let values = [
-        ("data", data),
-        ("runs", runs.into()),
-        (
-            "findings",
-            if findings.is_empty() {
+    env.section(
+        "far",
+        &plans(env.quick, env.course.is_some()),
+        |rows, out| {
+            let findings = findings(rows);
+            let findings = if findings.is_empty() {
                 findings
             } else {
                 findings + "\n\n"
-            },
-        ),
-        ("table", rows_table(&rows)),
-        ("problems", problems(&rows)),
-        ("buffer", (BUFFER / 1024).to_string()),
-        ("stamp", env.stamp(&load_start, "far")),
-    ];
-    let far = far_link(FAR_MS);
-    let headline = rows.iter().find(|r| r.tag == (far, true)).and_then(|r| {
-        let (t, f) = (r.e2e()?, floor(r)?);
-        Some([
-            format!(
-                "Far away: {}, {} ({} agencies), as shipped",
-                link_name(far),
-                r.label,
-                r.agencies
-            ),
-            format!("{t:.3} s"),
-            format!("{f:.3} s"),
-            times(Some(t / f.max(1e-9))),
-            "— (reported)".into(),
-        ])
-    });
-    Ok(Outcome {
-        body: fill(include_str!("far.md"), &values),
-        chart: chart("benchmarks-far.png", draw(&rows))?,
-        console: rows_table(&rows),
-        headline: headline.into_iter().collect(),
-        notes,
-        passed: all_passed(&rows),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::harness::measure::Status;
-    use crate::harness::run::RunResult;
-
-    /// A row as a full run might give: `t` the median of three runs.
-    fn row(rtt: Option<u64>, shipped: bool, agencies: usize, t: f64) -> Row {
-        let run = |k: f64| RunResult {
-            e2e: Some(Duration::from_secs_f64(t * k)),
-            ..Default::default()
-        };
-        let (id, bets, n) = if agencies == 5 {
-            ("course", 78_697, 26_936)
-        } else {
-            ("many", 50_000, 1_000)
-        };
-        let (tag, settings, runs) = (
-            (rtt.and_then(far_link), shipped),
-            Settings::Shipped,
-            [0.99, 1.0, 1.02].map(run).into(),
-        );
-        let (id, label, largest, status) =
-            (id.to_string(), id.to_string(), (n, n * 46), Status::Pass);
-        Row {
-            tag,
-            settings,
-            id,
-            label,
-            agencies,
-            bets,
-            largest,
-            runs,
-            status,
-        }
-    }
-
-    #[test]
-    fn the_text_table_and_chart_say_what_the_rows_say() {
-        let rows = [
-            (None, 5, 0.05, 0.26),
-            (Some(0), 5, 0.32, 0.55),
-            (Some(50), 5, 0.52, 14.46),
-            (Some(50), 50, 0.4, 0.9),
-        ];
-        let rows: Vec<Row> = rows
-            .into_iter()
-            .flat_map(|(rtt, n, a, b)| [row(rtt, true, n, a), row(rtt, false, n, b)])
-            .collect();
-        let text = findings(&rows);
-        for part in [
-            "5 agencies sending 78,697 bets (course) take 0.52 s as shipped and 14.46 s",
-            "shipped is 27.8 times faster",
-            "are 270 batches of 100, 13.50 s at 50 ms",
-            "Even on loopback, without the emulator, stop-and-wait takes 5.2 times",
-        ] {
-            assert!(text.contains(part), "{text}");
-        }
-        let table = rows_table(&rows);
-        for part in ["| **×27.8** |", "| 13.500 | ×1.1 |", "| 0.000 | — |"] {
-            assert!(table.contains(part), "{table}");
-        }
-        assert_eq!(table.matches("| PASS (3/3) |").count(), rows.len());
-        assert!(draw(&rows).is_ok_and(|png| png.starts_with(b"\x89PNG")) && draw(&[]).is_ok());
-        assert_eq!(plans(false, true)[0].configs.len(), 10);
-    }
+            };
+            let values = [
+                ("data", data),
+                ("runs", runs.into()),
+                ("findings", findings),
+                ("table", rows_table(rows)),
+                ("buffer", (BUFFER / 1024).to_string()),
+            ];
+            out.body = fill(include_str!("far.md"), &values);
+            out.chart = chart("benchmarks-far.png", draw(rows))?;
+            let far = far_link(FAR_MS);
+            let row = rows.iter().find(|r| r.tag == (far, true));
+            let what = |r: &Row| {
+                format!(
+                    "Far away: {}, {} ({} agencies), as shipped",
+                    link_name(far),
+                    r.label,
+                    r.agencies
+                )
+            };
+            out.headline.extend(row.and_then(|r| {
+                headline(
+                    what(r),
+                    (r.e2e()?, floor(r)?),
+                    "s",
+                    String::new(),
+                    "— (reported)",
+                )
+            }));
+            Ok(())
+        },
+    )
 }

@@ -3,19 +3,20 @@
 //! the server tree alone: wall time, CPU per agency, memory per waiting session, the parent's
 //! and the coordinator's; its table and its targets.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+
 use crate::fmt::{self, mib, num, thousands, Target};
 use crate::harness::ctx::{fail, for_each_line, Result, RunError};
 use crate::harness::load::{play, Plan};
-use crate::harness::machine::{children_times, count_rows};
-use crate::harness::memory::proc_kb;
+use crate::harness::machine::{children_times, count_rows, load_average};
+use crate::harness::memory::{children, proc_kb};
 use crate::harness::procs::{describe, remove_dir};
 use crate::harness::run::{fields, get, start_server, succeeded, Settings};
-use crate::sections::{load_now, Env, Outcome};
+use crate::sections::{Env, Outcome};
 
 /// Bets per agency.
 const BETS: u64 = 100;
@@ -43,9 +44,9 @@ fn coordinator_pid(log: &Path) -> Option<i32> {
     let mut pid = None;
     let _ = for_each_line(log, |line| {
         let f = fields(line);
-        if succeeded(&f, "start_coordinator") {
-            pid = get(&f, "pid").or(pid);
-        }
+        pid = get(&f, "pid")
+            .filter(|_| succeeded(&f, "start_coordinator"))
+            .or(pid);
     });
     pid
 }
@@ -55,17 +56,18 @@ fn look(row: &mut Row, server: i32, log: &Path) {
     // Let the sessions take in the WINNERS the generator has sent.
     std::thread::sleep(Duration::from_millis(50));
     let coordinator = coordinator_pid(log);
-    let children = fs::read_to_string(format!("/proc/{server}/task/{server}/children"));
-    let sessions: Vec<i32> = (children.unwrap_or_default().split_whitespace())
-        .filter_map(|p| p.parse().ok())
-        .filter(|&p| Some(p) != coordinator)
+    let sessions: Vec<i32> = children((server, server));
+    let sessions: Vec<&i32> = sessions
+        .iter()
+        .filter(|&&p| Some(p) != coordinator)
         .collect();
-    let sampled = sessions.iter().step_by((sessions.len() / SAMPLED).max(1));
-    let pss = sampled
-        .clone()
-        .filter_map(|&p| proc_kb(p, "smaps_rollup", "Pss"));
-    row.pss = pss.collect();
-    row.session_peak = sampled.filter_map(|&p| proc_kb(p, "status", "VmHWM")).max();
+    let sampled = || sessions.iter().step_by((sessions.len() / SAMPLED).max(1));
+    row.pss = sampled()
+        .filter_map(|&&p| proc_kb(p, "smaps_rollup", "Pss"))
+        .collect();
+    row.session_peak = sampled()
+        .filter_map(|&&p| proc_kb(p, "status", "VmHWM"))
+        .max();
     row.sessions = sessions.len();
     row.parent.1 = proc_kb(server, "smaps_rollup", "Pss");
     row.coordinator.1 = coordinator.and_then(|p| proc_kb(p, "smaps_rollup", "Pss"));
@@ -74,16 +76,16 @@ fn look(row: &mut Row, server: i32, log: &Path) {
 /// One round against a fresh shipped server in `dir` (with secrets: a `config.ini` beside it).
 fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     let n = row.agencies;
-    let secret = |i| format!("clave-{i}");
     let secrets: Option<Vec<Vec<u8>>> = row
         .secrets
-        .then(|| (1..=n).map(|i| secret(i).into()).collect());
-    if secrets.is_some() {
-        let lines: String = (1..=n).map(|i| format!("{i}={}\n", secret(i))).collect();
+        .then(|| (1..=n).map(|i| format!("clave-{i}").into()).collect());
+    if row.secrets {
+        let lines: String = (1..=n).map(|i| format!("{i}=clave-{i}\n")).collect();
         let ini = "[DEFAULT]\nSECRETS_FILE = secrets.txt\n";
-        let wrote =
-            fs::write(dir.join("secrets.txt"), lines).and(fs::write(dir.join("config.ini"), ini));
-        wrote.map_err(fail("write the secrets"))?;
+        let wrote = fs::write(dir.join("secrets.txt"), lines);
+        wrote
+            .and(fs::write(dir.join("config.ini"), ini))
+            .map_err(fail("write the secrets"))?;
     }
     let before = children_times();
     let (mut server, port) = start_server(env.ctx, dir, n as usize, Settings::Shipped)?;
@@ -99,7 +101,7 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     (row.wall, row.failures) = (played.wall, played.failures);
     row.parent.0 = proc_kb(pid, "status", "VmHWM");
     row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
-    let _ = nix::sys::signal::kill(server.pid, nix::sys::signal::Signal::SIGTERM);
+    let _ = kill(server.pid, Signal::SIGTERM);
     match server.wait_until(env.ctx, Instant::now() + Duration::from_secs(20))? {
         Some(status) if status.success() => {}
         Some(status) => row.failures.push(format!("server {}", describe(status))),
@@ -115,11 +117,10 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
         // What the server said about it: its failures and its evictions.
         for_each_line(&log, |line| {
             let f = fields(line);
-            let text = |key| get::<String>(&f, key);
+            let text = |key| get::<String>(&f, key).unwrap_or_default();
             let (action, result) = (text("action"), text("result"));
-            if result.as_deref() == Some("fail") || action.as_deref() == Some("evict_session") {
-                let detail = text("error").or(text("detail")).unwrap_or_default();
-                let (action, result) = (action.unwrap_or("?".into()), result.unwrap_or("?".into()));
+            if result == "fail" || action == "evict_session" {
+                let detail = get(&f, "error").unwrap_or_else(|| text("detail"));
                 row.failures
                     .push(format!("server log: {action} {result}: {detail}"));
             }
@@ -134,10 +135,10 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
 }
 
 impl Row {
-    /// Milliseconds of CPU per agency, user + system.
-    fn cpu_ms(&self) -> Option<f64> {
-        let (user, sys) = self.cpu?;
-        Some((user + sys).as_secs_f64() * 1e3 / f64::from(self.agencies.max(1)))
+    /// Milliseconds of CPU per agency: user, system.
+    fn cpu_ms(&self) -> Option<[f64; 2]> {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(self.agencies.max(1));
+        self.cpu.map(|(user, sys)| [ms(user), ms(sys)])
     }
 
     /// Mean PSS of the sampled waiting sessions, KiB.
@@ -174,36 +175,35 @@ impl Row {
 
 /// The section's table.
 fn table(rows: &[Row]) -> String {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let ms = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(r.agencies.max(1));
-            let pair = |(a, b): (Option<u64>, Option<u64>)| format!("{} / {}", mib(a), mib(b));
-            let largest = r.pss.iter().max().map(|&k| k as f64);
-            vec![
-                thousands(u64::from(r.agencies)) + if r.secrets { " (secrets)" } else { "" },
-                num(Some(r.wall.as_secs_f64()), 3),
-                r.cpu.map_or("—".into(), |(u, s)| {
-                    format!("{:.3} + {:.3} = {:.3}", ms(u), ms(s), ms(u + s))
-                }),
-                format!("{} ({})", thousands(r.sessions as u64), r.pss.len()),
-                format!("{} / {}", num(r.pss_mean(), 0), num(largest, 0)),
-                mib(r.session_peak),
-                pair(r.parent),
-                pair(r.coordinator),
-                (if r.failures.is_empty() {
-                    "PASS"
-                } else {
-                    "**FAILED**"
-                })
-                .into(),
-            ]
-        })
-        .collect();
+    let cells = rows.iter().map(|r| {
+        let pair = |(a, b): (Option<u64>, Option<u64>)| format!("{} / {}", mib(a), mib(b));
+        let largest = r.pss.iter().max().map(|&k| k as f64);
+        let cpu = r.cpu_ms().map_or("—".into(), |[u, s]| {
+            format!("{u:.3} + {s:.3} = {:.3}", u + s)
+        });
+        vec![
+            thousands(u64::from(r.agencies)) + if r.secrets { " (secrets)" } else { "" },
+            num(Some(r.wall.as_secs_f64()), 3),
+            cpu,
+            format!("{} ({})", thousands(r.sessions as u64), r.pss.len()),
+            format!("{} / {}", num(r.pss_mean(), 0), num(largest, 0)),
+            mib(r.session_peak),
+            pair(r.parent),
+            pair(r.coordinator),
+            if r.failures.is_empty() {
+                "PASS"
+            } else {
+                "**FAILED**"
+            }
+            .into(),
+        ]
+    });
     fmt::table(
-        "Agencies|Wall (s)|Server CPU per agency, user + system (ms)|Sessions waiting (sampled)|PSS per session, mean / largest (kB)|Session peak RSS (MiB)|Parent peak RSS / PSS (MiB)|Coordinator peak RSS / PSS (MiB)|Result",
+        "Agencies|Wall (s)|Server CPU per agency, user + system (ms)|Sessions waiting (sampled)|\
+         PSS per session, mean / largest (kB)|Session peak RSS (MiB)|Parent peak RSS / PSS (MiB)|\
+         Coordinator peak RSS / PSS (MiB)|Result",
         "rrrrrrrrl",
-        &cells,
+        &cells.collect::<Vec<_>>(),
     )
 }
 
@@ -211,26 +211,22 @@ fn table(rows: &[Row]) -> String {
 fn targets(rows: &[Row]) -> Vec<Target> {
     let shipped: Vec<&Row> = rows.iter().filter(|r| !r.secrets).collect();
     let big = shipped.iter().find(|r| r.agencies == 10_000);
-    let at_big = |what: &str, got: &dyn Fn(&Row) -> Option<(bool, String)>| match big {
+    let at_big = |what: &str, got: Option<(bool, String)>| match big {
         None => Target::skipped(what, "not run"),
-        Some(r) => match (r.failure_text(), got(r)) {
-            (None, Some((ok, got))) => Target::check(ok, format!("{what}: {got}")),
-            (why, _) => {
-                let why = if why.is_some() {
-                    "the round FAILED (below)"
-                } else {
-                    "not measured"
-                };
-                Target::check(false, format!("{what}: {why}"))
-            }
+        Some(r) if !r.failures.is_empty() => {
+            Target::check(false, format!("{what}: the round FAILED (below)"))
+        }
+        Some(_) => match got {
+            Some((ok, got)) => Target::check(ok, format!("{what}: {got}")),
+            None => Target::check(false, format!("{what}: not measured")),
         },
     };
-    let wall = |r: &Row| Some(r.wall.as_secs_f64()).map(|s| (s <= 5.0, format!("{s:.3} s")));
-    let cpu = |r: &Row| r.cpu_ms().map(|ms| (ms <= 0.5, format!("{ms:.3} ms")));
-    let mut out = vec![
-        at_big("10,000 agencies × 100 bets end to end ≤ 5 s", &wall),
-        at_big("server CPU per agency ≤ 0.5 ms at 10,000 agencies", &cpu),
-    ];
+    let wall = big
+        .map(|r| r.wall.as_secs_f64())
+        .map(|s| (s <= 5.0, format!("{s:.3} s")));
+    let cpu = big
+        .and_then(|r| r.cpu_ms())
+        .map(|[u, s]| (u + s <= 0.5, format!("{:.3} ms", u + s)));
     let pss: Vec<(u32, f64)> = rows
         .iter()
         .filter_map(|r| Some((r.agencies, r.pss_mean()?)))
@@ -239,40 +235,36 @@ fn targets(rows: &[Row]) -> Vec<Target> {
         .iter()
         .map(|(n, kb)| format!("{}: {kb:.0} kB", thousands(u64::from(*n))))
         .collect();
-    let what = format!(
-        "PSS per waiting session ≤ 256 kB, every size: {}",
-        list.join(", ")
-    );
-    out.push(Target::check(
-        !pss.is_empty() && pss.iter().all(|p| p.1 <= 256.0),
-        what,
-    ));
-    for name in ["parent", "coordinator"] {
-        let pick = |r: &&Row| {
-            Some((
-                r.agencies,
-                if name == "parent" {
-                    r.parent.0
-                } else {
-                    r.coordinator.0
-                }?,
-            ))
-        };
-        let points: Vec<(u32, u64)> = shipped.iter().filter_map(pick).collect();
+    let mut out = vec![
+        at_big("10,000 agencies × 100 bets end to end ≤ 5 s", wall),
+        at_big("server CPU per agency ≤ 0.5 ms at 10,000 agencies", cpu),
+        Target::check(
+            !pss.is_empty() && pss.iter().all(|p| p.1 <= 256.0),
+            format!(
+                "PSS per waiting session ≤ 256 kB, every size: {}",
+                list.join(", ")
+            ),
+        ),
+    ];
+    for (name, parent) in [("parent", true), ("coordinator", false)] {
+        let pick = |r: &Row| if parent { r.parent.0 } else { r.coordinator.0 };
+        let points: Vec<(&Row, u64)> = shipped
+            .iter()
+            .filter_map(|r| Some((*r, pick(r)?)))
+            .collect();
         let what = format!("{name} peak RSS flat from 100 to 10,000 agencies (grows < 4 MiB)");
-        out.push(match (points.first(), points.last()) {
-            (Some(&(a, lo)), Some(&(b, hi))) if a < b => {
-                let (lo_mib, hi_mib) = (mib(Some(lo)), mib(Some(hi)));
-                let got = format!(
-                    "{what}: {lo_mib} MiB at {} → {hi_mib} MiB at {}",
-                    thousands(a.into()),
-                    thousands(b.into())
-                );
+        out.push(match points[..] {
+            [(a, lo), .., (b, hi)] => {
                 // A round that failed had fewer agencies connected at the end than it names.
-                let whole = shipped
-                    .iter()
-                    .all(|r| r.agencies != b || r.failures.is_empty());
-                let got = got + if whole { "" } else { " (that round FAILED)" };
+                let whole = b.failures.is_empty();
+                let got = format!(
+                    "{what}: {} MiB at {} → {} MiB at {}{}",
+                    mib(Some(lo)),
+                    thousands(a.agencies.into()),
+                    mib(Some(hi)),
+                    thousands(b.agencies.into()),
+                    if whole { "" } else { " (that round FAILED)" }
+                );
                 Target::check(whole && hi.saturating_sub(lo) < 4 * 1024, got)
             }
             _ => Target::skipped(&what, "fewer than two sizes ran"),
@@ -283,7 +275,7 @@ fn targets(rows: &[Row]) -> Vec<Target> {
 
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
-    let load_start = load_now();
+    let load_start = load_average();
     let sizes: &[(u32, bool)] = match env.quick {
         true => &[(50, false), (50, true)],
         false => &[(100, false), (1_000, false), (10_000, false)],
@@ -311,26 +303,21 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         eprintln!("bench: load {agencies} agencies × {BETS} bets: {wall:.3} s, {verdict}");
         rows.push(row);
     }
-    let (targets_md, _) = fmt::targets(&targets(&rows));
-    let mut failures = String::new();
-    for r in rows
+    let failed = rows
         .iter()
-        .filter_map(|r| Some((r.agencies, r.failure_text()?)))
-    {
-        let _ = writeln!(failures, "- FAILED: {} agencies: {}", r.0, r.1);
-    }
+        .filter_map(|r| Some((r.agencies, r.failure_text()?)));
+    let failures = failed
+        .map(|(n, why)| format!("- FAILED: {n} agencies: {why}\n"))
+        .collect();
     let values = [
         ("table", table(&rows)),
-        ("targets", targets_md),
+        ("targets", fmt::targets(&targets(&rows))),
         ("failures", failures),
         ("stamp", env.stamp(&load_start, "load")),
     ];
     Ok(Outcome {
         body: fmt::fill(include_str!("load.md"), &values),
-        chart: None,
-        console: String::new(),
-        headline: Vec::new(),
-        notes: Vec::new(),
         passed: rows.iter().all(|r| r.failures.is_empty()),
+        ..Outcome::default()
     })
 }

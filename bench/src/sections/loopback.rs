@@ -6,18 +6,18 @@ use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GRE
 use crate::fmt::{self, mib, num, thousands, times, Target};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
-use crate::harness::measure::{all_passed, problems, Plan, Summary};
+use crate::harness::measure::{Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::sections::{chart, load_now, time_target, Env, Outcome};
+use crate::sections::{chart, headline, time_target, Env, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
 /// What a data set's label says when the course dataset is absent.
 const STAND_IN: &str = " (generated stand-in: course dataset absent)";
 
-/// Where a data set appears in the chart: a category of the "against agencies" panel, the
-/// "against batch size" panel, or only in the table.
+/// Where a data set appears in the chart: the "against agencies" panel, the "against batch
+/// size" panel, or only in the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     /// Against agencies.
@@ -42,17 +42,9 @@ fn plan(
 ) -> Plan<Role> {
     let tuned = batches
         .iter()
-        .flat_map(|&b| [true, false].map(|d| (role, Settings::Tuned(d, b))));
-    let configs = tuned.chain([(role, Settings::Floor)]).collect();
-    let (id, label, big) = (id.to_string(), label.to_string(), id.starts_with("gen-10m"));
-    Plan {
-        id,
-        source,
-        label,
-        configs,
-        runs,
-        big,
-    }
+        .flat_map(|&b| [true, false].map(|d| Settings::Tuned(d, b)));
+    let configs = tuned.chain([Settings::Floor]).map(|s| (role, s));
+    Plan::new(id, source, label, configs.collect(), runs)
 }
 
 /// Generated data, `agencies` files of `per` bets, at the default batch size.
@@ -62,12 +54,14 @@ fn generated(agencies: u32, per: u64, role: Role, runs: usize) -> Plan<Role> {
         true => format!("{}M", total / 1_000_000),
         false => format!("{}k", total / 1_000),
     };
-    let id = format!("gen-{}-{agencies}", size.to_lowercase());
-    let source = Source::Generated(agencies, per);
+    let (id, label) = (
+        format!("gen-{}-{agencies}", size.to_lowercase()),
+        format!("generated {size}"),
+    );
     plan(
         &id,
-        &format!("generated {size}"),
-        source,
+        &label,
+        Source::Generated(agencies, per),
         &[BATCH],
         role,
         runs,
@@ -79,11 +73,7 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
     use Role::*;
     let (src, x20, stand_in) = match course {
         true => (Source::Course, Source::CourseRepeated(20), ""),
-        false => (
-            Source::Generated(5, 15_740),
-            Source::Generated(5, 314_788),
-            STAND_IN,
-        ),
+        false => (Source::STAND_IN, Source::Generated(5, 314_788), STAND_IN),
     };
     let (label, x20_label) = (format!("course{stand_in}"), format!("course ×20{stand_in}"));
     if quick {
@@ -123,11 +113,12 @@ fn ratio(rows: &[Row], row: &Row) -> Option<f64> {
     Some(row.e2e()? / floor(rows, row)?.max(1e-9))
 }
 
-/// The configuration of a data set, durable at the default batch size, if it ran.
-fn durable<'a>(rows: &'a [Row], id: &str) -> Option<&'a Row> {
+/// The configurations of data sets whose id starts with `id`, durable at the default batch
+/// size, that ran.
+fn durable<'a>(rows: &'a [Row], id: &'a str) -> impl Iterator<Item = &'a Row> {
     let tuned = Settings::Tuned(true, BATCH);
     rows.iter()
-        .find(|r| r.id == id && r.settings == tuned && r.ran())
+        .filter(move |r| r.id.starts_with(id) && r.settings == tuned && r.ran())
 }
 
 /// The results table: tp0's configurations, each beside its data set's floor.
@@ -159,64 +150,62 @@ fn table(rows: &[Row]) -> String {
 }
 
 /// A throughput target over some configurations.
-fn rate_target(what: &str, min: f64, rows: Vec<&Row>) -> Target {
+fn rate_target<'a>(what: &str, min: f64, rows: impl Iterator<Item = &'a Row>) -> Target {
+    let rows: Vec<&Row> = rows.collect();
     if rows.is_empty() {
         return Target::skipped(what, "not run");
     }
-    let measured = rows.iter().map(|s| {
-        let rate = s.rate().filter(|_| s.passed()).map(|r| thousands(r as u64));
-        let rate = rate.map_or("FAILED".into(), |r| format!("{r} bets/s"));
-        format!("{} ({} bets): {rate}", s.label, thousands(s.bets))
-    });
+    let measured: Vec<String> = rows
+        .iter()
+        .map(|s| {
+            let rate = s.rate().filter(|_| s.passed()).map(|r| thousands(r as u64));
+            let rate = rate.map_or("FAILED".into(), |r| format!("{r} bets/s"));
+            format!("{} ({} bets): {rate}", s.label, thousands(s.bets))
+        })
+        .collect();
     let ok = rows
         .iter()
         .all(|s| s.passed() && s.rate().is_some_and(|r| r >= min));
-    let measured: Vec<String> = measured.collect();
     Target::check(ok, format!("{what}: {}", measured.join("; ")))
 }
 
 /// The issue's targets for the loopback runs.
 fn targets(rows: &[Row]) -> Vec<Target> {
-    let tp0: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.ran() && r.settings != Settings::Floor)
-        .collect();
-    let fifty = tp0
-        .iter()
-        .filter(|s| s.id.starts_with("gen-") && s.agencies == 50);
-    let fifty = fifty
-        .filter(|s| s.settings == Settings::Tuned(true, BATCH))
-        .copied();
-    let course = durable(rows, "course").map(|r| format!(" ({}, durable, batch 120)", r.label));
-    let largest = |role, rows: &[&Row]| rows.iter().filter_map(|s| s.rss(role)).max();
-    let (session, client) = (largest(SESSION, &tp0), largest(CLIENT, &tp0));
+    let tp0 = || {
+        rows.iter()
+            .filter(|r| r.ran() && r.settings != Settings::Floor)
+    };
+    let largest = |role, id: &str| {
+        tp0()
+            .filter(|r| r.id.starts_with(id))
+            .filter_map(|s| s.rss(role))
+            .max()
+    };
+    let (session, client) = (largest(SESSION, ""), largest(CLIENT, ""));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
-    let big: Vec<&Row> = tp0
-        .iter()
-        .filter(|s| s.id.starts_with("gen-10m"))
-        .copied()
-        .collect();
-    let coordinator = largest(COORDINATOR, &big);
+    let course = durable(rows, "course").find(|r| r.id == "course");
+    let detail = course.map(|r| format!(" ({}, durable, batch 120)", r.label));
     let what = "coordinator < 16 MiB at 10 million bets";
+    let coordinator = largest(COORDINATOR, "gen-10m");
     vec![
         rate_target(
             "≥ 2,000,000 bets/s, 5 agencies, course dataset ×20, durable, batch 120",
             2e6,
-            durable(rows, "course-x20").into_iter().collect(),
+            durable(rows, "course-x20"),
         ),
         rate_target(
             "≥ 1,000,000 bets/s, 50 agencies, generated data, durable, batch 120",
             1e6,
-            fifty.collect(),
+            durable(rows, "gen-").filter(|s| s.agencies == 50),
         ),
         time_target(
             "course dataset end to end ≤ 0.25 s",
-            &course.unwrap_or_default(),
+            &detail.unwrap_or_default(),
             0.25,
-            durable(rows, "course"),
+            course,
         ),
         Target::check(
-            !tp0.is_empty() && small(session) && small(client),
+            tp0().next().is_some() && small(session) && small(client),
             format!(
                 "session child and client < 8 MiB RSS, every size: largest session {} MiB, \
                  largest client {} MiB",
@@ -224,28 +213,14 @@ fn targets(rows: &[Row]) -> Vec<Target> {
                 mib(client)
             ),
         ),
-        match big.is_empty() {
-            true => Target::skipped(what, "not run"),
-            false => Target::check(
+        match tp0().any(|r| r.id.starts_with("gen-10m")) {
+            false => Target::skipped(what, "not run"),
+            true => Target::check(
                 coordinator.is_some_and(|kb| kb < 16 * 1024),
                 format!("{what}: largest {} MiB", mib(coordinator)),
             ),
         },
     ]
-}
-
-/// A headline row: tp0 durable at batch 120 on one data set against its floor.
-fn headline(rows: &[Row], id: &str, what: &str, target: &str) -> Option<[String; 5]> {
-    let row = durable(rows, id)?;
-    let (t, floor, rate) = (row.e2e()?, floor(rows, row)?, thousands(row.rate()? as u64));
-    let (bets, n) = (thousands(row.bets), row.agencies);
-    Some([
-        format!("Loopback: {what} ({bets} bets, {n} agencies, durable, batch 120)"),
-        format!("{t:.3} s ({rate} bets/s)"),
-        format!("{floor:.3} s"),
-        times(ratio(rows, row)),
-        target.into(),
-    ])
 }
 
 /// A bets/s value as a short label: `1.6M`, `850K`.
@@ -259,8 +234,11 @@ fn short_rate(v: f64) -> String {
 
 /// One panel: durable, relaxed and the floor in bets/s against agencies (categories) or batch
 /// size, for the data sets of `role`, with the target.
-fn panel(all: &[Row], role: Role, target: (f64, &str), data: &str) -> LineChart {
+fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
     let rows: Vec<&Row> = all.iter().filter(|r| r.tag == role).collect();
+    let data = rows
+        .first()
+        .map_or(String::new(), |r| r.label.replace(STAND_IN, " (generated)"));
     let mut sizes: Vec<usize> = rows.iter().map(|r| r.agencies).collect();
     sizes.dedup();
     let x = |r: &Row| match r.settings {
@@ -272,15 +250,9 @@ fn panel(all: &[Row], role: Role, target: (f64, &str), data: &str) -> LineChart 
         rows.iter().filter(tuned)
     };
     let point = |r: &&Row| {
-        let (fast, slow) = r.e2e_range()?;
+        let ((fast, slow), rate) = (r.e2e_range()?, r.rate()?);
         let whisker = (r.bets as f64 / slow, r.bets as f64 / fast);
-        Some(Point(
-            x(r),
-            r.rate()?,
-            whisker,
-            r.passed(),
-            short_rate(r.rate()?),
-        ))
+        Some(Point(x(r), rate, whisker, r.passed(), short_rate(rate)))
     };
     let durable: Vec<Point> = of(true).filter_map(point).collect();
     let relaxed: Vec<Point> = of(false).filter_map(point).collect();
@@ -325,35 +297,6 @@ fn panel(all: &[Row], role: Role, target: (f64, &str), data: &str) -> LineChart 
     LineChart(title, axes, (x_ticks, Box::new(short_rate)), lines)
 }
 
-/// The chart: throughput against agencies and against batch size, durable and relaxed, with
-/// each data set's floor and the targets.
-fn draw(rows: &[Row], quick: bool) -> Result<Vec<u8>, String> {
-    let data = |role| {
-        rows.iter()
-            .find(|r| r.tag == role)
-            .map(|r| r.label.replace(STAND_IN, " (generated)"))
-    };
-    let target = (1e6, "target: 1M bets/s with 50 agencies, durable");
-    let agencies = panel(
-        rows,
-        Role::Agencies,
-        target,
-        &data(Role::Agencies).unwrap_or_default(),
-    );
-    let target = (2e6, "target: 2M bets/s, course ×20, durable, batch 120");
-    let batches = panel(
-        rows,
-        Role::Batches,
-        target,
-        &data(Role::Batches).unwrap_or_default(),
-    );
-    let title = match quick {
-        true => "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each",
-        false => "tp0 end-to-end throughput (bets/s), median of 3 runs",
-    };
-    render(title, (1400, 640), &[agencies, batches])
-}
-
 /// How the RSS sampler did over tp0's runs.
 fn sampler_note(rows: &[Row]) -> String {
     let runs = || {
@@ -388,42 +331,73 @@ fn sampler_note(rows: &[Row]) -> String {
 
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
-    let load_start = load_now();
-    let mut notes = Vec::new();
-    let plans = plans(env.quick, env.course.is_some());
-    let rows = env.measure(&plans, &mut notes)?;
-    notes.push(sampler_note(&rows));
-    notes.push(
-        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
-         reads the bets file as it grows, so at the barrier it scans only the tail."
-            .into(),
-    );
-    let runs = match env.quick {
-        true => "Each configuration ran once.",
-        false => {
-            "Each configuration ran 3 times (the 10-million-bet ones once); times are \
-             medians (Range: fastest and slowest run), RSS the maximum over the runs."
-        }
-    };
-    let (targets_md, targets_text) = fmt::targets(&targets(&rows));
-    let values = [
-        ("runs", runs.into()),
-        ("table", table(&rows)),
-        ("targets", targets_md),
-        ("problems", problems(&rows)),
-        ("stamp", env.stamp(&load_start, "loopback")),
-    ];
-    let headline = [
-        headline(&rows, "course-x20", "course ×20", "≥ 2,000,000 bets/s"),
-        headline(&rows, "course", "course", "≤ 0.25 s"),
-        headline(&rows, "gen-10m-50", "generated 10M", "≥ 1,000,000 bets/s"),
-    ];
-    Ok(Outcome {
-        body: fmt::fill(include_str!("loopback.md"), &values),
-        chart: chart("benchmarks.png", draw(&rows, env.quick))?,
-        console: format!("{}\n{targets_text}", table(&rows)),
-        headline: headline.into_iter().flatten().collect(),
-        notes,
-        passed: all_passed(&rows),
-    })
+    let quick = env.quick;
+    env.section(
+        "loopback",
+        &plans(quick, env.course.is_some()),
+        |rows, out| {
+            out.notes.push(sampler_note(rows));
+            out.notes.push(
+            "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
+             reads the bets file as it grows, so at the barrier it scans only the tail."
+                .into(),
+        );
+            let runs = match quick {
+                true => "Each configuration ran once.",
+                false => {
+                    "Each configuration ran 3 times (the 10-million-bet ones once); times are \
+                 medians (Range: fastest and slowest run), RSS the maximum over the runs."
+                }
+            };
+            let values = [
+                ("runs", runs.into()),
+                ("table", table(rows)),
+                ("targets", fmt::targets(&targets(rows))),
+            ];
+            out.body = fmt::fill(include_str!("loopback.md"), &values);
+            let title = match quick {
+                true => "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each",
+                false => "tp0 end-to-end throughput (bets/s), median of 3 runs",
+            };
+            let panels = [
+                panel(
+                    rows,
+                    Role::Agencies,
+                    (1e6, "target: 1M bets/s with 50 agencies, durable"),
+                ),
+                panel(
+                    rows,
+                    Role::Batches,
+                    (2e6, "target: 2M bets/s, course ×20, durable, batch 120"),
+                ),
+            ];
+            out.chart = chart("benchmarks.png", render(title, (1400, 640), &panels))?;
+            let headlines = [
+                ("course-x20", "course ×20", "≥ 2,000,000 bets/s"),
+                ("course", "course", "≤ 0.25 s"),
+                ("gen-10m-50", "generated 10M", "≥ 1,000,000 bets/s"),
+            ];
+            for (id, what, target) in headlines {
+                let Some(row) = durable(rows, id).find(|r| r.id == id) else {
+                    continue;
+                };
+                let what = format!(
+                    "Loopback: {what} ({} bets, {} agencies, durable, batch 120)",
+                    thousands(row.bets),
+                    row.agencies
+                );
+                let (t, rate) = (
+                    row.e2e(),
+                    row.rate()
+                        .map(|r| format!(" ({} bets/s)", thousands(r as u64))),
+                );
+                let times = t.zip(floor(rows, row));
+                out.headline.extend(
+                    rate.zip(times)
+                        .and_then(|(rate, t)| headline(what, t, "s", rate, target)),
+                );
+            }
+            Ok(())
+        },
+    )
 }

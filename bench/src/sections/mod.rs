@@ -8,10 +8,10 @@ pub mod loopback;
 
 use std::path::Path;
 
-use crate::fmt::Target;
+use crate::fmt::{fill, times, Target};
 use crate::harness::ctx::{Ctx, Result, RunError};
 use crate::harness::machine::{load_average, Machine};
-use crate::harness::measure::{Plan, Summary};
+use crate::harness::measure::{measure, problems, Plan, Status, Summary};
 
 /// What the bench's setup gives every section.
 pub struct Env<'a> {
@@ -28,15 +28,25 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// Runs `plans` ([`crate::harness::measure::measure`]) with the course dataset (or, where it
-    /// is missing, scratch, for data preparation to report) and scratch.
-    pub fn measure<T: Clone>(
+    /// Measures `plans` and lets `write` fill the outcome from their summaries; then fills its
+    /// body's `{problems}` and `{stamp}` and whether every configuration passed.
+    pub fn section<T: Clone>(
         &self,
+        name: &str,
         plans: &[Plan<T>],
-        notes: &mut Vec<String>,
-    ) -> Result<Vec<Summary<T>>> {
+        write: impl FnOnce(&[Summary<T>], &mut Outcome) -> Result<()>,
+    ) -> Result<Outcome> {
+        let (load_start, mut out) = (load_average(), Outcome::default());
         let dirs = (self.course.unwrap_or(self.scratch), self.scratch);
-        crate::harness::measure::measure(self.ctx, plans, dirs, notes)
+        let rows = measure(self.ctx, plans, dirs, &mut out.notes)?;
+        write(&rows, &mut out)?;
+        let values = [
+            ("problems", problems(&rows)),
+            ("stamp", self.stamp(&load_start, name)),
+        ];
+        out.body = fill(&out.body, &values);
+        out.passed = !rows.iter().any(|r| matches!(r.status, Status::Failed(_)));
+        Ok(out)
     }
 
     /// The section's closing line: the date, the commit, the load at its start and end, and the
@@ -64,14 +74,32 @@ impl Env<'_> {
 /// One row of the headline table: the figure, tp0's value, the floor, the ratio, the target.
 pub type Headline = [String; 5];
 
+/// A headline row: `what`, tp0's value `t` (followed by `extra`) and the floor's `f` in `unit`
+/// (`s` with 3 decimals, `ms` with 2), their ratio, the target.
+pub fn headline(
+    what: String,
+    (t, f): (f64, f64),
+    unit: &str,
+    extra: String,
+    target: &str,
+) -> Option<Headline> {
+    let d = if unit == "ms" { 2 } else { 3 };
+    Some([
+        what,
+        format!("{t:.d$} {unit}{extra}"),
+        format!("{f:.d$} {unit}"),
+        times(Some(t / f.max(1e-9))),
+        target.into(),
+    ])
+}
+
 /// What a section hands back.
+#[derive(Default)]
 pub struct Outcome {
     /// Its Markdown, without the markers.
     pub body: String,
     /// Its chart, if it draws one: file name next to the report, PNG bytes.
     pub chart: Option<(&'static str, Vec<u8>)>,
-    /// What it prints on stdout.
-    pub console: String,
     /// Its rows of the headline table.
     pub headline: Vec<Headline>,
     /// Notes for the report's Notes section.
@@ -83,11 +111,6 @@ pub struct Outcome {
 /// A section's run: its measurements, written up; `Err` only on interruption or when the bench
 /// cannot do its work.
 pub type Run = fn(&Env<'_>) -> Result<Outcome>;
-
-/// The load average now, for [`Env::stamp`].
-pub fn load_now() -> String {
-    load_average()
-}
 
 /// A time target: `row`'s median end to end at most `limit` seconds (SKIPPED if it did not
 /// run); `detail` follows `what` once measured.
