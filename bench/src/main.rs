@@ -3,17 +3,17 @@
 //! `make bench` builds them (and `gendata`, and the floor's `noop`) static-pie, as the images
 //! ship them, into `target/x86_64-unknown-linux-gnu/release/`, next to this binary.
 //!
-//! The [`harness`] starts processes, measures time, CPU and memory, emulates links, prepares
-//! data and runs the floors; each module of [`sections`] is one section of `docs/benchmarks.md`
-//! (loopback, agencies, far away), owning its plan, table, text and chart; `main` runs them in
-//! turn and [`report`] writes the whole. A section's runs and its floor's alternate
-//! (repetition-major), so drift spreads over both alike.
+//! The [`harness`] starts processes, measures time, CPU and memory, emulates links, generates
+//! load, prepares data and runs the floors; each module of [`sections`] is one section of
+//! `docs/benchmarks.md` (loopback, agencies, load, far away), owning its plan, table, text and
+//! chart; `main` runs them in turn and [`report`] writes the whole. A section's runs and its
+//! floor's alternate (repetition-major), so drift spreads over both alike.
 //!
-//! Usage: `bench [--quick] [--only loopback|agencies|load|far] [--out DIR]`. `--quick` is a smoke
-//! test that writes to `target/x86_64-unknown-linux-gnu/bench-quick/` unless `--out` says
-//! otherwise; `--only NAME` runs one section and replaces it alone (and its headline rows) in the
-//! existing report. Exit status: 1 if a run FAILED or the bench could not do its work (the reason
-//! on stderr), 2 on a bad command line, 130 when interrupted.
+//! Usage: `bench [--quick] [--only SECTION] [--out DIR]`. `--quick` is a smoke test that writes
+//! to `target/x86_64-unknown-linux-gnu/bench-quick/` unless `--out` says otherwise; `--only`
+//! runs one section of [`SECTIONS`] and replaces it alone (and its headline rows) in the existing
+//! report. Exit status: 1 if a run FAILED or the bench could not do its work (the reason on
+//! stderr), 2 on a bad command line, 130 when interrupted.
 #![warn(missing_docs)]
 
 mod canvas;
@@ -29,7 +29,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::harness::ctx::{fail, say, Ctx, Result, RunError};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::harness::ctx::{fail, Ctx, Result, RunError};
 use crate::harness::machine::{load_average, Machine};
 use crate::harness::procs::{raise_fd_limit, remove_dir};
 use crate::sections::{Env, Run};
@@ -65,26 +67,25 @@ fn parse_args() -> Result<(bool, Option<String>, Option<PathBuf>), String> {
 }
 
 fn main() -> ExitCode {
-    let result = parse_args().map(|(quick, only, out)| run(quick, only.as_deref(), out));
-    let message = match result {
+    let (quick, only, out) = match parse_args() {
+        Ok(args) => args,
         Err(msg) => {
             let names = names("|");
             eprintln!("bench: {msg}\nusage: bench [--quick] [--only {names}] [--out DIR]");
             return ExitCode::from(2);
         }
-        Ok(Ok(true)) => return ExitCode::SUCCESS,
-        Ok(Ok(false)) => return ExitCode::from(1),
-        Ok(Err(RunError::Abort)) => return interrupted(),
-        Ok(Err(RunError::Fail(msg))) => msg,
     };
-    eprintln!("bench: {message}");
-    ExitCode::from(1)
-}
-
-/// Says the bench was interrupted; exit status 130.
-fn interrupted() -> ExitCode {
-    eprintln!("bench: interrupted; every process stopped, scratch data removed");
-    ExitCode::from(130)
+    match run(quick, only.as_deref(), out) {
+        Ok(passed) => ExitCode::from(u8::from(!passed)),
+        Err(RunError::Abort) => {
+            eprintln!("bench: interrupted; every process stopped, scratch data removed");
+            ExitCode::from(130)
+        }
+        Err(RunError::Fail(msg)) => {
+            eprintln!("bench: {msg}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// The whole benchmark; `Ok(false)` if some run failed.
@@ -94,31 +95,20 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
     let bins = exe.parent().map(PathBuf::from).unwrap_or_default();
     for missing in ["server", "client", "gendata", "noop"].map(|b| bins.join(b)) {
         if !missing.is_file() {
-            let missing = missing.display();
-            let msg = format!("{missing} not found: run `make bench`, which builds it first");
-            return Err(msg.into());
+            let why = "not found: run `make bench`, which builds it first";
+            return Err(format!("{} {why}", missing.display()).into());
         }
     }
-    let root = bins
-        .ancestors()
-        .find(|dir| dir.join("Cargo.toml").is_file());
+    let root = bins.ancestors().find(|d| d.join("Cargo.toml").is_file());
     let root = root.map(Path::to_path_buf).unwrap_or_default();
     let target = bins.parent().unwrap_or(&bins).to_path_buf();
     let scratch = target.join("bench-data");
-    let default_out = if quick {
-        target.join("bench-quick")
-    } else {
-        root.join("docs")
-    };
-    let out_dir = out.unwrap_or(default_out);
+    let quick_dir = target.join("bench-quick");
+    let out_dir = out.unwrap_or(if quick { quick_dir } else { root.join("docs") });
     let course_dir = root.join("../shared/dataset");
     let course = harness::data::course_files(&course_dir).map(|_| course_dir.as_path());
     let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         let registered = signal_hook::flag::register(signal, Arc::clone(&interrupted));
         registered.map_err(fail(format!("install handler for signal {signal}")))?;
     }
@@ -134,24 +124,25 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
         ),
     }];
     notes.push(raise_fd_limit());
+    let (scratch, root) = (scratch.as_path(), root.as_path());
     let env = Env {
         ctx: &ctx,
         quick,
         course,
-        scratch: &scratch,
-        root: &root,
+        scratch,
+        root,
     };
     let (mut bodies, mut headline, mut passed) = (Vec::new(), Vec::new(), true);
-    remove_dir(&scratch);
-    let created = fs::create_dir_all(&scratch).and_then(|()| fs::create_dir_all(&out_dir));
+    remove_dir(scratch);
+    let created = fs::create_dir_all(scratch).and_then(|()| fs::create_dir_all(&out_dir));
     created.map_err(fail(format!("create {}", out_dir.display())))?;
     for (name, section) in SECTIONS
         .iter()
         .filter(|s| only.is_none_or(|only| only == s.0))
     {
-        let outcome = section(&env).inspect_err(|_| remove_dir(&scratch))?;
-        if let Some((name, png)) = &outcome.chart {
-            let path = out_dir.join(name);
+        let outcome = section(&env).inspect_err(|_| remove_dir(scratch))?;
+        if let Some((file, png)) = &outcome.chart {
+            let path = out_dir.join(file);
             fs::write(&path, png).map_err(fail(format!("write {}", path.display())))?;
         }
         bodies.push((*name, outcome.body));
@@ -159,21 +150,18 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
         notes.extend(outcome.notes);
         passed &= outcome.passed;
     }
-    remove_dir(&scratch);
+    remove_dir(scratch);
     let md_path = out_dir.join("benchmarks.md");
     let old = fs::read_to_string(&md_path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let about = report::about(
-        &Machine::probe(&root, load_start),
-        passed,
-        &notes,
-        started.elapsed(),
-        &if quick { String::new() } else { names("|") },
-    );
+    let machine = Machine::probe(root, load_start);
+    let names = if quick { String::new() } else { names("|") };
+    let about = report::about(&machine, passed, &notes, started.elapsed(), &names);
     let md = report::write(&old, only.is_none(), quick, &bodies, &headline, &about);
     fs::write(&md_path, md).map_err(fail(format!("write {}", md_path.display())))?;
-    let (md_path, secs) = (md_path.display(), started.elapsed().as_secs_f64());
-    say(&format!(
-        "\nwrote {md_path} and its charts in {secs:.0} s\n"
-    ));
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "bench: wrote {} and its charts in {secs:.0} s",
+        md_path.display()
+    );
     Ok(passed)
 }

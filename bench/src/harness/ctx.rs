@@ -2,7 +2,7 @@
 //! reading the children's files line by line.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,12 +51,6 @@ impl Ctx {
     pub fn bin(&self, name: &str) -> PathBuf {
         self.bins.join(name)
     }
-}
-
-/// Writes to stdout, ignoring a closed pipe.
-pub fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Calls `each` with every line of a file, without its line ending (streamed; bytes that are

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::libc;
+use nix::sys::signal::{kill, killpg, Signal};
 
 use crate::harness::ctx::{fail, for_each_line, Ctx, Result, RunError};
 use crate::harness::data::Dataset;
@@ -102,13 +103,14 @@ pub fn sync_name(durable: bool) -> &'static str {
 
 /// The `key: value` fields of a log line, after `action: `.
 pub fn fields(line: &str) -> Vec<(&str, &str)> {
-    let Some(start) = line.find("action: ") else {
-        return Vec::new();
-    };
-    let parts = line[start..]
-        .split(" | ")
-        .filter_map(|part| part.split_once(": "));
-    parts.map(|(k, v)| (k.trim(), v.trim())).collect()
+    let parts = line
+        .find("action: ")
+        .map_or("", |at| &line[at..])
+        .split(" | ");
+    parts
+        .filter_map(|part| part.split_once(": "))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
 }
 
 /// A field's value, parsed.
@@ -118,8 +120,8 @@ pub fn get<T: std::str::FromStr>(fields: &[(&str, &str)], key: &str) -> Option<T
 
 /// Whether a log line's fields say `action: <action> | result: success`.
 pub fn succeeded(fields: &[(&str, &str)], action: &str) -> bool {
-    get::<String>(fields, "action").as_deref() == Some(action)
-        && get::<String>(fields, "result").as_deref() == Some("success")
+    let is = |key, value| fields.contains(&(key, value));
+    is("action", action) && is("result", "success")
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
@@ -141,8 +143,7 @@ pub fn start_server(
             ("LOGGING_LEVEL", "DEBUG".into()),
         ]);
     }
-    let spawn = Spawn(&program, dir, &log, &[], &env, true);
-    let mut server = Proc::start("server", &spawn, true)?;
+    let mut server = Proc::start("server", &Spawn(&program, dir, &log, &[], &env, true), true)?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (mut port, mut tail) = (None, Vec::new());
@@ -182,13 +183,53 @@ pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Re
     });
     remove_dir(dir);
     match outcome {
-        Err(RunError::Abort) => Err(RunError::Abort),
-        Err(RunError::Fail(reason)) => Ok(RunResult {
-            failures: vec![reason],
-            ..result
-        }),
-        Ok(()) => Ok(result),
+        Err(RunError::Fail(reason)) => result.failures.push(reason),
+        other => other?,
     }
+    Ok(result)
+}
+
+/// Sets the calling thread's scheduling policy; true if it could.
+fn schedule(policy: libc::c_int, priority: libc::c_int) -> bool {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
+    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+}
+
+/// Starts the clients, one per agency file, each told to connect to `addresses[i]`.
+fn start_clients(
+    ctx: &Ctx,
+    data: &Dataset,
+    settings: Settings,
+    dir: &Path,
+    addresses: &[SocketAddr],
+) -> Result<Vec<Proc>> {
+    let program = ctx.bin("client");
+    let start = |(i, file): (usize, &std::path::PathBuf)| {
+        let mut env = vec![
+            ("CLI_ID", (i + 1).to_string()),
+            ("CLI_MODE", "agency".to_string()),
+            ("CLI_SERVER_ADDRESS", addresses[i].to_string()),
+            ("CLI_DATA_FILE", file.display().to_string()),
+        ];
+        match settings {
+            Settings::Tuned(_, batch) => env.extend([
+                ("CLI_BATCH_MAXAMOUNT", batch.to_string()),
+                ("CLI_LOG_LEVEL", "DEBUG".into()),
+            ]),
+            Settings::Far(_, extra) => env.extend(extra.iter().map(|&(k, v)| (k, v.to_string()))),
+            _ => {}
+        }
+        let log = dir.join(format!("client-{}.log", i + 1));
+        Proc::start(
+            format!("client {}", i + 1),
+            &Spawn(&program, dir, &log, &[], &env, false),
+            false,
+        )
+    };
+    data.files.iter().enumerate().map(start).collect()
 }
 
 /// tp0's run; the [`Proc`] guards kill whatever is left on any early return.
@@ -215,71 +256,40 @@ fn run_tp0(
         let largest = data.per_agency.iter().max().map_or(0, |n| n / 50) + 100;
         round_trips = spec.rtt() * u32::try_from(largest).unwrap_or(u32::MAX);
     }
+    let addresses: Vec<SocketAddr> = (0..agencies)
+        .map(|i| links.get(i).map_or(upstream, Link::addr))
+        .collect();
     let overflows_before = tcp_ext("ListenOverflows");
     let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10) + round_trips;
-    let program = ctx.bin("client");
-    let logs: Vec<_> = (1..=agencies)
-        .map(|id| dir.join(format!("client-{id}.log")))
-        .collect();
-    let mut clients = Vec::with_capacity(agencies);
     // The clients start from this thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`, if
     // allowed (`CAP_SYS_NICE`): not queued for a CPU behind those already started, while each
     // child runs as an ordinary process.
-    let fifo = libc::sched_param { sched_priority: 1 };
-    // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
-    result.spawn_urgent =
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &fifo) }
-            == 0;
+    result.spawn_urgent = schedule(libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, 1);
     let start = Instant::now();
-    for (i, file) in data.files.iter().enumerate() {
-        let address = links.get(i).map_or(upstream, Link::addr);
-        let mut env = vec![
-            ("CLI_ID", (i + 1).to_string()),
-            ("CLI_MODE", "agency".to_string()),
-            ("CLI_SERVER_ADDRESS", address.to_string()),
-            ("CLI_DATA_FILE", file.display().to_string()),
-        ];
-        match settings {
-            Settings::Tuned(_, batch) => env.extend([
-                ("CLI_BATCH_MAXAMOUNT", batch.to_string()),
-                ("CLI_LOG_LEVEL", "DEBUG".into()),
-            ]),
-            Settings::Far(_, extra) => env.extend(extra.iter().map(|&(k, v)| (k, v.to_string()))),
-            _ => {}
-        }
-        let spawn = Spawn(&program, dir, &logs[i], &[], &env, false);
-        let client = Proc::start(format!("client {}", i + 1), &spawn, false);
-        match client {
-            Ok(client) => clients.push(client),
-            Err(err) => {
-                result.spawn_urgent &= restore_scheduler();
-                return Err(err);
-            }
-        }
-    }
+    let clients = start_clients(ctx, data, settings, dir, &addresses);
     result.spawn = Some(start.elapsed());
-    result.spawn_urgent &= restore_scheduler();
+    result.spawn_urgent &= schedule(libc::SCHED_OTHER, 0);
+    let mut clients = clients?;
     let Some(end) = wait_all(ctx, &mut clients, start + timeout)? else {
         let running = clients.iter().filter(|c| c.status.is_none()).count();
         let secs = timeout.as_secs();
-        let msg = format!(
+        return Err(format!(
             "timeout after {secs} s: {running} of {agencies} clients still running (killed)"
-        );
-        return Err(msg.into());
+        )
+        .into());
     };
     result.e2e = Some(end - start);
     let cpu_clients = children_cpu().saturating_sub(cpu_before);
-    result.cpu_clients = Some(cpu_clients);
-    result.load = load_1min();
+    (result.cpu_clients, result.load) = (Some(cpu_clients), load_1min());
     let overflows = overflows_before.zip(tcp_ext("ListenOverflows"));
     result.listen_overflows = overflows.map(|(a, b)| b.saturating_sub(a));
 
-    let _ = nix::sys::signal::kill(server.pid, nix::sys::signal::Signal::SIGTERM);
+    let _ = kill(server.pid, Signal::SIGTERM);
     let failures = &mut result.failures;
     match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
         // Sessions and the coordinator are in the server's process group: none may outlive it.
         Some(status) if status.success() => {
-            if nix::sys::signal::killpg(server.pid, None).is_ok() {
+            if killpg(server.pid, None).is_ok() {
                 failures.push("processes of the server's group left after it exited".into());
             }
         }
@@ -293,7 +303,6 @@ fn run_tp0(
     if server.status.is_some() {
         result.cpu_server = Some(children_cpu().saturating_sub(cpu_before + cpu_clients));
     }
-
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;
         if let Some(status) = client.status.filter(|s| !s.success()) {
@@ -302,13 +311,12 @@ fn run_tp0(
                 .push(format!("client {id} {}", describe(status)));
         }
         let mut told: Option<u64> = None;
-        for_each_line(&logs[i], |line| {
+        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
             let f = fields(line);
-            result.reconnects +=
-                u64::from(get::<String>(&f, "action").as_deref() == Some("reconnect"));
-            if succeeded(&f, "consulta_ganadores") {
-                told = get(&f, "cant_ganadores");
-            }
+            result.reconnects += u64::from(f.contains(&("action", "reconnect")));
+            told = get(&f, "cant_ganadores")
+                .filter(|_| succeeded(&f, "consulta_ganadores"))
+                .or(told);
         })?;
         let expected = data.winners.get(i).copied().unwrap_or_default();
         match told {
@@ -321,17 +329,16 @@ fn run_tp0(
                 .push(format!("client {id}: no consulta_ganadores success line")),
         }
     }
-
     let (mut drawn, mut coordinators) = (None, Vec::new());
     for_each_line(&dir.join("server.log"), |line| {
         let f = fields(line);
-        if succeeded(&f, "start_coordinator") {
-            coordinators.extend(get::<i32>(&f, "pid"));
-        } else if get::<String>(&f, "action").as_deref() == Some("draw_scan") {
-            result.draw_us = get(&f, "us");
-        } else if succeeded(&f, "sorteo") {
-            drawn = get::<u64>(&f, "ganadores");
-        }
+        coordinators.extend(get::<i32>(&f, "pid").filter(|_| succeeded(&f, "start_coordinator")));
+        result.draw_us = get(&f, "us")
+            .filter(|_| f.contains(&("action", "draw_scan")))
+            .or(result.draw_us);
+        drawn = get::<u64>(&f, "ganadores")
+            .filter(|_| succeeded(&f, "sorteo"))
+            .or(drawn);
     })?;
     // The server's children are its coordinator (the pids its log gave) and its sessions.
     let (coordinator, sessions): (Vec<_>, Vec<_>) = peaks
@@ -339,11 +346,12 @@ fn run_tp0(
         .iter()
         .partition(|(pid, _)| coordinators.contains(pid));
     let largest = |peaks: Vec<(&i32, &u64)>| peaks.into_iter().map(|(_, kb)| *kb).max();
+    let client = peaks.clients.values().copied().max();
     result.rss = [
         peaks.server,
         largest(sessions),
         largest(coordinator),
-        peaks.clients.values().copied().max(),
+        client,
     ];
     result.sampler = (peaks.sweeps, peaks.busy);
     let expected: u64 = data.winners.iter().sum();
@@ -361,11 +369,4 @@ fn run_tp0(
             .push(format!("bets file has {rows} rows, expected {}", data.bets));
     }
     Ok(())
-}
-
-/// Puts the calling thread back under `SCHED_OTHER`; true if it could.
-fn restore_scheduler() -> bool {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) == 0 }
 }
