@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Bytes a direction may hold waiting for the serialization clock, beyond those in flight.
@@ -39,21 +39,17 @@ impl Spec {
 
     /// Most bytes one direction's queue holds: those in flight (rate × delay) and [`BUFFER`].
     fn capacity(&self) -> usize {
-        let in_flight = u128::from(self.rate) * self.delay.as_nanos() / 1_000_000_000;
-        usize::try_from(in_flight).unwrap_or(usize::MAX / 2) + BUFFER
+        (u128::from(self.rate) * self.delay.as_nanos() / 1_000_000_000) as usize + BUFFER
     }
 }
 
-/// What a direction's writer does next, at an instant: write bytes, half-close (`None`).
-type Item = Option<(Instant, Option<Vec<u8>>)>;
+/// A direction's chunks with their release time (an empty one: the half-close), the bytes
+/// queued, and whether the writer has gone.
+type State = (VecDeque<(Instant, Vec<u8>)>, usize, bool);
 
-/// A direction's queue: items (`None`: the sender's socket failed), bytes not yet written,
-/// whether the writer has gone; signalled on every change.
+/// A direction's queue, signalled on every change.
 #[derive(Default)]
-struct Queue(Mutex<QueueState>, Condvar);
-
-/// The state inside a [`Queue`].
-type QueueState = (VecDeque<Item>, usize, bool);
+struct Queue(Mutex<State>, Condvar);
 
 /// A mutex's contents, even if a thread panicked holding it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,11 +58,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Queue {
     /// Waits until `ready` holds for the state, then applies `then` to it and signals.
-    fn with<T>(
-        &self,
-        ready: impl Fn(&QueueState) -> bool,
-        then: impl FnOnce(&mut QueueState) -> T,
-    ) -> T {
+    fn with<T>(&self, ready: impl Fn(&State) -> bool, then: impl FnOnce(&mut State) -> T) -> T {
         let mut state = lock(&self.0);
         while !ready(&state) {
             state = self.1.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -75,36 +67,23 @@ impl Queue {
         self.1.notify_all();
         out
     }
-
-    /// Appends `item`, of `bytes` bytes, for the writer.
-    fn push(&self, bytes: usize, item: Item) {
-        self.with(
-            |_| true,
-            |s| {
-                s.1 += bytes;
-                s.0.push_back(item);
-            },
-        );
-    }
 }
 
 /// What the link's threads share: the delay and rate, where connections go, the flag set when
 /// the link is dropped, the serialization clocks (client → server, server → client), and every
-/// socket and forwarding thread, shut down and joined when the link is dropped.
+/// socket, shut down when the link is dropped.
 struct Shared {
     spec: Spec,
     upstream: SocketAddr,
     stop: AtomicBool,
     clocks: [Mutex<Instant>; 2],
     sockets: Mutex<Vec<TcpStream>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// One emulated link in front of the server; dropping it closes every connection through it.
 pub struct Link {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl Link {
@@ -112,35 +91,32 @@ impl Link {
     pub fn start(spec: Spec, upstream: SocketAddr) -> io::Result<Link> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let (addr, now) = (listener.local_addr()?, Instant::now());
+        let clocks = [Mutex::new(now), Mutex::new(now)];
+        let (stop, sockets) = (AtomicBool::new(false), Mutex::default());
         let shared = Arc::new(Shared {
             spec,
             upstream,
-            stop: AtomicBool::new(false),
-            clocks: [Mutex::new(now), Mutex::new(now)],
-            sockets: Mutex::default(),
-            threads: Mutex::default(),
+            stop,
+            clocks,
+            sockets,
         });
         let accepting = Arc::clone(&shared);
-        let acceptor = thread::Builder::new()
+        thread::Builder::new()
             .name("link-accept".into())
             .spawn(move || {
-                for incoming in listener.incoming() {
+                for client in listener.incoming() {
                     if accepting.stop.load(Ordering::SeqCst) {
                         return;
                     }
-                    match incoming {
-                        // A connection that cannot be forwarded is closed: the client sees EOF.
+                    // A connection that cannot be forwarded is closed: the client sees EOF. Out of
+                    // descriptors, say: wait instead of spinning.
+                    match client {
                         Ok(client) => drop(forward(client, &accepting)),
-                        // Out of descriptors, say: wait instead of spinning.
                         Err(_) => thread::sleep(Duration::from_millis(10)),
                     }
                 }
             })?;
-        Ok(Link {
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        })
+        Ok(Link { addr, shared })
     }
 
     /// The address clients connect to.
@@ -153,15 +129,8 @@ impl Drop for Link {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         // The acceptor is blocked in accept: a connection wakes it to see the flag.
-        let woke = TcpStream::connect(self.addr).is_ok();
-        if let Some(acceptor) = self.acceptor.take().filter(|_| woke) {
-            let _ = acceptor.join();
-        }
-        reset(&lock(&self.shared.sockets).drain(..).collect::<Vec<_>>());
-        let threads: Vec<JoinHandle<()>> = lock(&self.shared.threads).drain(..).collect();
-        for thread in threads {
-            let _ = thread.join();
-        }
+        let _ = TcpStream::connect(self.addr);
+        reset(&lock(&self.shared.sockets));
     }
 }
 
@@ -177,26 +146,14 @@ fn forward(client: TcpStream, shared: &Arc<Shared>) -> io::Result<()> {
         (0, &client, &server, accepted + shared.spec.rtt()),
         (1, &server, &client, accepted),
     ];
+    let both = Arc::new([client.try_clone()?, server.try_clone()?]);
     for (clock, from, to, not_before) in directions {
-        let queue = Arc::new(Queue::default());
-        let (from, reading, shared2) = (from.try_clone()?, Arc::clone(&queue), Arc::clone(shared));
-        let reader = move || read_side(from, &reading, &shared2, clock, not_before);
-        let (to, both) = (to.try_clone()?, [client.try_clone()?, server.try_clone()?]);
-        let writer = move || write_side(to, &queue, &both);
-        let spawned =
-            spawn(shared, "link-read", reader).and_then(|()| spawn(shared, "link-write", writer));
-        if spawned.is_err() {
-            reset(&[&client, &server]);
-            return spawned;
-        }
+        let (queue, shared) = (Arc::new(Queue::default()), Arc::clone(shared));
+        let (from, to) = (from.try_clone()?, to.try_clone()?);
+        let (reading, both_r, both_w) = (Arc::clone(&queue), Arc::clone(&both), Arc::clone(&both));
+        thread::spawn(move || read_side(from, &reading, &shared, (clock, not_before), &both_r));
+        thread::spawn(move || write_side(to, &queue, &both_w));
     }
-    Ok(())
-}
-
-/// Starts one of a connection's threads, for the link to join.
-fn spawn(shared: &Shared, name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    let handle = thread::Builder::new().name(name.into()).spawn(body)?;
-    lock(&shared.threads).push(handle);
     Ok(())
 }
 
@@ -206,52 +163,62 @@ fn read_side(
     mut from: TcpStream,
     queue: &Queue,
     shared: &Shared,
-    clock: usize,
-    not_before: Instant,
+    (clock, not_before): (usize, Instant),
+    both: &[TcpStream; 2],
 ) {
     let (mut buf, capacity) = (vec![0u8; 16 * 1024], shared.spec.capacity());
     while queue.with(|s| s.1 < capacity || s.2, |s| !s.2) {
         let read = match from.read(&mut buf) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return queue.push(0, None),
             Ok(n) => n,
+            Err(_) => {
+                reset(both);
+                0
+            }
         };
         let nanos = read as u128 * 1_000_000_000 / u128::from(shared.spec.rate.max(1));
         let mut clock = lock(&shared.clocks[clock]);
         *clock = (*clock).max(Instant::now().max(not_before)) + Duration::from_nanos(nanos as u64);
         let at = *clock + shared.spec.delay;
         drop(clock);
-        let bytes = (read > 0).then(|| buf[..read].to_vec());
-        queue.push(read, Some((at, bytes)));
+        queue.with(
+            |_| true,
+            |s| {
+                s.0.push_back((at, buf[..read].to_vec()));
+                s.1 += read;
+            },
+        );
         if read == 0 {
             return;
         }
     }
 }
 
-/// One direction's writer: each chunk to `to` at its release time.
+/// One direction's writer: each chunk to `to` at its release time; the half-close at its own.
 fn write_side(mut to: TcpStream, queue: &Queue, both: &[TcpStream; 2]) {
-    while let Some((at, bytes)) = queue.with(|s| !s.0.is_empty(), |s| s.0.pop_front().flatten()) {
+    loop {
+        let Some((at, bytes)) = queue.with(|s| !s.0.is_empty(), |s| s.0.pop_front()) else {
+            return;
+        };
         if let Some(wait) = at.checked_duration_since(Instant::now()) {
             thread::sleep(wait);
         }
-        let Some(bytes) = bytes else {
+        if bytes.is_empty() {
             let _ = to.shutdown(Shutdown::Write);
             return queue.with(|_| true, |s| s.2 = true);
-        };
-        if to.write_all(&bytes).is_err() {
-            break;
         }
-        queue.with(|_| true, |s| s.1 = s.1.saturating_sub(bytes.len()));
+        if to.write_all(&bytes).is_err() {
+            reset(both);
+            return queue.with(|_| true, |s| s.2 = true);
+        }
+        queue.with(|_| true, |s| s.1 -= bytes.len());
     }
-    reset(both);
-    queue.with(|_| true, |s| s.2 = true);
 }
 
 /// Shuts connections down (their readers see EOF, their peers too).
-fn reset<S: std::borrow::Borrow<TcpStream>>(sockets: &[S]) {
+fn reset(sockets: &[TcpStream]) {
     for socket in sockets {
-        let _ = socket.borrow().shutdown(Shutdown::Both);
+        let _ = socket.shutdown(Shutdown::Both);
     }
 }
 
