@@ -190,35 +190,34 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         )
     };
     let plans: Vec<Plan<()>> = sizes.iter().map(plan).collect();
-    env.section("agencies", &plans, |rows, out| {
-        let runs = match runs {
-            1 => "Each size ran once.".to_string(),
-            n => format!("Each size ran {n} times: medians, RSS the maximum."),
-        };
-        let starts = if tp0(rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
-            "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
+    let (rows, mut out) = env.measure("agencies", &plans)?;
+    let runs = match runs {
+        1 => "Each size ran once.".to_string(),
+        n => format!("Each size ran {n} times: medians, RSS the maximum."),
+    };
+    let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
+        "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
              queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
              of 3,000 agencies went to starting them), while each client runs as an ordinary \
              process, like the server. CPU per agency is the product's own work."
-        } else {
-            "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
+    } else {
+        "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
              `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already \
              running and at 1,000 agencies and more starting them is most of end to end."
-        };
-        let values = [
-            ("runs", runs),
-            ("starts", starts.into()),
-            ("table", table(rows)),
-            ("targets", fmt::targets(&targets(rows))),
-        ];
-        out.body = fmt::fill(include_str!("agencies.md"), &values);
-        out.chart = chart(CHART, draw(rows))?;
-        let row = tp0(rows).find(|r| r.agencies == 1_000);
-        let what = "CPU per agency at 1,000 agencies (server tree + client)";
-        let target = "— (1,000 agencies end to end ≤ 3 s)";
-        let cpus = row.and_then(|r| cpu(r).zip(floor_cpu(rows, r)));
-        out.headline
-            .extend(cpus.and_then(|t| headline(what.into(), t, "ms", String::new(), target)));
-        Ok(())
-    })
+    };
+    let values = [
+        ("runs", runs),
+        ("starts", starts.into()),
+        ("table", table(&rows)),
+        ("targets", fmt::targets(&targets(&rows))),
+    ];
+    out.write(include_str!("agencies.md"), &values);
+    out.chart = chart(CHART, draw(&rows))?;
+    let row = tp0(&rows).find(|r| r.agencies == 1_000);
+    let what = "CPU per agency at 1,000 agencies (server tree + client)";
+    let target = "— (1,000 agencies end to end ≤ 3 s)";
+    let cpus = row.and_then(|r| cpu(r).zip(floor_cpu(&rows, r)));
+    out.headline
+        .extend(cpus.and_then(|t| headline(what.into(), t, "ms", String::new(), target)));
+    Ok(out)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use plotters::style::RGBColor;
 
 use crate::canvas::{render, ticks, Line, LineChart, Point, BLUE, GREY, ORANGE};
-use crate::fmt::{fill, num, table, thousands, times};
+use crate::fmt::{num, table, thousands, times};
 use crate::harness::ctx::Result;
 use crate::harness::data::Source;
 use crate::harness::link::{Spec, BUFFER};
@@ -305,45 +305,36 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
             "3 times: medians, Range the fastest and slowest run",
         ),
     };
-    env.section(
-        "far",
-        &plans(env.quick, env.course.is_some()),
-        |rows, out| {
-            let findings = findings(rows);
-            let findings = if findings.is_empty() {
+    let (rows, mut out) = env.measure("far", &plans(env.quick, env.course.is_some()))?;
+    let findings = findings(&rows);
+    let values = [
+        ("data", data),
+        ("runs", runs.into()),
+        (
+            "findings",
+            if findings.is_empty() {
                 findings
             } else {
                 findings + "\n\n"
-            };
-            let values = [
-                ("data", data),
-                ("runs", runs.into()),
-                ("findings", findings),
-                ("table", rows_table(rows)),
-                ("buffer", (BUFFER / 1024).to_string()),
-            ];
-            out.body = fill(include_str!("far.md"), &values);
-            out.chart = chart("benchmarks-far.png", draw(rows))?;
-            let far = far_link(FAR_MS);
-            let row = rows.iter().find(|r| r.tag == (far, true));
-            let what = |r: &Row| {
-                format!(
-                    "Far away: {}, {} ({} agencies), as shipped",
-                    link_name(far),
-                    r.label,
-                    r.agencies
-                )
-            };
-            out.headline.extend(row.and_then(|r| {
-                headline(
-                    what(r),
-                    (r.e2e()?, floor(r)?),
-                    "s",
-                    String::new(),
-                    "— (reported)",
-                )
-            }));
-            Ok(())
-        },
-    )
+            },
+        ),
+        ("table", rows_table(&rows)),
+        ("buffer", (BUFFER / 1024).to_string()),
+    ];
+    out.write(include_str!("far.md"), &values);
+    out.chart = chart("benchmarks-far.png", draw(&rows))?;
+    let far = far_link(FAR_MS);
+    let row = rows.iter().find(|r| r.tag == (far, true));
+    out.headline.extend(row.and_then(|r| {
+        let (link, data, n) = (link_name(far), &r.label, r.agencies);
+        let what = format!("Far away: {link}, {data} ({n} agencies), as shipped");
+        headline(
+            what,
+            (r.e2e()?, floor(r)?),
+            "s",
+            String::new(),
+            "— (reported)",
+        )
+    }));
+    Ok(out)
 }

@@ -9,7 +9,7 @@ use crate::harness::data::Source;
 use crate::harness::measure::{Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::sections::{chart, headline, time_target, Env, Outcome};
+use crate::sections::{chart, headline, time_target, Env, Headline, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
@@ -31,7 +31,7 @@ enum Role {
 /// A configuration's runs.
 type Row = Summary<Role>;
 
-/// One data set: tp0 durable and relaxed at each batch size, and the floor.
+/// One data set: tp0 durable and relaxed at each batch size, and the floor; `runs` each.
 fn plan(
     id: &str,
     label: &str,
@@ -40,11 +40,10 @@ fn plan(
     role: Role,
     runs: usize,
 ) -> Plan<Role> {
-    let tuned = batches
-        .iter()
-        .flat_map(|&b| [true, false].map(|d| Settings::Tuned(d, b)));
-    let configs = tuned.chain([Settings::Floor]).map(|s| (role, s));
-    Plan::new(id, source, label, configs.collect(), runs)
+    let tuned = |&b: &u16| [true, false].map(|d| Settings::Tuned(d, b));
+    let settings = batches.iter().flat_map(tuned).chain([Settings::Floor]);
+    let configs = settings.map(|s| (role, s)).collect();
+    Plan::new(id, source, label, configs, runs)
 }
 
 /// Generated data, `agencies` files of `per` bets, at the default batch size.
@@ -54,14 +53,12 @@ fn generated(agencies: u32, per: u64, role: Role, runs: usize) -> Plan<Role> {
         true => format!("{}M", total / 1_000_000),
         false => format!("{}k", total / 1_000),
     };
-    let (id, label) = (
-        format!("gen-{}-{agencies}", size.to_lowercase()),
-        format!("generated {size}"),
-    );
+    let id = format!("gen-{}-{agencies}", size.to_lowercase());
+    let source = Source::Generated(agencies, per);
     plan(
         &id,
-        &label,
-        Source::Generated(agencies, per),
+        &format!("generated {size}"),
+        source,
         &[BATCH],
         role,
         runs,
@@ -329,75 +326,57 @@ fn sampler_note(rows: &[Row]) -> String {
     )
 }
 
+/// The headline rows: tp0 durable at batch 120 on three data sets against their floors.
+fn headlines(rows: &[Row]) -> Vec<Headline> {
+    let rows_of = [
+        ("course-x20", "course ×20", "≥ 2,000,000 bets/s"),
+        ("course", "course", "≤ 0.25 s"),
+        ("gen-10m-50", "generated 10M", "≥ 1,000,000 bets/s"),
+    ];
+    let row = |(id, what, target): (&str, &str, &str)| {
+        let row = durable(rows, id).find(|r| r.id == id)?;
+        let (bets, n) = (thousands(row.bets), row.agencies);
+        let what = format!("Loopback: {what} ({bets} bets, {n} agencies, durable, batch 120)");
+        let rate = format!(" ({} bets/s)", thousands(row.rate()? as u64));
+        headline(what, (row.e2e()?, floor(rows, row)?), "s", rate, target)
+    };
+    rows_of.into_iter().filter_map(row).collect()
+}
+
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let quick = env.quick;
-    env.section(
-        "loopback",
-        &plans(quick, env.course.is_some()),
-        |rows, out| {
-            out.notes.push(sampler_note(rows));
-            out.notes.push(
-            "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
-             reads the bets file as it grows, so at the barrier it scans only the tail."
-                .into(),
-        );
-            let runs = match quick {
-                true => "Each configuration ran once.",
-                false => {
-                    "Each configuration ran 3 times (the 10-million-bet ones once); times are \
-                 medians (Range: fastest and slowest run), RSS the maximum over the runs."
-                }
-            };
-            let values = [
-                ("runs", runs.into()),
-                ("table", table(rows)),
-                ("targets", fmt::targets(&targets(rows))),
-            ];
-            out.body = fmt::fill(include_str!("loopback.md"), &values);
-            let title = match quick {
-                true => "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each",
-                false => "tp0 end-to-end throughput (bets/s), median of 3 runs",
-            };
-            let panels = [
-                panel(
-                    rows,
-                    Role::Agencies,
-                    (1e6, "target: 1M bets/s with 50 agencies, durable"),
-                ),
-                panel(
-                    rows,
-                    Role::Batches,
-                    (2e6, "target: 2M bets/s, course ×20, durable, batch 120"),
-                ),
-            ];
-            out.chart = chart("benchmarks.png", render(title, (1400, 640), &panels))?;
-            let headlines = [
-                ("course-x20", "course ×20", "≥ 2,000,000 bets/s"),
-                ("course", "course", "≤ 0.25 s"),
-                ("gen-10m-50", "generated 10M", "≥ 1,000,000 bets/s"),
-            ];
-            for (id, what, target) in headlines {
-                let Some(row) = durable(rows, id).find(|r| r.id == id) else {
-                    continue;
-                };
-                let what = format!(
-                    "Loopback: {what} ({} bets, {} agencies, durable, batch 120)",
-                    thousands(row.bets),
-                    row.agencies
-                );
-                let (t, rate) = (
-                    row.e2e(),
-                    row.rate()
-                        .map(|r| format!(" ({} bets/s)", thousands(r as u64))),
-                );
-                let times = t.zip(floor(rows, row));
-                out.headline.extend(
-                    rate.zip(times)
-                        .and_then(|(rate, t)| headline(what, t, "s", rate, target)),
-                );
-            }
-            Ok(())
-        },
-    )
+    let (rows, mut out) = env.measure("loopback", &plans(quick, env.course.is_some()))?;
+    out.notes.push(sampler_note(&rows));
+    out.notes.push(
+        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
+         reads the bets file as it grows, so at the barrier it scans only the tail."
+            .into(),
+    );
+    let runs = match quick {
+        true => "Each configuration ran once.",
+        false => {
+            "Each configuration ran 3 times (the 10-million-bet ones once); times are \
+             medians (Range: fastest and slowest run), RSS the maximum over the runs."
+        }
+    };
+    let values = [
+        ("runs", runs.into()),
+        ("table", table(&rows)),
+        ("targets", fmt::targets(&targets(&rows))),
+    ];
+    out.write(include_str!("loopback.md"), &values);
+    let title = match quick {
+        true => "tp0 end-to-end throughput (bets/s) — quick smoke run, one run each",
+        false => "tp0 end-to-end throughput (bets/s), median of 3 runs",
+    };
+    let agencies = (1e6, "target: 1M bets/s with 50 agencies, durable");
+    let batches = (2e6, "target: 2M bets/s, course ×20, durable, batch 120");
+    let panels = [
+        panel(&rows, Role::Agencies, agencies),
+        panel(&rows, Role::Batches, batches),
+    ];
+    out.chart = chart("benchmarks.png", render(title, (1400, 640), &panels))?;
+    out.headline = headlines(&rows);
+    Ok(out)
 }

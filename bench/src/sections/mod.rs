@@ -28,25 +28,20 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
-    /// Measures `plans` and lets `write` fill the outcome from their summaries; then fills its
-    /// body's `{problems}` and `{stamp}` and whether every configuration passed.
-    pub fn section<T: Clone>(
+    /// Measures `plans`; the summaries and an outcome holding the notes, the verdict and, for
+    /// [`Outcome::write`], the `{problems}` and `{stamp}` of section `name`.
+    pub fn measure<T: Clone>(
         &self,
         name: &str,
         plans: &[Plan<T>],
-        write: impl FnOnce(&[Summary<T>], &mut Outcome) -> Result<()>,
-    ) -> Result<Outcome> {
+    ) -> Result<(Vec<Summary<T>>, Outcome)> {
         let (load_start, mut out) = (load_average(), Outcome::default());
         let dirs = (self.course.unwrap_or(self.scratch), self.scratch);
         let rows = measure(self.ctx, plans, dirs, &mut out.notes)?;
-        write(&rows, &mut out)?;
-        let values = [
-            ("problems", problems(&rows)),
-            ("stamp", self.stamp(&load_start, name)),
-        ];
-        out.body = fill(&out.body, &values);
         out.passed = !rows.iter().any(|r| matches!(r.status, Status::Failed(_)));
-        Ok(out)
+        let stamp = self.stamp(&load_start, name);
+        out.parts = vec![("problems", problems(&rows)), ("stamp", stamp)];
+        Ok((rows, out))
     }
 
     /// The section's closing line: the date, the commit, the load at its start and end, and the
@@ -106,6 +101,15 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// Whether no run failed.
     pub passed: bool,
+    /// Values [`Outcome::write`] fills in besides its own.
+    pub parts: Vec<(&'static str, String)>,
+}
+
+impl Outcome {
+    /// The body: `template` filled with `values` and [`Outcome::parts`].
+    pub fn write(&mut self, template: &str, values: &[(&str, String)]) {
+        self.body = fill(&fill(template, values), &self.parts);
+    }
 }
 
 /// A section's run: its measurements, written up; `Err` only on interruption or when the bench
