@@ -1,8 +1,7 @@
 //! Scenario data: the course's agency files (read in place or repeated) and generated data
 //! sets, each with the winners every agency must be told.
 
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -96,39 +95,22 @@ pub fn prepare(ctx: &Ctx, source: &Source, course: &Path, dir: &Path) -> Result<
     Ok(data)
 }
 
-/// Writes `src` `times` over into `out` (file to file), with a line break between copies if
-/// `src` lacks a final one.
+/// Writes `src` `times` over into `out`, with a line break between copies if `src` lacks a
+/// final one.
 fn repeat_file(src: &Path, out: &Path, times: u64) -> Result<()> {
-    let (read_err, write_err) = (
-        || fail(format!("read {}", src.display())),
-        || fail(format!("write {}", out.display())),
-    );
-    let mut input = File::open(src).map_err(read_err())?;
-    let len = input.metadata().map_err(read_err())?.len();
-    let mut last = [b'\n'];
-    if len > 0 {
-        input.seek(SeekFrom::Start(len - 1)).map_err(read_err())?;
-        input.read_exact(&mut last).map_err(read_err())?;
+    let mut text = fs::read(src).map_err(fail(format!("read {}", src.display())))?;
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        text.extend_from_slice(b"\r\n");
     }
-    let mut output = File::create(out).map_err(write_err())?;
-    for _ in 0..times {
-        input.seek(SeekFrom::Start(0)).map_err(read_err())?;
-        std::io::copy(&mut input, &mut output).map_err(write_err())?;
-        if last[0] != b'\n' {
-            output.write_all(b"\r\n").map_err(write_err())?;
-        }
-    }
-    Ok(())
+    let copies = text.repeat(times as usize);
+    fs::write(out, copies).map_err(fail(format!("write {}", out.display())))
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
 fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dataset> {
     let (program, out) = (ctx.bin("gendata"), dir.join("gendata.out"));
-    let args = [
-        dir.display().to_string(),
-        agencies.to_string(),
-        per_agency.to_string(),
-    ];
+    let args = [dir.display().to_string(), agencies.to_string()];
+    let args = [&args[..], &[per_agency.to_string()]].concat();
     let spawn = Spawn(&program, dir, &out, &args, &[], false);
     let mut proc = Proc::start("gendata", &spawn, false)?;
     let bets = u64::from(agencies) * per_agency;
@@ -139,28 +121,22 @@ fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dat
         Some(status) => return Err(format!("{what}: {}", describe(status)).into()),
         None => return Err(format!("{what}: no exit after {}s", timeout.as_secs()).into()),
     }
-    let mut winners = vec![None; agencies as usize];
+    // Its lines `agency N: W winners`, in order.
+    let mut winners = Vec::new();
     for_each_line(&out, |line| {
-        let parsed = line
+        let count = line
             .strip_prefix("agency ")
             .and_then(|rest| rest.split_once(": "));
-        let parsed = parsed.and_then(|(n, w)| {
-            let w = w.strip_suffix(" winners")?.parse::<u64>().ok()?;
-            Some((n.parse::<usize>().ok()?.checked_sub(1)?, w))
-        });
-        if let Some(slot) = parsed.and_then(|(i, w)| Some((winners.get_mut(i)?, w))) {
-            *slot.0 = Some(slot.1);
-        }
+        let count = count.and_then(|(_, w)| w.strip_suffix(" winners")?.parse::<u64>().ok());
+        winners.extend(count);
     })?;
-    let missing = || format!("gendata: missing winner counts in {}", out.display());
+    if winners.len() != agencies as usize {
+        return Err(format!("gendata: missing winner counts in {}", out.display()).into());
+    }
+    let files = (1..=agencies).map(|i| dir.join(format!("agency-{i}.csv")));
     Ok(Dataset {
-        files: (1..=agencies)
-            .map(|i| dir.join(format!("agency-{i}.csv")))
-            .collect(),
-        winners: winners
-            .into_iter()
-            .collect::<Option<_>>()
-            .ok_or_else(missing)?,
+        files: files.collect(),
+        winners,
         bets,
         per_agency: vec![per_agency; agencies as usize],
     })

@@ -33,12 +33,11 @@ pub struct Machine {
 
 /// The 1, 5 and 15 minute load averages.
 pub fn load_average() -> String {
-    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let loads: Vec<&str> = text.split_whitespace().take(3).collect();
-    if loads.is_empty() {
-        return "unknown".into();
-    }
-    loads.join(" ")
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_else(|_| "unknown".into());
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The 1-minute load average.
@@ -46,12 +45,10 @@ pub fn load_1min() -> Option<f64> {
     load_average().split_whitespace().next()?.parse().ok()
 }
 
-/// Runs `program`; its trimmed stdout if it succeeded, else "unknown".
+/// Runs `program`; its trimmed stdout if it succeeded.
 fn output(program: &str, args: &[&str]) -> Option<String> {
-    let mut cmd = Command::new(program);
-    let out = cmd
+    let out = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
         .ok()?;
@@ -79,11 +76,8 @@ impl Machine {
         let git = |args: &[&str]| output("git", &[&["-C", root.as_str()], args].concat());
         // The previous report itself does not make the tree "changed".
         let status = ["status", "--porcelain", "--untracked-files=no", "--", "."];
-        let status = [
-            &status[..],
-            &[":!docs/benchmarks.md", ":!docs/benchmarks*.png"],
-        ]
-        .concat();
+        let report = [":!docs/benchmarks.md", ":!docs/benchmarks*.png"];
+        let status = [&status[..], &report].concat();
         let commit = git(&["rev-parse", "--short", "HEAD"]).map(|head| {
             match git(&status).is_some_and(|s| !s.is_empty()) {
                 true => format!("{head} + uncommitted changes"),

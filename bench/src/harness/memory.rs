@@ -1,11 +1,5 @@
-//! Peak memory measured from outside: a sampler thread reads the `VmHWM` (peak resident set) of
-//! every process of a run from `/proc/<pid>/status`; the product logs nothing for it.
-//!
-//! The processes are found through `/proc/<pid>/task/<tid>/children`: the children of the bench
-//! thread that spawns them are the server and the clients, the server's are its sessions and its
-//! coordinator. `VmHWM` starts afresh at `execve` and, at `fork`, at the child's resident set, so
-//! unlike `ru_maxrss` it does not carry the launcher's peak; as a high-water mark, only growth in
-//! a process's last interval before it exits can be missed (a zombie has no `VmHWM`).
+//! Peak memory measured from outside: a sampler thread reads the `VmHWM` of every process of a
+//! run (found through `/proc/<pid>/task/<tid>/children`) from `/proc/<pid>/status`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,8 +11,7 @@ use crate::harness::ctx::{fail, Result};
 
 /// The shortest pause between two sweeps over the processes.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
-/// A sweep takes at most 1/n of the sampler's time, so that reading /proc does not compete with
-/// the runs it measures.
+/// A sweep takes at most 1/n of the sampler's time.
 const DUTY_DIVISOR: u32 = 10;
 
 /// The peaks (KiB) seen during one run.
@@ -37,42 +30,40 @@ pub struct Peaks {
 }
 
 /// A running sampler (its stop flag and thread); [`Sampler::finish`] stops it and hands back
-/// what it saw.
-pub struct Sampler {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Peaks>>,
-}
+/// what it saw, dropping it only stops it.
+pub struct Sampler(Arc<AtomicBool>, Option<JoinHandle<Peaks>>);
 
 impl Sampler {
     /// Samples the server `server` (spawned by the calling thread), everything it forks, and
     /// every other child the calling thread spawns: the clients.
     pub fn start(server: i32) -> Result<Sampler> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let (stop, comm) = (
+            Arc::new(AtomicBool::new(false)),
+            std::fs::read("/proc/self/comm"),
+        );
+        let (flag, comm) = (Arc::clone(&stop), comm.unwrap_or_default());
         let bench = (std::process::id() as i32, nix::unistd::gettid().as_raw());
-        let comm = std::fs::read("/proc/self/comm").unwrap_or_default();
-        let handle = std::thread::Builder::new()
-            .name("rss-sampler".into())
-            .spawn(move || sample(bench, &comm, server, &flag))
-            .map_err(fail("start the memory sampler thread"))?;
-        let handle = Some(handle);
-        Ok(Sampler { stop, handle })
+        let thread = std::thread::Builder::new().name("rss-sampler".into());
+        let handle = thread.spawn(move || sample(bench, &comm, server, &flag));
+        Ok(Sampler(
+            stop,
+            Some(handle.map_err(fail("start the memory sampler"))?),
+        ))
     }
 
     /// Stops the thread (after one last sweep) and returns the peaks.
     pub fn finish(mut self) -> Peaks {
-        self.stop.store(true, Ordering::Relaxed);
-        let handle = self.handle.take();
-        handle.and_then(|h| h.join().ok()).unwrap_or_default()
+        self.0.store(true, Ordering::Relaxed);
+        self.1
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 }
 
 impl Drop for Sampler {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -139,21 +130,4 @@ pub fn proc_kb(pid: i32, file: &str, key: &str) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
     line.split_whitespace().next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn samples_a_spawned_child() {
-        let bench = (std::process::id() as i32, nix::unistd::gettid().as_raw());
-        assert!(super::peak_kb(bench.0).is_some_and(|kb| kb > 0));
-        let Ok(mut child) = std::process::Command::new("sleep").arg("1").spawn() else {
-            return;
-        };
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut peaks = super::Peaks::default();
-        super::sweep(bench, b"not-sleep", -1, &mut peaks);
-        let _ = (child.kill(), child.wait());
-        assert!(peaks.clients.contains_key(&(child.id() as i32)));
-    }
 }

@@ -1,10 +1,6 @@
-//! Starting and reaping the processes of a run, and scratch directories.
-//!
-//! Every process is started with a bare `fork` and `exec` ([`launch`]): `std::process::Command`
-//! returns only once the child has called `exec`, and with thousands of processes running each
-//! new one waits for a CPU before the bench may start the next. The child only joins a new
-//! process group, redirects its output, changes directory, sets the open-file limit and `exec`s,
-//! on memory prepared before the fork (the bench has other threads).
+//! Starting and reaping the processes of a run, and scratch directories. A bare `fork` and
+//! `exec` ([`launch`]): `std::process::Command` returns only once the child has called `exec`,
+//! which with thousands of processes running waits for a CPU.
 
 use std::ffi::CString;
 use std::fs::{self, File};
@@ -28,9 +24,8 @@ const POLL: Duration = Duration::from_micros(500);
 /// The open-file limit (soft, hard) the bench was started with, before it raised its own.
 static INHERITED_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
 
-/// What to start: the program, its working directory, where its stdout and stderr go, its
-/// arguments, its whole environment, and whether it gets the open-file limit the bench was
-/// started with.
+/// What to start: program, directory, log (stdout and stderr), arguments, the whole
+/// environment, and whether it gets the open-file limit the bench was started with.
 pub struct Spawn<'a>(
     pub &'a Path,
     pub &'a Path,
@@ -46,8 +41,7 @@ fn c_strings(items: impl IntoIterator<Item = Vec<u8>>) -> Result<Vec<CString>> {
     items.into_iter().map(c).collect()
 }
 
-/// Starts `spawn` as the leader of a new process group, without waiting for its `exec`; a
-/// failed `exec` shows as exit status 127.
+/// Starts `spawn` as the leader of a new process group; a failed `exec` exits 127.
 fn launch(&Spawn(program, dir, log, args, env, inherit_nofile): &Spawn<'_>) -> Result<Pid> {
     let paths = c_strings([program, dir].map(|p| p.as_os_str().as_bytes().to_vec()))?;
     let args = c_strings(args.iter().map(|a| a.clone().into_bytes()))?;
@@ -90,8 +84,8 @@ fn launch(&Spawn(program, dir, log, args, env, inherit_nofile): &Spawn<'_>) -> R
     }
 }
 
-/// A started child in its own process group. Dropping it SIGKILLs the group unless the child
-/// exited successfully, or it forks nothing and was reaped (its id may lead another group now).
+/// A started child in its own process group; dropping it SIGKILLs the group unless the child
+/// exited 0, or forks nothing and was reaped.
 pub struct Proc {
     /// For messages.
     pub name: String,
@@ -169,7 +163,7 @@ impl Drop for Proc {
 }
 
 /// Waits for all of `procs`: the instant the last one was seen to exit, or `None` at the
-/// deadline (the stragglers are left for the caller's guards to kill).
+/// deadline.
 pub fn wait_all(ctx: &Ctx, procs: &mut [Proc], deadline: Instant) -> Result<Option<Instant>> {
     let (mut last, mut scan) = (Instant::now(), true);
     loop {
@@ -191,8 +185,7 @@ pub fn wait_all(ctx: &Ctx, procs: &mut [Proc], deadline: Instant) -> Result<Opti
         }
         std::thread::sleep(POLL);
         // One system call says whether any child has exited (it stays a zombie for the scan),
-        // instead of a `waitpid` per child every poll, which with thousands of clients kept a
-        // CPU busy. An error counts as "yes".
+        // not a `waitpid` per child every poll. An error counts as "yes".
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
         scan = !matches!(waitid(Id::All, flags), Ok(WaitStatus::StillAlive));
     }
