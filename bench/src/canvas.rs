@@ -19,6 +19,11 @@ pub const ORANGE: RGBColor = RGBColor(255, 127, 14);
 /// The family every text uses (registered by [`render`]).
 const FAMILY: &str = "sans-serif";
 
+/// The font of `size` pixels, in [`INK`].
+fn font(size: u32) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&INK)
+}
+
 /// One point of a line: x, the median, the whisker (fastest and slowest run), whether it
 /// passed (drawn in [`RED`] otherwise), its label.
 pub struct Point(pub f64, pub f64, pub (f64, f64), pub bool, pub String);
@@ -32,9 +37,9 @@ impl Line {
     pub fn dashed(
         name: String,
         colour: RGBColor,
-        points: impl IntoIterator<Item = (f64, f64)>,
+        xy: impl IntoIterator<Item = (f64, f64)>,
     ) -> Line {
-        let points = points
+        let points = xy
             .into_iter()
             .map(|(x, y)| Point(x, y, (y, y), true, String::new()));
         Line(name, colour, points.collect(), false, true)
@@ -97,54 +102,39 @@ fn draw<DB: DrawingBackend>(
         .y_label_formatter(&|y| (ticks.1)(*y))
         .light_line_style(TRANSPARENT)
         .bold_line_style(RGBColor(225, 225, 225))
-        .label_style((FAMILY, 14).into_font().color(&INK))
-        .axis_desc_style((FAMILY, 15).into_font().color(&INK))
+        .label_style(font(14))
+        .axis_desc_style(font(15))
         .draw()
         .map_err(err)?;
     for Line(name, colour, points, labels_left, dashed) in lines {
         let (colour, width) = (*colour, if *dashed { 2 } else { 3 });
         let path = points.iter().map(|p| (p.0, p.1));
+        let stroke = colour.stroke_width(width);
         let series = if *dashed {
-            chart.draw_series(DashedLineSeries::new(
-                path,
-                10,
-                6,
-                colour.stroke_width(width),
-            ))
+            chart.draw_series(DashedLineSeries::new(path, 10, 6, stroke))
         } else {
-            chart.draw_series(LineSeries::new(path, colour.stroke_width(width)))
+            chart.draw_series(LineSeries::new(path, stroke))
         };
-        let legend =
-            move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width));
+        let legend = move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], stroke);
         series.map_err(err)?.label(name).legend(legend);
         for Point(x, mid, (lo, hi), ok, label) in points.iter().filter(|_| !dashed) {
             let dot = if *ok { colour } else { RED };
             let whisker = PathElement::new(vec![(*x, *lo), (*x, *hi)], dot.stroke_width(2));
             chart.draw_series([whisker]).map_err(err)?;
-            chart
-                .draw_series([Circle::new((*x, *mid), 5, dot.filled())])
-                .map_err(err)?;
+            let circle = Circle::new((*x, *mid), 5, dot.filled());
+            chart.draw_series([circle]).map_err(err)?;
             // The label's box is cleared first, so a line under it does not cross the text.
             let ((bx, by), (px, py)) = (area.get_base_pixel(), chart.backend_coord(&(*x, *mid)));
-            let style = (FAMILY, 13)
-                .into_font()
-                .color(&INK)
-                .pos(Pos::new(HPos::Left, VPos::Top));
+            let style = font(13).pos(Pos::new(HPos::Left, VPos::Top));
             let (tw, th) = area.estimate_text_size(label, &style).map_err(err)?;
             let (tw, th) = (tw as i32, th as i32);
-            let left = if *labels_left {
-                px - bx - 6 - tw
-            } else {
-                px - bx + 9
-            };
+            let left = px - bx + if *labels_left { -6 - tw } else { 9 };
             let (top, bottom) = (py - by - 8 - th, py - by - 8);
-            let clear = Rectangle::new(
-                [(left - 2, top - 1), (left + tw + 2, bottom + 1)],
-                WHITE.filled(),
-            );
-            area.draw(&clear).map_err(err)?;
-            area.draw(&Text::new(label.as_str(), (left, top), style))
+            let corners = [(left - 2, top - 1), (left + tw + 2, bottom + 1)];
+            area.draw(&Rectangle::new(corners, WHITE.filled()))
                 .map_err(err)?;
+            let text = Text::new(label.as_str(), (left, top), style);
+            area.draw(&text).map_err(err)?;
         }
     }
     chart
@@ -152,7 +142,7 @@ fn draw<DB: DrawingBackend>(
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(200, 200, 200))
-        .label_font((FAMILY, 13).into_font().color(&INK))
+        .label_font(font(13))
         .draw()
         .map_err(err)
 }
@@ -161,24 +151,22 @@ fn draw<DB: DrawingBackend>(
 /// pixels; the PNG file's bytes.
 pub fn render(title: &str, size: (u32, u32), charts: &[LineChart]) -> Result<Vec<u8>, String> {
     let bad = |_| "chart: the embedded DejaVu Sans font could not be parsed".to_string();
-    plotters::style::register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular())
-        .map_err(bad)?;
-    plotters::style::register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold()).map_err(bad)?;
+    for (style, bytes) in [
+        (FontStyle::Normal, dejavu::sans::regular()),
+        (FontStyle::Bold, dejavu::sans::bold()),
+    ] {
+        plotters::style::register_font(FAMILY, style, bytes).map_err(bad)?;
+    }
     let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let bold = (FAMILY, 22).into_font().style(FontStyle::Bold);
         let body = match title {
             "" => root.clone(),
-            _ => root
-                .titled(title, (FAMILY, 22).into_font().style(FontStyle::Bold))
-                .map_err(err)?,
+            _ => root.titled(title, bold).map_err(err)?,
         };
-        for (area, chart) in body
-            .split_evenly((1, charts.len().max(1)))
-            .iter()
-            .zip(charts)
-        {
+        for (area, chart) in body.split_evenly((1, charts.len())).iter().zip(charts) {
             draw(area, chart)?;
         }
         root.present().map_err(err)?;
