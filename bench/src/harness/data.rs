@@ -141,27 +141,3 @@ fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dat
         per_agency: vec![per_agency; agencies as usize],
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeat_file_adds_missing_line_breaks() {
-        let dir = std::env::temp_dir().join(format!("tp0-bench-test-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap_or_default();
-        let (src, out) = (dir.join("in.csv"), dir.join("out.csv"));
-        for (text, want) in [
-            ("a,1\r\nb,2", "a,1\r\nb,2\r\na,1\r\nb,2\r\n"),
-            ("a,1\r\n", "a,1\r\na,1\r\n"),
-            ("", ""),
-        ] {
-            fs::write(&src, text).unwrap_or_default();
-            assert!(repeat_file(&src, &out, 2).is_ok());
-            assert_eq!(fs::read_to_string(&out).unwrap_or_default(), want);
-        }
-        fs::write(&src, "x,7574\r\ny,12\r\n\r\nz, 7574 \r\n").unwrap_or_default();
-        assert!(matches!(scan_csv(&src), Ok((3, 2))));
-        crate::harness::procs::remove_dir(&dir);
-    }
-}

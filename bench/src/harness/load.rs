@@ -1,9 +1,6 @@
-//! The load generator: one process plays many agencies over the real protocol, each on its own
-//! TCP connection, from one mio event loop: HELLO, its bets in pipelined batches, END, WINNERS,
-//! checking the RECEIPT (count and digest) and the winners against the bets it made itself (so it
-//! knows the winners: number 7574). The last agency's END is held back until every other agency
-//! waits for the draw, so the caller can look at the waiting sessions; that pause is left out of
-//! the wall time.
+//! The load generator: many agencies over the real protocol from one mio event loop, each
+//! checking its RECEIPT and winners; the last agency's END waits for the caller's look at the
+//! waiting sessions (a pause left out of the wall time).
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -73,8 +70,7 @@ fn text(err: impl std::fmt::Display) -> String {
     err.to_string()
 }
 
-/// Where an agency stands: HELLO queued (WELCOME awaited), uploading (bets and END in flight),
-/// WINNERS sent (RECEIPT awaited), receiving WINNER_LIST frames, done (or failed).
+/// Where an agency stands: WELCOME, ACKs, RECEIPT, WINNER_LIST awaited, or done (or failed).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     #[default]
@@ -85,10 +81,8 @@ enum Phase {
     Done,
 }
 
-/// One played agency: its connection (until done), the bets it put into batches (`sent`), the
-/// positions the server will acknowledge in order (END's too), whether END is queued or still
-/// held back for the caller's look, the bytes queued (`out`, of which `out_at` are written) and
-/// read (`input`), the receipt of its bets and the winners received.
+/// One played agency: its connection, bets batched, positions to be acknowledged, END queued or
+/// held back, bytes queued (`out_at` of them written) and read, its receipt, its winners.
 #[derive(Default)]
 struct Agency {
     id: u32,
@@ -125,28 +119,10 @@ pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Pla
                 held: id == plan.agencies,
                 ..Agency::default()
             };
-            // HELLO waits in `out`: writes to a socket still connecting would block.
             let secret = plan.secrets.and_then(|s| s.get(agencies.len()));
-            let hello = ClientMessage::Hello {
-                agency: id,
-                secret: secret.map_or(&[], |s| s),
-            };
-            let token = Token(agencies.len());
-            let opened = hello.encode(&mut agency.out).map_err(text).and_then(|()| {
-                let mut stream = TcpStream::connect(plan.addr).map_err(text)?;
-                let _ = stream.set_nodelay(true);
-                let both = Interest::READABLE | Interest::WRITABLE;
-                poll.registry()
-                    .register(&mut stream, token, both)
-                    .map_err(text)?;
-                Ok(stream)
-            });
-            match opened {
-                Ok(stream) => agency.stream = Some(stream),
-                Err(err) => {
-                    failures.push(format!("agency {id} (Hello): connect: {err}"));
-                    agency.phase = Phase::Done;
-                }
+            if let Err(err) = agency.open(plan.addr, &poll, secret.map_or(&[], |s| s)) {
+                failures.push(format!("agency {id} (Hello): connect: {err}"));
+                agency.phase = Phase::Done;
             }
             agencies.push(agency);
             connecting += 1;
@@ -210,6 +186,26 @@ fn drive(agency: &mut Agency, plan: &Plan<'_>, failures: &mut Vec<String>) {
 }
 
 impl Agency {
+    /// Queues HELLO (writes to a socket still connecting would block) and connects.
+    fn open(&mut self, addr: SocketAddr, poll: &Poll, secret: &[u8]) -> Result<(), String> {
+        let hello = ClientMessage::Hello {
+            agency: self.id,
+            secret,
+        };
+        hello.encode(&mut self.out).map_err(text)?;
+        let mut stream = TcpStream::connect(addr).map_err(text)?;
+        let _ = stream.set_nodelay(true);
+        let (token, both) = (
+            Token(self.id as usize - 1),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        poll.registry()
+            .register(&mut stream, token, both)
+            .map_err(text)?;
+        self.stream = Some(stream);
+        Ok(())
+    }
+
     /// Writes and reads until the socket would block, answering each frame; why it failed.
     fn step(&mut self, plan: &Plan<'_>) -> Result<(), String> {
         let mut chunk = [0u8; 16 * 1024];
