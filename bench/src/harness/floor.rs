@@ -1,11 +1,5 @@
-//! The physical floors: what this machine needs at least for the work tp0 does, measured in the
-//! same run as tp0 itself.
-//!
-//! - [`loopback`]: the agency files' bytes over loopback TCP, one connection per agency, into a
-//!   receiver that appends them to one file and calls `fdatasync` once at the end. No parsing,
-//!   no validation, no acknowledgements: what moving and keeping the bytes costs.
-//! - [`per_agency`]: starting one process (`fork` and `exec` of the static no-op binary `noop`)
-//!   and one TCP connection accepted and closed, the least an agency costs the machine.
+//! The physical floors, measured in the same run as tp0: [`loopback`] (the bytes over loopback
+//! TCP into one file, one `fdatasync`) and [`per_agency`] (a no-op process and a connection).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};

@@ -1,15 +1,6 @@
-//! A long-distance link, emulated in user space (this machine's kernel has no `netem`): a
-//! [`Link`] listens on its own port of 127.0.0.1 and, for each connection it accepts, opens one
-//! to the server and forwards both directions through the link's [`Spec`].
-//!
-//! Each direction is a queue between two threads. The reader stamps every chunk it reads with
-//! its release time: after everything sent before it in that direction has been serialized (a
-//! clock shared by the link's connections advances by bytes / rate), plus the one-way delay. The
-//! writer sleeps until then and writes it on, in order. The queue holds at most what the link
-//! keeps in flight (rate × delay) plus [`BUFFER`]: a sender beyond that waits, as behind a
-//! bottleneck's full buffer. A half-close crosses after the last byte, delayed like it; an error
-//! shuts both connections down. On loopback a handshake costs nothing, so a connection's first
-//! bytes wait one round trip more. No loss, no jitter, no reordering.
+//! A long-distance link, emulated in user space (no `netem` here): a [`Link`] listens on its own
+//! port of 127.0.0.1 and forwards each connection to the server through its [`Spec`]; how, the
+//! far section's "The link" paragraph says (`sections/far.md`).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};

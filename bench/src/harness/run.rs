@@ -94,11 +94,7 @@ impl Settings {
 
 /// `durable` or `relaxed`.
 pub fn sync_name(durable: bool) -> &'static str {
-    if durable {
-        "durable"
-    } else {
-        "relaxed"
-    }
+    ["relaxed", "durable"][usize::from(durable)]
 }
 
 /// The `key: value` fields of a log line, after `action: `.

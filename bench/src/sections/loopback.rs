@@ -20,11 +20,8 @@ const STAND_IN: &str = " (generated stand-in: course dataset absent)";
 /// size" panel, or only in the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
-    /// Against agencies.
     Agencies,
-    /// Against batch size.
     Batches,
-    /// Only in the table.
     Table,
 }
 
