@@ -85,16 +85,13 @@ pub fn targets(list: &[Target]) -> String {
 }
 
 /// The markers around the section `name` of the report.
-fn markers(name: &str) -> (String, String) {
-    (
-        format!("<!-- {name}:begin -->"),
-        format!("<!-- {name}:end -->"),
-    )
+fn markers(name: &str) -> [String; 2] {
+    ["begin", "end"].map(|mark| format!("<!-- {name}:{mark} -->"))
 }
 
 /// The section `name` of `report`, markers included, with its line break.
 pub fn section_of<'a>(report: &'a str, name: &str) -> Option<&'a str> {
-    let (begin, end) = markers(name);
+    let [begin, end] = markers(name);
     let b = report.find(&begin)?;
     let e = report[b..].find(&end)? + b + end.len();
     Some(&report[b..(e + 1).min(report.len())])
@@ -102,7 +99,7 @@ pub fn section_of<'a>(report: &'a str, name: &str) -> Option<&'a str> {
 
 /// `body` between the markers of `name`.
 pub fn marked(name: &str, body: &str) -> String {
-    let (begin, end) = markers(name);
+    let [begin, end] = markers(name);
     format!("{begin}\n{}\n{end}\n", body.trim_end())
 }
 
@@ -125,17 +122,9 @@ mod tests {
 
     #[test]
     fn numbers_tables_and_sections() {
-        assert_eq!(
-            (thousands(1_573_940), thousands(12)),
-            ("1,573,940".into(), "12".into())
-        );
-        assert_eq!(
-            (
-                median(vec![3.0, 1.0, 2.0]),
-                median(vec![4.0, 1.0, 2.0, 3.0])
-            ),
-            (Some(2.0), Some(2.5))
-        );
+        assert_eq!([thousands(1_573_940), thousands(12)], ["1,573,940", "12"]);
+        let medians = [vec![3.0, 1.0, 2.0], vec![4.0, 1.0, 2.0, 3.0]].map(median);
+        assert_eq!(medians, [Some(2.0), Some(2.5)]);
         let t = table("a|b", "lr", &[vec!["x".into(), "1".into()]]);
         assert_eq!(t, "| a | b |\n|---|---:|\n| x | 1 |\n");
         let report = "# B\n\n<!-- about:begin -->\nabout\n<!-- about:end -->\n";

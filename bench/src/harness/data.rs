@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::harness::ctx::{fail, for_each_line, Ctx, Result};
-use crate::harness::procs::{describe, Proc, Spawn};
+use crate::harness::procs::{Proc, Spawn};
 
 /// The number that wins the draw.
 pub const WINNING_NUMBER: u32 = 7574;
@@ -118,7 +118,7 @@ fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dat
     let what = format!("gendata {agencies} {per_agency}");
     match proc.wait_until(ctx, Instant::now() + timeout)? {
         Some(status) if status.success() => {}
-        Some(status) => return Err(format!("{what}: {}", describe(status)).into()),
+        Some(status) => return Err(format!("{what}: {status}").into()),
         None => return Err(format!("{what}: no exit after {}s", timeout.as_secs()).into()),
     }
     // Its lines `agency N: W winners`, in order.

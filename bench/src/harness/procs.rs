@@ -191,15 +191,6 @@ pub fn wait_all(ctx: &Ctx, procs: &mut [Proc], deadline: Instant) -> Result<Opti
     }
 }
 
-/// Describes an exit status for a failure message.
-pub fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        (None, None) => "unknown exit".into(),
-    }
-}
-
 /// Removes a scratch directory, ignoring "not there".
 pub fn remove_dir(path: &Path) {
     if let Err(err) = fs::remove_dir_all(path) {

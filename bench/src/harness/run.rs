@@ -16,7 +16,7 @@ use crate::harness::floor::{self, AgencyFloor};
 use crate::harness::link::{Link, Spec};
 use crate::harness::machine::{children_cpu, count_rows, load_1min, tcp_ext};
 use crate::harness::memory::Sampler;
-use crate::harness::procs::{describe, remove_dir, wait_all, Proc, Spawn};
+use crate::harness::procs::{remove_dir, wait_all, Proc, Spawn};
 
 /// What one run measured (peaks in KiB); `failures` empty means it passed.
 #[derive(Default, Debug)]
@@ -153,7 +153,7 @@ pub fn start_server(
         }
         if let Some(status) = server.poll()? {
             let tail = tail[tail.len().saturating_sub(3)..].join(" / ");
-            return Err(format!("server {} before listening: {tail}", describe(status)).into());
+            return Err(format!("server {status} before listening: {tail}").into());
         }
         ctx.check()?;
         if Instant::now() >= deadline {
@@ -289,7 +289,7 @@ fn run_tp0(
                 failures.push("processes of the server's group left after it exited".into());
             }
         }
-        Some(status) => failures.push(format!("server {}", describe(status))),
+        Some(status) => failures.push(format!("server {status}")),
         None => {
             server.kill_group();
             failures.push("server still running 20 s after SIGTERM (killed)".into());
@@ -302,9 +302,7 @@ fn run_tp0(
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;
         if let Some(status) = client.status.filter(|s| !s.success()) {
-            result
-                .failures
-                .push(format!("client {id} {}", describe(status)));
+            result.failures.push(format!("client {id} {status}"));
         }
         let mut told: Option<u64> = None;
         for_each_line(&dir.join(format!("client-{id}.log")), |line| {

@@ -14,7 +14,7 @@ use crate::harness::ctx::{fail, for_each_line, Result, RunError};
 use crate::harness::load::{play, Plan};
 use crate::harness::machine::{children_times, count_rows, load_average};
 use crate::harness::memory::{children, proc_kb};
-use crate::harness::procs::{describe, remove_dir};
+use crate::harness::procs::remove_dir;
 use crate::harness::run::{fields, get, start_server, succeeded, Settings};
 use crate::sections::{Env, Outcome};
 
@@ -104,7 +104,7 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     let _ = kill(server.pid, Signal::SIGTERM);
     match server.wait_until(env.ctx, Instant::now() + Duration::from_secs(20))? {
         Some(status) if status.success() => {}
-        Some(status) => row.failures.push(format!("server {}", describe(status))),
+        Some(status) => row.failures.push(format!("server {status}")),
         None => row
             .failures
             .push("server running 20 s after SIGTERM".into()),
@@ -152,24 +152,17 @@ impl Row {
     fn failure_text(&self) -> Option<String> {
         let mut tally: Vec<(String, usize)> = Vec::new();
         for reason in &self.failures {
-            let key = match reason.strip_prefix("agency ") {
-                Some(rest) => format!(
-                    "agency{}",
-                    rest.trim_start_matches(|c: char| c.is_ascii_digit())
-                ),
-                None => reason.clone(),
-            };
+            let rest = reason
+                .strip_prefix("agency ")
+                .map(|r| r.trim_start_matches(char::is_numeric));
+            let key = rest.map_or(reason.clone(), |rest| format!("agency{rest}"));
             match tally.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => tally.push((key, 1)),
             }
         }
-        let shown: Vec<String> = tally
-            .iter()
-            .take(5)
-            .map(|(k, n)| format!("{n} × {k}"))
-            .collect();
-        (!tally.is_empty()).then(|| shown.join("; "))
+        let shown = tally.iter().take(5).map(|(k, n)| format!("{n} × {k}"));
+        (!tally.is_empty()).then(|| shown.collect::<Vec<_>>().join("; "))
     }
 }
 
@@ -221,37 +214,30 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             None => Target::check(false, format!("{what}: not measured")),
         },
     };
-    let wall = big
-        .map(|r| r.wall.as_secs_f64())
-        .map(|s| (s <= 5.0, format!("{s:.3} s")));
-    let cpu = big
-        .and_then(|r| r.cpu_ms())
-        .map(|[u, s]| (u + s <= 0.5, format!("{:.3} ms", u + s)));
-    let pss: Vec<(u32, f64)> = rows
+    let wall = big.map(|r| r.wall.as_secs_f64());
+    let wall = wall.map(|s| (s <= 5.0, format!("{s:.3} s")));
+    let cpu = big.and_then(|r| r.cpu_ms()).map(|[u, s]| u + s);
+    let cpu = cpu.map(|ms| (ms <= 0.5, format!("{ms:.3} ms")));
+    let pss = rows
         .iter()
-        .filter_map(|r| Some((r.agencies, r.pss_mean()?)))
-        .collect();
-    let list: Vec<String> = pss
+        .filter_map(|r| Some((r.agencies, r.pss_mean()?)));
+    let pss: Vec<(u32, f64)> = pss.collect();
+    let list = pss
         .iter()
-        .map(|(n, kb)| format!("{}: {kb:.0} kB", thousands(u64::from(*n))))
-        .collect();
+        .map(|(n, kb)| format!("{}: {kb:.0} kB", thousands(u64::from(*n))));
+    let list = list.collect::<Vec<_>>().join(", ");
     let mut out = vec![
         at_big("10,000 agencies × 100 bets end to end ≤ 5 s", wall),
         at_big("server CPU per agency ≤ 0.5 ms at 10,000 agencies", cpu),
         Target::check(
             !pss.is_empty() && pss.iter().all(|p| p.1 <= 256.0),
-            format!(
-                "PSS per waiting session ≤ 256 kB, every size: {}",
-                list.join(", ")
-            ),
+            format!("PSS per waiting session ≤ 256 kB, every size: {list}"),
         ),
     ];
     for (name, parent) in [("parent", true), ("coordinator", false)] {
         let pick = |r: &Row| if parent { r.parent.0 } else { r.coordinator.0 };
-        let points: Vec<(&Row, u64)> = shipped
-            .iter()
-            .filter_map(|r| Some((*r, pick(r)?)))
-            .collect();
+        let points = shipped.iter().filter_map(|r| Some((*r, pick(r)?)));
+        let points: Vec<(&Row, u64)> = points.collect();
         let what = format!("{name} peak RSS flat from 100 to 10,000 agencies (grows < 4 MiB)");
         out.push(match points[..] {
             [(a, lo), .., (b, hi)] => {
