@@ -99,14 +99,9 @@ pub fn sync_name(durable: bool) -> &'static str {
 
 /// The `key: value` fields of a log line, after `action: `.
 pub fn fields(line: &str) -> Vec<(&str, &str)> {
-    let parts = line
-        .find("action: ")
-        .map_or("", |at| &line[at..])
-        .split(" | ");
-    parts
-        .filter_map(|part| part.split_once(": "))
-        .map(|(k, v)| (k.trim(), v.trim()))
-        .collect()
+    let line = line.find("action: ").map_or("", |at| &line[at..]);
+    let parts = line.split(" | ").filter_map(|part| part.split_once(": "));
+    parts.map(|(k, v)| (k.trim(), v.trim())).collect()
 }
 
 /// A field's value, parsed.
@@ -186,10 +181,8 @@ pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Re
 }
 
 /// Sets the calling thread's scheduling policy; true if it could.
-fn schedule(policy: libc::c_int, priority: libc::c_int) -> bool {
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
+fn schedule(policy: libc::c_int, sched_priority: libc::c_int) -> bool {
+    let param = libc::sched_param { sched_priority };
     // SAFETY: a system call on the calling thread (pid 0), with a valid parameter.
     unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
 }
@@ -219,11 +212,11 @@ fn start_clients(
             _ => {}
         }
         let log = dir.join(format!("client-{}.log", i + 1));
-        Proc::start(
+        let (name, spawn) = (
             format!("client {}", i + 1),
-            &Spawn(&program, dir, &log, &[], &env, false),
-            false,
-        )
+            Spawn(&program, dir, &log, &[], &env, false),
+        );
+        Proc::start(name, &spawn, false)
     };
     data.files.iter().enumerate().map(start).collect()
 }

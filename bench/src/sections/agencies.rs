@@ -181,13 +181,8 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let plan = |&agencies: &u32| {
         let configs = vec![((), Settings::Shipped), ((), Settings::AgencyFloor)];
         let label = "generated, 1,000 bets per agency, shipped defaults";
-        Plan::new(
-            "agencies",
-            Source::Generated(agencies, 1_000),
-            label,
-            configs,
-            runs,
-        )
+        let source = Source::Generated(agencies, 1_000);
+        Plan::new("agencies", source, label, configs, runs)
     };
     let plans: Vec<Plan<()>> = sizes.iter().map(plan).collect();
     let (rows, mut out) = env.measure("agencies", &plans)?;
