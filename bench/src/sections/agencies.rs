@@ -213,6 +213,6 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let target = "— (1,000 agencies end to end ≤ 3 s)";
     let cpus = row.and_then(|r| cpu(r).zip(floor_cpu(&rows, r)));
     out.headline
-        .extend(cpus.and_then(|t| headline(what.into(), t, "ms", String::new(), target)));
+        .extend(cpus.and_then(|t| headline(what.into(), t, "ms", "", target)));
     Ok(out)
 }

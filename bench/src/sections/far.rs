@@ -22,6 +22,8 @@ const RATE: u64 = 4_000_000;
 const FAR_MS: u64 = 50;
 /// Agencies and bets of the many-agency point (generated data).
 const MANY: (u32, u64) = (50, 1_000);
+/// The course dataset's stand-in's label.
+const STAND_IN: &str = "generated stand-in (course dataset absent)";
 /// What a stop-and-wait client is told: one batch of 100 in flight.
 const WINDOW_1: &[(&str, &str)] = &[("CLI_BATCH_MAXAMOUNT", "100"), ("CLI_BATCH_WINDOW", "1")];
 
@@ -65,35 +67,20 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
         let configs = modes.map(|t| (t, Settings::Far(t.0, env(t.1))));
         Plan::new(id, source, label, configs.collect(), runs)
     };
-    let generated = "generated, 1,000 bets per agency";
+    let (generated, far) = ("generated, 1,000 bets per agency", far_link(FAR_MS));
     if quick {
-        let links = [None, far_link(FAR_MS)];
-        return vec![plan(
-            "far",
-            Source::Generated(5, 1_000),
-            generated,
-            &links,
-            1,
-        )];
+        let five = Source::Generated(5, 1_000);
+        return vec![plan("far", five, generated, &[None, far], 1)];
     }
     let (source, label) = match course {
         true => (Source::Course, "course"),
-        false => (
-            Source::STAND_IN,
-            "generated stand-in (course dataset absent)",
-        ),
+        false => (Source::STAND_IN, STAND_IN),
     };
-    let links = [0, 10, 25, FAR_MS].map(far_link);
+    let links = [None, far_link(0), far_link(10), far_link(25), far];
     let many = Source::Generated(MANY.0, MANY.1);
     vec![
-        plan(
-            "far-course",
-            source,
-            label,
-            &[&[None][..], &links].concat(),
-            3,
-        ),
-        plan("far-many", many, generated, &[far_link(FAR_MS)], 3),
+        plan("far-course", source, label, &links, 3),
+        plan("far-many", many, generated, &[far], 3),
     ]
 }
 
@@ -227,7 +214,12 @@ fn findings(rows: &[Row]) -> String {
             link_name(many.tag.0),
         ));
     }
-    out.join(" ")
+    // Its own paragraph, when there is one.
+    let mut text = out.join(" ");
+    if !text.is_empty() {
+        text += "\n\n";
+    }
+    text
 }
 
 /// The chart: end to end against the round trip for the first data set, shipped and
@@ -306,18 +298,10 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         ),
     };
     let (rows, mut out) = env.measure("far", &plans(env.quick, env.course.is_some()))?;
-    let findings = findings(&rows);
     let values = [
         ("data", data),
         ("runs", runs.into()),
-        (
-            "findings",
-            if findings.is_empty() {
-                findings
-            } else {
-                findings + "\n\n"
-            },
-        ),
+        ("findings", findings(&rows)),
         ("table", rows_table(&rows)),
         ("buffer", (BUFFER / 1024).to_string()),
     ];
@@ -328,13 +312,8 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     out.headline.extend(row.and_then(|r| {
         let (link, data, n) = (link_name(far), &r.label, r.agencies);
         let what = format!("Far away: {link}, {data} ({n} agencies), as shipped");
-        headline(
-            what,
-            (r.e2e()?, floor(r)?),
-            "s",
-            String::new(),
-            "— (reported)",
-        )
+        let t = (r.e2e()?, floor(r)?);
+        headline(what, t, "s", "", "— (reported)")
     }));
     Ok(out)
 }

@@ -13,6 +13,10 @@ use crate::sections::{chart, headline, time_target, Env, Headline, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
+/// The batch sizes of the course ×20.
+const BATCHES: [u16; 4] = [30, 60, BATCH, 140];
+/// The durable line's legend.
+const DURABLE: &str = "durable (SYNC=true, fdatasync)";
 /// What a data set's label says when the course dataset is absent.
 const STAND_IN: &str = " (generated stand-in: course dataset absent)";
 
@@ -52,14 +56,8 @@ fn generated(agencies: u32, per: u64, role: Role, runs: usize) -> Plan<Role> {
     };
     let id = format!("gen-{}-{agencies}", size.to_lowercase());
     let source = Source::Generated(agencies, per);
-    plan(
-        &id,
-        &format!("generated {size}"),
-        source,
-        &[BATCH],
-        role,
-        runs,
-    )
+    let label = format!("generated {size}");
+    plan(&id, &label, source, &[BATCH], role, runs)
 }
 
 /// The plans; without the course dataset, generated stand-ins of its size.
@@ -79,14 +77,7 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
     }
     vec![
         plan("course", &label, src, &[BATCH], Table, 3),
-        plan(
-            "course-x20",
-            &x20_label,
-            x20,
-            &[30, 60, BATCH, 140],
-            Batches,
-            3,
-        ),
+        plan("course-x20", &x20_label, x20, &BATCHES, Batches, 3),
         generated(5, 200_000, Agencies, 3),
         generated(50, 20_000, Agencies, 3),
         generated(5, 2_000_000, Table, 1),
@@ -180,6 +171,7 @@ fn targets(rows: &[Row]) -> Vec<Target> {
     let course = durable(rows, "course").find(|r| r.id == "course");
     let detail = course.map(|r| format!(" ({}, durable, batch 120)", r.label));
     let what = "coordinator < 16 MiB at 10 million bets";
+    let what_course = "course dataset end to end ≤ 0.25 s";
     let coordinator = largest(COORDINATOR, "gen-10m");
     vec![
         rate_target(
@@ -192,12 +184,7 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             1e6,
             durable(rows, "gen-").filter(|s| s.agencies == 50),
         ),
-        time_target(
-            "course dataset end to end ≤ 0.25 s",
-            &detail.unwrap_or_default(),
-            0.25,
-            course,
-        ),
+        time_target(what_course, &detail.unwrap_or_default(), 0.25, course),
         Target::check(
             tp0().next().is_some() && small(session) && small(client),
             format!(
@@ -269,13 +256,7 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
         ),
     };
     let lines = vec![
-        Line(
-            "durable (SYNC=true, fdatasync)".into(),
-            BLUE,
-            durable,
-            true,
-            false,
-        ),
+        Line(DURABLE.into(), BLUE, durable, true, false),
         Line("relaxed (SYNC=false)".into(), ORANGE, relaxed, false, false),
         Line::dashed(
             "floor: the bytes over loopback, one fdatasync".into(),
@@ -335,7 +316,7 @@ fn headlines(rows: &[Row]) -> Vec<Headline> {
         let (bets, n) = (thousands(row.bets), row.agencies);
         let what = format!("Loopback: {what} ({bets} bets, {n} agencies, durable, batch 120)");
         let rate = format!(" ({} bets/s)", thousands(row.rate()? as u64));
-        headline(what, (row.e2e()?, floor(rows, row)?), "s", rate, target)
+        headline(what, (row.e2e()?, floor(rows, row)?), "s", &rate, target)
     };
     rows_of.into_iter().filter_map(row).collect()
 }

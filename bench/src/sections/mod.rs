@@ -75,7 +75,7 @@ pub fn headline(
     what: String,
     (t, f): (f64, f64),
     unit: &str,
-    extra: String,
+    extra: &str,
     target: &str,
 ) -> Option<Headline> {
     let d = if unit == "ms" { 2 } else { 3 };
