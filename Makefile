@@ -281,12 +281,13 @@ round-report: images
 
 # The benchmark: the real server and clients on 127.0.0.1, driven by the bench/ crate
 # (tp0-bench), which reads their peak memory from /proc; writes docs/benchmarks.md (a headline
-# table of each figure beside its floor) and three sections with their own charts, each rerun
-# alone by `make bench BENCH_ARGS='--only <section>'`: loopback (docs/benchmarks.png: data sets,
+# table of each figure beside its floor) and four sections, each rerun alone by
+# `make bench BENCH_ARGS='--only <section>'`: loopback (docs/benchmarks.png: data sets,
 # sync settings and batch sizes, beside the loopback floor), agencies (docs/benchmarks-agencies.png:
-# 5 to 3,000 agencies at once, shipped defaults, beside the per-agency floor) and far
-# (docs/benchmarks-far.png: each agency behind a user-space emulated link, RTT up to 50 ms at
-# 4 MB/s, shipped beside stop-and-wait). It measures
+# 5 to 3,000 agencies at once, shipped defaults, beside the per-agency floor), load (100 to 10,000
+# agencies played by the bench's own load generator against the shipped server: its CPU and
+# memory per agency) and far (docs/benchmarks-far.png: each agency behind a user-space emulated
+# link, RTT up to 50 ms at 4 MB/s, shipped beside stop-and-wait). It measures
 # the binaries the images ship: static-pie, built as `make static` builds them (a dynamically
 # linked client needs about a fifth more CPU per agency, most of it in the loader).
 # `make bench-quick` is a smoke test that writes to target/x86_64-unknown-linux-gnu/bench-quick/

@@ -1,8 +1,6 @@
 //! Formatting every section shares: numbers, Markdown tables, target verdicts and the report's
 //! marked sections. Depends on nothing else of the bench.
 
-use std::fmt::Write as _;
-
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -16,14 +14,14 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// KiB as MiB with one decimal, or a dash.
-pub fn mib(kb: Option<u64>) -> String {
-    kb.map_or("—".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
-}
-
 /// A number with `digits` decimals, or a dash.
 pub fn num(value: Option<f64>, digits: usize) -> String {
     value.map_or("—".into(), |v| format!("{v:.digits$}"))
+}
+
+/// KiB as MiB with one decimal, or a dash.
+pub fn mib(kb: Option<u64>) -> String {
+    num(kb.map(|kb| kb as f64 / 1024.0), 1)
 }
 
 /// A ratio as `×3.8`, or a dash.
@@ -33,81 +31,67 @@ pub fn times(ratio: Option<f64>) -> String {
 
 /// The median of some numbers.
 pub fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
     values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    })
+    let (n, mid) = (values.len(), values.len() / 2);
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[mid]),
+        _ => Some((values[mid - 1] + values[mid]) / 2.0),
+    }
 }
 
-/// A Markdown table: `heads` the column names between `|`, `align` one letter per column, `l`
-/// or `r`.
+/// A Markdown table: `heads` the column names between `|`, `align` one letter per column (`r`
+/// right-aligned, anything else left).
 pub fn table(heads: &str, align: &str, rows: &[Vec<String>]) -> String {
-    let line = |cells: &mut dyn Iterator<Item = String>| {
-        format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "))
-    };
-    let mut out = line(&mut heads.split('|').map(str::to_string));
-    let rule: Vec<&str> = align
-        .chars()
-        .map(|a| if a == 'r' { "---:" } else { "---" })
-        .collect();
-    let _ = writeln!(out, "|{}|", rule.join("|"));
+    let rule = align.chars().map(|a| if a == 'r' { "---:" } else { "---" });
+    let mut out = format!(
+        "| {} |\n|{}|\n",
+        heads.replace('|', " | "),
+        rule.collect::<Vec<_>>().join("|")
+    );
     for row in rows {
-        out.push_str(&line(&mut row.iter().cloned()));
+        out += &format!("| {} |\n", row.join(" | "));
     }
     out
 }
 
-/// Verdict of one target: what was asked and what was measured.
-pub struct Target {
-    /// PASS, MISS or SKIPPED.
-    pub verdict: &'static str,
-    /// What was asked and what was measured.
-    pub text: String,
+/// `template` with each `{key}` replaced by its value.
+pub fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let fill =
+        |text: String, (key, value): &(&str, String)| text.replace(&format!("{{{key}}}"), value);
+    values.iter().fold(template.to_string(), fill)
 }
+
+/// Verdict of one target: PASS, MISS or SKIPPED, and what was asked and measured.
+pub struct Target(pub &'static str, pub String);
 
 impl Target {
     /// PASS if `ok`, else MISS.
     pub fn check(ok: bool, text: String) -> Target {
-        let verdict = if ok { "PASS" } else { "MISS" };
-        Target { verdict, text }
+        Target(if ok { "PASS" } else { "MISS" }, text)
     }
 
     /// Not measured.
     pub fn skipped(what: &str, why: &str) -> Target {
-        Target {
-            verdict: "SKIPPED",
-            text: format!("{what}: {why}"),
-        }
+        Target("SKIPPED", format!("{what}: {why}"))
     }
 }
 
-/// The targets as a Markdown list, and as console lines.
-pub fn targets(list: &[Target]) -> (String, String) {
-    let (mut md, mut text) = (String::new(), String::new());
-    for t in list {
-        let _ = writeln!(md, "- **{}** — {}", t.verdict, t.text);
-        let _ = writeln!(text, "{:<7} {}", t.verdict, t.text);
-    }
-    (md, text)
+/// The targets as a Markdown list.
+pub fn targets(list: &[Target]) -> String {
+    list.iter()
+        .map(|t| format!("- **{}** — {}\n", t.0, t.1))
+        .collect()
 }
 
 /// The markers around the section `name` of the report.
-fn markers(name: &str) -> (String, String) {
-    (
-        format!("<!-- {name}:begin -->"),
-        format!("<!-- {name}:end -->"),
-    )
+fn markers(name: &str) -> [String; 2] {
+    ["begin", "end"].map(|mark| format!("<!-- {name}:{mark} -->"))
 }
 
 /// The section `name` of `report`, markers included, with its line break.
 pub fn section_of<'a>(report: &'a str, name: &str) -> Option<&'a str> {
-    let (begin, end) = markers(name);
+    let [begin, end] = markers(name);
     let b = report.find(&begin)?;
     let e = report[b..].find(&end)? + b + end.len();
     Some(&report[b..(e + 1).min(report.len())])
@@ -115,7 +99,7 @@ pub fn section_of<'a>(report: &'a str, name: &str) -> Option<&'a str> {
 
 /// `body` between the markers of `name`.
 pub fn marked(name: &str, body: &str) -> String {
-    let (begin, end) = markers(name);
+    let [begin, end] = markers(name);
     format!("{begin}\n{}\n{end}\n", body.trim_end())
 }
 
@@ -137,18 +121,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        assert_eq!(thousands(1_573_940), "1,573,940");
-        assert_eq!((thousands(12), thousands(0)), ("12".into(), "0".into()));
-        assert_eq!((mib(Some(2048)), mib(None)), ("2.0".into(), "—".into()));
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(vec![]), None);
-        assert_eq!(times(Some(3.84)), "×3.8");
-    }
-
-    #[test]
-    fn tables_and_sections() {
+    fn numbers_tables_and_sections() {
+        assert_eq!([thousands(1_573_940), thousands(12)], ["1,573,940", "12"]);
+        let medians = [vec![3.0, 1.0, 2.0], vec![4.0, 1.0, 2.0, 3.0]].map(median);
+        assert_eq!(medians, [Some(2.0), Some(2.5)]);
         let t = table("a|b", "lr", &[vec!["x".into(), "1".into()]]);
         assert_eq!(t, "| a | b |\n|---|---:|\n| x | 1 |\n");
         let report = "# B\n\n<!-- about:begin -->\nabout\n<!-- about:end -->\n";

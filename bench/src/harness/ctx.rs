@@ -1,20 +1,31 @@
-//! What every step of the bench shares: its error type, the binaries and the stop flag.
+//! What every step of the bench shares: its error type, the binaries, the stop flag, output and
+//! reading the children's files line by line.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Why a step stopped early.
 #[derive(Debug)]
 pub enum RunError {
-    /// The bench was interrupted (SIGINT, SIGTERM, SIGHUP): clean up and stop everything.
+    /// Interrupted (SIGINT, SIGTERM, SIGHUP): clean up and stop everything.
     Abort,
     /// This run or data set failed, with the reason; the bench goes on.
     Fail(String),
 }
 
-/// Turns an I/O-style error into a [`RunError::Fail`] with context.
+/// A step's result: [`RunError`] unless said otherwise.
+pub type Result<T, E = RunError> = std::result::Result<T, E>;
+
+impl From<String> for RunError {
+    fn from(reason: String) -> RunError {
+        RunError::Fail(reason)
+    }
+}
+
+/// Maps an error to a [`RunError::Fail`] saying what was being done.
 pub fn fail<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> RunError {
     move |err| RunError::Fail(format!("{what}: {err}"))
 }
@@ -29,12 +40,11 @@ pub struct Ctx {
 
 impl Ctx {
     /// `Err(Abort)` once a stop signal arrived.
-    pub fn check(&self) -> Result<(), RunError> {
+    pub fn check(&self) -> Result<()> {
         if self.interrupted.load(Ordering::Relaxed) {
-            Err(RunError::Abort)
-        } else {
-            Ok(())
+            return Err(RunError::Abort);
         }
+        Ok(())
     }
 
     /// Path of one of the project's binaries.
@@ -43,9 +53,17 @@ impl Ctx {
     }
 }
 
-/// Writes to stdout, ignoring a closed pipe.
-pub fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+/// Calls `each` with every line of a file, without its line ending (streamed; bytes that are
+/// not UTF-8 are replaced).
+pub fn for_each_line(path: &Path, mut each: impl FnMut(&str)) -> Result<()> {
+    let err = || fail(format!("read {}", path.display()));
+    let mut reader = BufReader::with_capacity(64 * 1024, File::open(path).map_err(err())?);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(err())? == 0 {
+            return Ok(());
+        }
+        each(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']));
+    }
 }

@@ -6,7 +6,7 @@ pub mod ctx;
 pub mod data;
 pub mod floor;
 pub mod link;
-pub mod logs;
+pub mod load;
 pub mod machine;
 pub mod measure;
 pub mod memory;

@@ -1,5 +1,139 @@
-//! The sections of the report, one module each, every one a [`crate::section::Section`].
+//! The sections of the report, one module each with a [`Run`] function; what `main` hands each
+//! one and what it hands back, and what they share beyond [`crate::fmt`].
 
 pub mod agencies;
 pub mod far;
+pub mod load;
 pub mod loopback;
+
+use std::path::Path;
+
+use crate::fmt::{fill, times, Target};
+use crate::harness::ctx::{Ctx, Result, RunError};
+use crate::harness::machine::{load_average, Machine};
+use crate::harness::measure::{measure, problems, Plan, Status, Summary};
+
+/// What the bench's setup gives every section.
+pub struct Env<'a> {
+    /// Binaries and the stop flag.
+    pub ctx: &'a Ctx,
+    /// `--quick`: a smoke test, small data, one run each.
+    pub quick: bool,
+    /// Where the course dataset is, if it is there.
+    pub course: Option<&'a Path>,
+    /// Scratch space, removed at the end.
+    pub scratch: &'a Path,
+    /// The repository (for the commit).
+    pub root: &'a Path,
+}
+
+impl Env<'_> {
+    /// Measures `plans`; the summaries and an outcome holding the notes, the verdict and, for
+    /// [`Outcome::write`], the `{problems}` and `{stamp}` of section `name`.
+    pub fn measure<T: Clone>(
+        &self,
+        name: &str,
+        plans: &[Plan<T>],
+    ) -> Result<(Vec<Summary<T>>, Outcome)> {
+        let (load_start, mut out) = (load_average(), Outcome::default());
+        let dirs = (self.course.unwrap_or(self.scratch), self.scratch);
+        let rows = measure(self.ctx, plans, dirs, &mut out.notes)?;
+        out.passed = !rows.iter().any(|r| matches!(r.status, Status::Failed(_)));
+        let stamp = self.stamp(&load_start, name);
+        out.parts = vec![("problems", problems(&rows)), ("stamp", stamp)];
+        Ok((rows, out))
+    }
+
+    /// The section's closing line: the date, the commit, the load at its start and end, and the
+    /// command that reruns it alone.
+    pub fn stamp(&self, load_start: &str, name: &str) -> String {
+        let machine = Machine::probe(self.root, load_start.into());
+        let busy = machine.busy().map_or(String::new(), |peak| {
+            format!(
+                " The 1-minute load average reached {peak:.1} on {} CPUs around this section: \
+                 it trails by about a minute and counts the bench's own processes too, and where \
+                 other work shared the CPUs, times are slower and noisier than on an idle machine \
+                 (CPU times and memory much less so).",
+                machine.nproc
+            )
+        });
+        format!(
+            "Measured {} at commit {}; load average (1/5/15 min) {load_start} at the start of the \
+             section, {} at its end.{busy} Only this section: \
+             `make bench BENCH_ARGS='--only {name}'`.\n",
+            machine.date, machine.commit, machine.load_end
+        )
+    }
+}
+
+/// One row of the headline table: the figure, tp0's value, the floor, the ratio, the target.
+pub type Headline = [String; 5];
+
+/// A headline row: `what`, tp0's value `t` (followed by `extra`) and the floor's `f` in `unit`
+/// (`s` with 3 decimals, `ms` with 2), their ratio, the target.
+pub fn headline(
+    what: String,
+    (t, f): (f64, f64),
+    unit: &str,
+    extra: &str,
+    target: &str,
+) -> Option<Headline> {
+    let d = if unit == "ms" { 2 } else { 3 };
+    Some([
+        what,
+        format!("{t:.d$} {unit}{extra}"),
+        format!("{f:.d$} {unit}"),
+        times(Some(t / f.max(1e-9))),
+        target.into(),
+    ])
+}
+
+/// What a section hands back.
+#[derive(Default)]
+pub struct Outcome {
+    /// Its Markdown, without the markers.
+    pub body: String,
+    /// Its chart, if it draws one: file name next to the report, PNG bytes.
+    pub chart: Option<(&'static str, Vec<u8>)>,
+    /// Its rows of the headline table.
+    pub headline: Vec<Headline>,
+    /// Notes for the report's Notes section.
+    pub notes: Vec<String>,
+    /// Whether no run failed.
+    pub passed: bool,
+    /// Values [`Outcome::write`] fills in besides its own.
+    pub parts: Vec<(&'static str, String)>,
+}
+
+impl Outcome {
+    /// The body: `template` filled with `values` and [`Outcome::parts`].
+    pub fn write(&mut self, template: &str, values: &[(&str, String)]) {
+        self.body = fill(&fill(template, values), &self.parts);
+    }
+}
+
+/// A section's run: its measurements, written up; `Err` only on interruption or when the bench
+/// cannot do its work.
+pub type Run = fn(&Env<'_>) -> Result<Outcome>;
+
+/// A time target: `row`'s median end to end at most `limit` seconds (SKIPPED if it did not
+/// run); `detail` follows `what` once measured.
+pub fn time_target<T>(what: &str, detail: &str, limit: f64, row: Option<&Summary<T>>) -> Target {
+    let Some(row) = row.filter(|r| r.ran()) else {
+        return Target::skipped(what, "not run");
+    };
+    let t = row.e2e().filter(|_| row.passed());
+    let measured = t.map_or("FAILED".into(), |t| format!("{t:.3} s"));
+    Target::check(
+        t.is_some_and(|t| t <= limit),
+        format!("{what}{detail}: {measured}"),
+    )
+}
+
+/// A chart's failure to draw, as the bench's error.
+pub fn chart(
+    name: &'static str,
+    png: Result<Vec<u8>, String>,
+) -> Result<Option<(&'static str, Vec<u8>)>> {
+    Ok(Some((name, png.map_err(RunError::Fail)?)))
+}

@@ -1,0 +1,309 @@
+//! The load section: the load generator ([`crate::harness::load`]) plays 100, 1,000 and 10,000
+//! agencies × 100 bets against the shipped server from one process, so that what is measured is
+//! the server tree alone: wall time, CPU per agency, memory per waiting session, the parent's
+//! and the coordinator's; its table and its targets.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+
+use crate::fmt::{self, mib, num, thousands, Target};
+use crate::harness::ctx::{fail, for_each_line, Result, RunError};
+use crate::harness::load::{play, Plan};
+use crate::harness::machine::{children_times, count_rows, load_average};
+use crate::harness::memory::{children, proc_kb};
+use crate::harness::procs::remove_dir;
+use crate::harness::run::{fields, get, start_server, succeeded, Settings};
+use crate::sections::{Env, Outcome};
+
+/// Bets per agency.
+const BETS: u64 = 100;
+/// Waiting sessions whose memory is read, at most (spread evenly over them).
+const SAMPLED: usize = 200;
+
+/// One round: wall time, the server tree's CPU (user, system), memory in KiB: the sampled
+/// sessions' PSS and largest peak RSS, (peak RSS, PSS) of the parent and the coordinator.
+#[derive(Default)]
+struct Row {
+    agencies: u32,
+    secrets: bool,
+    wall: Duration,
+    cpu: Option<(Duration, Duration)>,
+    sessions: usize,
+    pss: Vec<u64>,
+    session_peak: Option<u64>,
+    parent: (Option<u64>, Option<u64>),
+    coordinator: (Option<u64>, Option<u64>),
+    failures: Vec<String>,
+}
+
+/// The coordinator's pid, from the server's log.
+fn coordinator_pid(log: &Path) -> Option<i32> {
+    let mut pid = None;
+    let _ = for_each_line(log, |line| {
+        let f = fields(line);
+        pid = get(&f, "pid")
+            .filter(|_| succeeded(&f, "start_coordinator"))
+            .or(pid);
+    });
+    pid
+}
+
+/// Reads the memory of the waiting sessions (a sample), the parent and the coordinator.
+fn look(row: &mut Row, server: i32, log: &Path) {
+    // Let the sessions take in the WINNERS the generator has sent.
+    std::thread::sleep(Duration::from_millis(50));
+    let coordinator = coordinator_pid(log);
+    let sessions: Vec<i32> = children((server, server));
+    let sessions: Vec<&i32> = sessions
+        .iter()
+        .filter(|&&p| Some(p) != coordinator)
+        .collect();
+    let sampled = || sessions.iter().step_by((sessions.len() / SAMPLED).max(1));
+    row.pss = sampled()
+        .filter_map(|&&p| proc_kb(p, "smaps_rollup", "Pss"))
+        .collect();
+    row.session_peak = sampled()
+        .filter_map(|&&p| proc_kb(p, "status", "VmHWM"))
+        .max();
+    row.sessions = sessions.len();
+    row.parent.1 = proc_kb(server, "smaps_rollup", "Pss");
+    row.coordinator.1 = coordinator.and_then(|p| proc_kb(p, "smaps_rollup", "Pss"));
+}
+
+/// One round against a fresh shipped server in `dir` (with secrets: a `config.ini` beside it).
+fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
+    let n = row.agencies;
+    let secrets: Option<Vec<Vec<u8>>> = row
+        .secrets
+        .then(|| (1..=n).map(|i| format!("clave-{i}").into()).collect());
+    if row.secrets {
+        let lines: String = (1..=n).map(|i| format!("{i}=clave-{i}\n")).collect();
+        let ini = "[DEFAULT]\nSECRETS_FILE = secrets.txt\n";
+        let wrote = fs::write(dir.join("secrets.txt"), lines);
+        wrote
+            .and(fs::write(dir.join("config.ini"), ini))
+            .map_err(fail("write the secrets"))?;
+    }
+    let before = children_times();
+    let (mut server, port) = start_server(env.ctx, dir, n as usize, Settings::Shipped)?;
+    let (pid, log) = (server.pid.as_raw(), dir.join("server.log"));
+    let plan = Plan {
+        addr: ([127, 0, 0, 1], port).into(),
+        agencies: n,
+        bets: BETS,
+        secrets: secrets.as_deref(),
+        timeout: Duration::from_secs(30) + Duration::from_millis(3 * u64::from(n)),
+    };
+    let played = play(env.ctx, &plan, &mut || look(row, pid, &log))?;
+    (row.wall, row.failures) = (played.wall, played.failures);
+    row.parent.0 = proc_kb(pid, "status", "VmHWM");
+    row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
+    let _ = kill(server.pid, Signal::SIGTERM);
+    match server.wait_until(env.ctx, Instant::now() + Duration::from_secs(20))? {
+        Some(status) if status.success() => {}
+        Some(status) => row.failures.push(format!("server {status}")),
+        None => row
+            .failures
+            .push("server running 20 s after SIGTERM".into()),
+    }
+    let after = children_times();
+    row.cpu = server
+        .status
+        .map(|_| (after.0 - before.0, after.1 - before.1));
+    if !row.failures.is_empty() {
+        // What the server said about it: its failures and its evictions.
+        for_each_line(&log, |line| {
+            let f = fields(line);
+            let text = |key| get::<String>(&f, key).unwrap_or_default();
+            let (action, result) = (text("action"), text("result"));
+            if result == "fail" || action == "evict_session" {
+                let detail = get(&f, "error").unwrap_or_else(|| text("detail"));
+                row.failures
+                    .push(format!("server log: {action} {result}: {detail}"));
+            }
+        })?;
+    }
+    let (rows, want) = (count_rows(&dir.join("bets.csv"))?, u64::from(n) * BETS);
+    if rows != want {
+        row.failures
+            .push(format!("bets file has {rows} rows, expected {want}"));
+    }
+    Ok(())
+}
+
+impl Row {
+    /// Milliseconds of CPU per agency: user, system.
+    fn cpu_ms(&self) -> Option<[f64; 2]> {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(self.agencies.max(1));
+        self.cpu.map(|(user, sys)| [ms(user), ms(sys)])
+    }
+
+    /// Mean PSS of the sampled waiting sessions, KiB.
+    fn pss_mean(&self) -> Option<f64> {
+        let n = self.pss.len();
+        (n > 0).then(|| self.pss.iter().sum::<u64>() as f64 / n as f64)
+    }
+
+    /// Its reasons of failure, each once with how often it came (an agency's number left out, so
+    /// that thousands failing alike make one line).
+    fn failure_text(&self) -> Option<String> {
+        let mut tally: Vec<(String, usize)> = Vec::new();
+        for reason in &self.failures {
+            let rest = reason
+                .strip_prefix("agency ")
+                .map(|r| r.trim_start_matches(char::is_numeric));
+            let key = rest.map_or(reason.clone(), |rest| format!("agency{rest}"));
+            match tally.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => tally.push((key, 1)),
+            }
+        }
+        let shown = tally.iter().take(5).map(|(k, n)| format!("{n} × {k}"));
+        (!tally.is_empty()).then(|| shown.collect::<Vec<_>>().join("; "))
+    }
+}
+
+/// The section's table.
+fn table(rows: &[Row]) -> String {
+    let cells = rows.iter().map(|r| {
+        let pair = |(a, b): (Option<u64>, Option<u64>)| format!("{} / {}", mib(a), mib(b));
+        let largest = r.pss.iter().max().map(|&k| k as f64);
+        let cpu = r.cpu_ms().map_or("—".into(), |[u, s]| {
+            format!("{u:.3} + {s:.3} = {:.3}", u + s)
+        });
+        vec![
+            thousands(u64::from(r.agencies)) + if r.secrets { " (secrets)" } else { "" },
+            num(Some(r.wall.as_secs_f64()), 3),
+            cpu,
+            format!("{} ({})", thousands(r.sessions as u64), r.pss.len()),
+            format!("{} / {}", num(r.pss_mean(), 0), num(largest, 0)),
+            mib(r.session_peak),
+            pair(r.parent),
+            pair(r.coordinator),
+            if r.failures.is_empty() {
+                "PASS"
+            } else {
+                "**FAILED**"
+            }
+            .into(),
+        ]
+    });
+    fmt::table(
+        "Agencies|Wall (s)|Server CPU per agency, user + system (ms)|Sessions waiting (sampled)|\
+         PSS per session, mean / largest (kB)|Session peak RSS (MiB)|Parent peak RSS / PSS (MiB)|\
+         Coordinator peak RSS / PSS (MiB)|Result",
+        "rrrrrrrrl",
+        &cells.collect::<Vec<_>>(),
+    )
+}
+
+/// The issue's targets.
+fn targets(rows: &[Row]) -> Vec<Target> {
+    let shipped: Vec<&Row> = rows.iter().filter(|r| !r.secrets).collect();
+    let big = shipped.iter().find(|r| r.agencies == 10_000);
+    let at_big = |what: &str, got: Option<(bool, String)>| match big {
+        None => Target::skipped(what, "not run"),
+        Some(r) if !r.failures.is_empty() => {
+            Target::check(false, format!("{what}: the round FAILED (below)"))
+        }
+        Some(_) => match got {
+            Some((ok, got)) => Target::check(ok, format!("{what}: {got}")),
+            None => Target::check(false, format!("{what}: not measured")),
+        },
+    };
+    let wall = big.map(|r| r.wall.as_secs_f64());
+    let wall = wall.map(|s| (s <= 5.0, format!("{s:.3} s")));
+    let cpu = big.and_then(|r| r.cpu_ms()).map(|[u, s]| u + s);
+    let cpu = cpu.map(|ms| (ms <= 0.5, format!("{ms:.3} ms")));
+    let pss = rows
+        .iter()
+        .filter_map(|r| Some((r.agencies, r.pss_mean()?)));
+    let pss: Vec<(u32, f64)> = pss.collect();
+    let list = pss
+        .iter()
+        .map(|(n, kb)| format!("{}: {kb:.0} kB", thousands(u64::from(*n))));
+    let list = list.collect::<Vec<_>>().join(", ");
+    let mut out = vec![
+        at_big("10,000 agencies × 100 bets end to end ≤ 5 s", wall),
+        at_big("server CPU per agency ≤ 0.5 ms at 10,000 agencies", cpu),
+        Target::check(
+            !pss.is_empty() && pss.iter().all(|p| p.1 <= 256.0),
+            format!("PSS per waiting session ≤ 256 kB, every size: {list}"),
+        ),
+    ];
+    for (name, parent) in [("parent", true), ("coordinator", false)] {
+        let pick = |r: &Row| if parent { r.parent.0 } else { r.coordinator.0 };
+        let points = shipped.iter().filter_map(|r| Some((*r, pick(r)?)));
+        let points: Vec<(&Row, u64)> = points.collect();
+        let what = format!("{name} peak RSS flat from 100 to 10,000 agencies (grows < 4 MiB)");
+        out.push(match points[..] {
+            [(a, lo), .., (b, hi)] => {
+                // A round that failed had fewer agencies connected at the end than it names.
+                let whole = b.failures.is_empty();
+                let got = format!(
+                    "{what}: {} MiB at {} → {} MiB at {}{}",
+                    mib(Some(lo)),
+                    thousands(a.agencies.into()),
+                    mib(Some(hi)),
+                    thousands(b.agencies.into()),
+                    if whole { "" } else { " (that round FAILED)" }
+                );
+                Target::check(whole && hi.saturating_sub(lo) < 4 * 1024, got)
+            }
+            _ => Target::skipped(&what, "fewer than two sizes ran"),
+        });
+    }
+    out
+}
+
+/// Runs the section and writes it up.
+pub fn run(env: &Env<'_>) -> Result<Outcome> {
+    let load_start = load_average();
+    let sizes: &[(u32, bool)] = match env.quick {
+        true => &[(50, false), (50, true)],
+        false => &[(100, false), (1_000, false), (10_000, false)],
+    };
+    let mut rows = Vec::new();
+    for &(agencies, secrets) in sizes {
+        env.ctx.check()?;
+        let dir = env.scratch.join(format!("load-{agencies}"));
+        remove_dir(&dir);
+        let mut row = Row {
+            agencies,
+            secrets,
+            ..Row::default()
+        };
+        let created = fs::create_dir_all(&dir).map_err(fail(format!("create {}", dir.display())));
+        let outcome = created.and_then(|()| round(env, &dir, &mut row));
+        remove_dir(&dir);
+        match outcome {
+            Err(RunError::Abort) => return Err(RunError::Abort),
+            Err(RunError::Fail(reason)) => row.failures.push(reason),
+            Ok(()) => {}
+        }
+        let verdict = row.failure_text().unwrap_or_else(|| "PASS".into());
+        let wall = row.wall.as_secs_f64();
+        eprintln!("bench: load {agencies} agencies × {BETS} bets: {wall:.3} s, {verdict}");
+        rows.push(row);
+    }
+    let failed = rows
+        .iter()
+        .filter_map(|r| Some((r.agencies, r.failure_text()?)));
+    let failures = failed
+        .map(|(n, why)| format!("- FAILED: {n} agencies: {why}\n"))
+        .collect();
+    let values = [
+        ("table", table(&rows)),
+        ("targets", fmt::targets(&targets(&rows))),
+        ("failures", failures),
+        ("stamp", env.stamp(&load_start, "load")),
+    ];
+    Ok(Outcome {
+        body: fmt::fill(include_str!("load.md"), &values),
+        passed: rows.iter().all(|r| r.failures.is_empty()),
+        ..Outcome::default()
+    })
+}
