@@ -36,9 +36,10 @@ pub struct ServerConfig {
     /// A frame or echo line must be whole this long after its first byte, however slowly its
     /// bytes come (slow bytes must not hold a session).
     pub frame_timeout: Duration,
-    /// Most sessions of unidentified peers (echo, or no `HELLO` granted yet) at once; one more
-    /// evicts the oldest of them. Identified agencies do not count (one session each at most).
-    pub max_sessions: usize,
+    /// Most sessions of unidentified peers (echo, or no `HELLO` granted yet) at once, as
+    /// configured; `None` (empty, the default) derives it from `AGENCIES`, see
+    /// [`ServerConfig::max_sessions`].
+    pub max_sessions: Option<usize>,
     /// Per-agency secrets (`agency=secret` lines); `None` turns authentication off.
     pub secrets_file: Option<PathBuf>,
     /// Also log to the local syslog.
@@ -65,7 +66,7 @@ impl Default for ServerConfig {
             sync: SyncMode::Durable,
             idle_timeout: Duration::from_secs(60),
             frame_timeout: Duration::from_secs(10),
-            max_sessions: 128,
+            max_sessions: None,
             secrets_file: None,
             syslog: false,
             shutdown_grace: Duration::from_secs(5),
@@ -79,7 +80,20 @@ impl Default for ServerConfig {
 /// The smallest backlog the server derives (the course's 128).
 pub const MIN_BACKLOG: i32 = 128;
 
+/// The smallest `MAX_SESSIONS` the server derives.
+const MIN_MAX_SESSIONS: usize = 128;
+
 impl ServerConfig {
+    /// Most sessions of unidentified peers at once; one more evicts the oldest of them (if
+    /// connected 5 s or more). Identified agencies do not count (one session each at most).
+    /// As configured, or else `AGENCIES`, at least 128: when thousands of agencies connect at
+    /// once, thousands are still unidentified 5 s later, and a fixed 128 evicted them (10,000
+    /// agencies on two cores: about 2,600 cut off, and no draw).
+    pub fn max_sessions(&self) -> usize {
+        self.max_sessions
+            .unwrap_or_else(|| (self.agencies as usize).max(MIN_MAX_SESSIONS))
+    }
+
     /// The `listen(2)` backlog: as configured, or else room for every agency and every anonymous
     /// session to connect at the same instant (`AGENCIES + MAX_SESSIONS`, at least
     /// [`MIN_BACKLOG`]). A full accept queue drops a SYN, which the client's kernel resends only
@@ -87,7 +101,7 @@ impl ServerConfig {
     /// it at `net.core.somaxconn` (4096 by default).
     pub fn backlog(&self) -> i32 {
         self.listen_backlog.unwrap_or_else(|| {
-            let wanted = (self.agencies as usize).saturating_add(self.max_sessions);
+            let wanted = (self.agencies as usize).saturating_add(self.max_sessions());
             i32::try_from(wanted).unwrap_or(i32::MAX).max(MIN_BACKLOG)
         })
     }
@@ -191,8 +205,11 @@ impl ServerConfig {
         set(
             &get,
             "MAX_SESSIONS",
-            "a positive number",
-            positive,
+            "a positive number, or empty for one fitting AGENCIES",
+            |v| match v.trim() {
+                "" => Some(None),
+                n => positive(n).map(Some),
+            },
             &mut c.max_sessions,
         )?;
         set(

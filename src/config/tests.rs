@@ -138,7 +138,30 @@ fn the_backlog_fits_the_agencies_unless_set() {
     };
     let config = ServerConfig::load(Path::new("/nonexistent/config.ini"), &env).unwrap();
     assert_eq!(config.listen_backlog, None);
-    assert_eq!(config.backlog(), 3000 + 128);
+    // AGENCIES + MAX_SESSIONS, which itself defaults to AGENCIES.
+    assert_eq!(config.backlog(), 3000 + 3000);
     assert_eq!(ServerConfig::default().backlog(), 5 + 128);
     assert!(ServerConfig::default().backlog() >= MIN_BACKLOG);
+}
+
+#[test]
+fn max_sessions_fits_the_agencies_unless_set() {
+    let load = |agencies: &'static str, max: Option<&'static str>| {
+        let env = move |key: &str| match key {
+            "AGENCIES" => Some(agencies.to_string()),
+            "MAX_SESSIONS" => max.map(str::to_string),
+            _ => None,
+        };
+        ServerConfig::load(Path::new("/nonexistent/config.ini"), &env).unwrap()
+    };
+    assert_eq!(load("5", None).max_sessions(), 128, "at least 128");
+    assert_eq!(load("10000", None).max_sessions(), 10_000);
+    assert_eq!(load("10000", Some("")).max_sessions(), 10_000);
+    assert_eq!(load("10000", Some("4")).max_sessions(), 4);
+    assert!(
+        ServerConfig::load(Path::new("/nonexistent/config.ini"), &|key: &str| {
+            (key == "MAX_SESSIONS").then(|| "0".to_string())
+        })
+        .is_err()
+    );
 }

@@ -289,11 +289,11 @@ impl Supervisor {
                 "action: accept_connections | result: success | ip: {}",
                 peer.ip().to_canonical()
             );
-            if self.children.anonymous_sessions() >= self.config.max_sessions {
+            if self.children.anonymous_sessions() >= self.config.max_sessions() {
                 self.evict_oldest_anonymous();
             }
             // Evicted sessions take a moment to go: a flood beyond this is refused outright.
-            let ceiling = self.config.max_sessions * 2 + self.config.agencies as usize;
+            let ceiling = self.config.max_sessions() * 2 + self.config.agencies as usize;
             if self.children.sessions() >= ceiling {
                 refuse_busy(stream, peer, ceiling);
                 continue;
@@ -314,7 +314,7 @@ impl Supervisor {
                 log::info!(
                     "action: evict_session | result: success | pid: {pid} | ip: {} | detail: oldest of {} unidentified connections, to make room",
                     peer.ip().to_canonical(),
-                    self.config.max_sessions
+                    self.config.max_sessions()
                 );
             }
             if let Err(err) = kill(pid, Signal::SIGKILL) {
