@@ -25,8 +25,9 @@ mean of 100 samples. \`split_rows_*\`: 1,000 rows of the course's shape (45 to 5
 split into fields, by \`tp0::rows::split_row\` (eight bytes at a time) and, for comparison, by \`memchr3\` over
 the same bytes finding the same separators (\`,\`, \`\\n\`, \`"\`) without building a row: median $word
 word-at-a-time against $memchr with memchr. \`validate_bet\`: \`Bet::validate\` of one row's fields;
-\`decode_batch_of_120\`: \`protocol::decode\` of a frame of 120 bets; \`append_one_row\`: \`storage::append_row\`
-of one validated bet into the session's batch buffer.
+\`decode_batch_of_120\`: \`protocol::decode\` of a frame of 120 bets; \`append_one_row\`:
+\`storage::PendingRows::push\` of one validated bet into the session's batch buffer; \`receipt_of_1000_bets\`:
+\`domain::ReceiptBuilder\` over 1,000 bets and its digest (SHA-256 of about 68 kB of canonical encodings).
 
 \`\`\`text
 $out
