@@ -133,13 +133,7 @@ fn receipt_of_1000_bets(bencher: Bencher) {
     bencher.bench_local(|| {
         let mut receipt = ReceiptBuilder::new();
         for bet in black_box(&bets) {
-            receipt.add_fields([
-                bet.first_name,
-                bet.last_name,
-                bet.document,
-                bet.birthdate,
-                bet.number,
-            ]);
+            receipt.add_raw(bet);
         }
         receipt.receipt()
     });

@@ -48,15 +48,8 @@ pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<CheckedFile, 
         }
         let row = source.next_checked().map(|bet| match bet {
             Some(bet) => {
-                let raw = bet.raw();
                 // Validated: the number is its canonical decimal text, as the central stores it.
-                receipt.add_fields([
-                    raw.first_name,
-                    raw.last_name,
-                    raw.document,
-                    raw.birthdate,
-                    raw.number,
-                ]);
+                receipt.add_raw(&bet.raw());
                 true
             }
             None => false,

@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256};
 
+use super::RawBet;
+
 /// Encoded bets gathered before one `update`: hashing a few kilobytes per call instead of ~70
 /// bytes per bet saves SHA-256's per-call overhead and lets its block loop run uninterrupted.
 const PENDING_MAX: usize = 4096;
@@ -95,9 +97,19 @@ impl ReceiptBuilder {
         self.add_fields([first_name, last_name, document, birthdate, number]);
     }
 
-    /// Adds the next bet from its five fields as bytes, the number already in canonical decimal
-    /// (as a validated bet's is).
-    pub fn add_fields(&mut self, fields: [&[u8]; 5]) {
+    /// Adds the next bet from its raw fields, the number already in canonical decimal (as a
+    /// validated bet's is).
+    pub fn add_raw(&mut self, raw: &RawBet<'_>) {
+        self.add_fields([
+            raw.first_name,
+            raw.last_name,
+            raw.document,
+            raw.birthdate,
+            raw.number,
+        ]);
+    }
+
+    fn add_fields(&mut self, fields: [&[u8]; 5]) {
         if self.pending.capacity() == 0 {
             self.pending.reserve(PENDING_MAX + 64);
         }

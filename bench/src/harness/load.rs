@@ -269,8 +269,7 @@ impl Agency {
                 if !batch.push(&raw).map_err(text)? {
                     break;
                 }
-                self.receipt
-                    .add_fields([first_name, last_name, document, birthdate, number]);
+                self.receipt.add_raw(&raw);
                 self.sent += 1;
             }
             self.out.extend_from_slice(batch.frame().map_err(text)?);
