@@ -37,6 +37,16 @@ pub(super) fn positive<T: std::str::FromStr + Default + PartialOrd>(text: &str) 
     parse_num(text).filter(|n| *n > T::default())
 }
 
+/// A positive number, or `Some(None)` for an empty value (derived from other keys).
+pub(super) fn optional_positive<T: std::str::FromStr + Default + PartialOrd>(
+    text: &str,
+) -> Option<Option<T>> {
+    match text.trim() {
+        "" => Some(None),
+        n => positive(n).map(Some),
+    }
+}
+
 pub(super) fn optional_path(text: &str) -> Option<PathBuf> {
     (!text.trim().is_empty()).then(|| PathBuf::from(text.trim()))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
-use super::parse::{optional_path, parse_bool, parse_duration, parse_num, positive, set};
+use super::parse::{optional_path, optional_positive, parse_bool, parse_duration, parse_num, set};
 use super::{ConfigError, Env, SyncMode};
 use crate::logging::parse_level;
 
@@ -149,15 +149,11 @@ impl ServerConfig {
             |v| Some(v.trim().to_string()),
             &mut c.ip,
         )?;
-        let backlog = |v: &str| match v.trim() {
-            "" => Some(None),
-            n => positive(n).map(Some),
-        };
         set(
             &get,
             "SERVER_LISTEN_BACKLOG",
             "a positive number, or empty for one fitting AGENCIES",
-            backlog,
+            optional_positive,
             &mut c.listen_backlog,
         )?;
         set(
@@ -206,10 +202,7 @@ impl ServerConfig {
             &get,
             "MAX_SESSIONS",
             "a positive number, or empty for one fitting AGENCIES",
-            |v| match v.trim() {
-                "" => Some(None),
-                n => positive(n).map(Some),
-            },
+            optional_positive,
             &mut c.max_sessions,
         )?;
         set(
