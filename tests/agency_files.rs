@@ -358,3 +358,59 @@ fn a_resumed_upload_counts_bets_not_lines() {
         Some("4".into())
     );
 }
+
+#[test]
+fn check_mode_reports_a_file_without_connecting() {
+    let scratch = Scratch::new("checkmode");
+    // Listening but never accepting: a connection attempt would still complete into the backlog.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let good = scratch.path("good.csv");
+    std::fs::write(
+        &good,
+        "\u{feff}nombre,apellido,documento,nacimiento,numero\r\nAna,Lorca,1,1999-03-17,7574\r\n\r\nBo,Diaz,2,2000-01-01,1\r\n",
+    )
+    .unwrap();
+    let bad = scratch.path("bad.csv");
+    std::fs::write(
+        &bad,
+        "Ana,Lorca,1,1999-03-17,7574\r\nBo,Diaz,2,2000-02-30,1\r\n",
+    )
+    .unwrap();
+    let check = [("CLI_MODE", "check")];
+    let mut done = finish_all(vec![
+        spawn_client(&address, 1, &good, &check),
+        spawn_client(&address, 2, &bad, &check),
+    ]);
+    let (bad_status, bad_log) = done.pop().unwrap();
+    let (good_status, good_log) = done.pop().unwrap();
+    assert_eq!(good_status.code(), Some(0), "{good_log}");
+    let success = "action: check_agency_file | result: success";
+    assert_eq!(
+        logged_value(&good_log, success, "bets"),
+        Some("2".into()),
+        "{good_log}"
+    );
+    assert_eq!(
+        logged_value(&good_log, success, "blank_lines"),
+        Some("1".into())
+    );
+    assert_eq!(
+        logged_value(&good_log, success, "header_row"),
+        Some("true".into())
+    );
+    assert_eq!(
+        logged_value(&good_log, success, "byte_order_mark"),
+        Some("true".into())
+    );
+    assert_eq!(bad_status.code(), Some(1), "{bad_log}");
+    assert!(
+        bad_log.contains("| row: 2 | field: nacimiento | reason: not a valid YYYY-MM-DD date"),
+        "{bad_log}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "a check connected to the server"
+    );
+}

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Mode::Echo => "echo",
         Mode::Bet => "bet",
         Mode::Agency => "agency",
+        Mode::Check => "check",
     };
     log::info!(
         "action: config | result: success | client_id: {} | server_address: {} | loop_amount: {} | loop_period: {} | log_level: {} | mode: {mode} | batch_max_amount: {}",

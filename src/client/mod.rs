@@ -101,6 +101,7 @@ pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
                 );
             })
         }),
+        Mode::Check => check_file(&config.data_file, stop).map(|_| ()),
     };
     match outcome {
         Ok(()) => 0,

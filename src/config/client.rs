@@ -18,6 +18,8 @@ pub enum Mode {
     Bet,
     /// Exercises 6–8: upload the agency's file, END, winners.
     Agency,
+    /// Only check the agency's file, as an upload does before it connects; nothing is sent.
+    Check,
 }
 
 /// The client's settings.
@@ -144,9 +146,16 @@ impl ClientConfig {
             "echo" => Some(Mode::Echo),
             "bet" => Some(Mode::Bet),
             "agency" => Some(Mode::Agency),
+            "check" => Some(Mode::Check),
             _ => None,
         };
-        set(&get, "mode", "echo, bet or agency", mode, &mut c.mode)?;
+        set(
+            &get,
+            "mode",
+            "echo, bet, agency or check",
+            mode,
+            &mut c.mode,
+        )?;
         set(
             &get,
             "data.file",
