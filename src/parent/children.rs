@@ -62,6 +62,13 @@ struct Entry {
     standing: Standing,
 }
 
+impl Entry {
+    /// Whether it counts against `MAX_SESSIONS`: a session not identified (the coordinator is not one).
+    fn is_anonymous(&self) -> bool {
+        self.standing == Standing::Anonymous && self.role != Role::Coordinator
+    }
+}
+
 /// A session's standing: anonymous ones are bounded and the oldest give way to newcomers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Standing {
@@ -78,6 +85,9 @@ pub(super) enum Standing {
 pub(super) struct Children {
     entries: HashMap<Pid, Entry>,
     coordinator: Option<Pid>,
+    /// Sessions standing [`Standing::Anonymous`], kept as they change: the parent asks on every
+    /// accept, and counting the entries then made a round of N agencies cost N² steps.
+    anonymous: usize,
 }
 
 impl Children {
@@ -85,6 +95,8 @@ impl Children {
     pub(super) fn add(&mut self, pid: Pid, role: Role) {
         if role == Role::Coordinator {
             self.coordinator = Some(pid);
+        } else {
+            self.anonymous += 1;
         }
         self.entries.insert(
             pid,
@@ -103,12 +115,15 @@ impl Children {
 
     /// Live sessions whose peer has not identified itself as an agency.
     pub(super) fn anonymous_sessions(&self) -> usize {
-        self.entries
-            .values()
-            .filter(|entry| {
-                entry.standing == Standing::Anonymous && entry.role != Role::Coordinator
-            })
-            .count()
+        self.anonymous
+    }
+
+    /// Moves an anonymous session to `standing`, keeping the count.
+    fn leave_anonymity(anonymous: &mut usize, entry: &mut Entry, standing: Standing) {
+        if entry.is_anonymous() {
+            *anonymous -= 1;
+        }
+        entry.standing = standing;
     }
 
     /// Records that session `pid` serves an identified agency (unknown pids are ignored: the
@@ -116,7 +131,7 @@ impl Children {
     pub(super) fn identify(&mut self, pid: Pid) {
         if let Some(entry) = self.entries.get_mut(&pid) {
             if entry.standing == Standing::Anonymous {
-                entry.standing = Standing::Identified;
+                Self::leave_anonymity(&mut self.anonymous, entry, Standing::Identified);
             }
         }
     }
@@ -127,14 +142,12 @@ impl Children {
         let (pid, entry) = self
             .entries
             .iter_mut()
-            .filter(|(_, entry)| {
-                entry.standing == Standing::Anonymous && entry.role != Role::Coordinator
-            })
+            .filter(|(_, entry)| entry.is_anonymous())
             .min_by_key(|(_, entry)| entry.started)?;
         if entry.started.elapsed() < min_age {
             return None;
         }
-        entry.standing = Standing::Evicted;
+        Self::leave_anonymity(&mut self.anonymous, entry, Standing::Evicted);
         Some((*pid, entry.role.clone()))
     }
 
@@ -168,6 +181,9 @@ impl Children {
             let (pid, exit) = exit;
             // As PID 1 in a container we may also reap orphans we never forked; they have no entry.
             if let Some(entry) = self.entries.remove(&pid) {
+                if entry.is_anonymous() {
+                    self.anonymous -= 1;
+                }
                 if self.coordinator == Some(pid) {
                     self.coordinator = None;
                 }
@@ -202,5 +218,45 @@ impl Children {
                 let _ = kill(*pid, signal);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kept count against the entries counted one by one.
+    fn counted(children: &Children) -> usize {
+        children
+            .entries
+            .values()
+            .filter(|e| e.is_anonymous())
+            .count()
+    }
+
+    #[test]
+    fn the_anonymous_count_follows_every_change_of_standing() {
+        let mut children = Children::default();
+        children.add(Pid::from_raw(1), Role::Coordinator);
+        for pid in 2..=6 {
+            let peer = SocketAddr::from(([127, 0, 0, 1], 1000 + pid as u16));
+            children.add(Pid::from_raw(pid), Role::Session { peer });
+        }
+        assert_eq!((children.anonymous_sessions(), counted(&children)), (5, 5));
+        children.identify(Pid::from_raw(3));
+        children.identify(Pid::from_raw(3));
+        children.identify(Pid::from_raw(99));
+        assert_eq!((children.anonymous_sessions(), counted(&children)), (4, 4));
+        let Some((evicted, _)) = children.evict_oldest_anonymous(Duration::ZERO) else {
+            panic!("no anonymous session evicted");
+        };
+        assert_ne!(
+            evicted,
+            Pid::from_raw(3),
+            "an identified session was evicted"
+        );
+        // An evicted session identifying itself on its way out is not counted again.
+        children.identify(evicted);
+        assert_eq!((children.anonymous_sessions(), counted(&children)), (3, 3));
     }
 }
