@@ -48,6 +48,9 @@ pub struct Coordinator<L: Ledger, A: Liveness> {
     opening: Opening,
     claims: HashMap<AgencyId, SessionId>,
     ended: BTreeSet<AgencyId>,
+    /// How many of `ended` are agencies of this round (`1..=agencies`), kept as ENDs come: the
+    /// draw's check runs on every END, and counting the set there made a round cost N² steps.
+    ended_here: u32,
     waiting_to_open: Vec<IpcSender<OpeningReply>>,
     parked: Vec<(AgencyId, IpcSender<WinnersReply>)>,
     drawn: Option<Drawn>,
@@ -60,6 +63,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
     /// barrier opened).
     pub fn new(ledger: L, liveness: A, agencies: u32, timing: Timing) -> Self {
         let ended = ledger.ended();
+        let ended_here = ended.range(1..=agencies).count() as u32;
         let under_way = ledger.stored_at_open() > 0 || !ended.is_empty();
         let opening = Opening::at_start(&timing, under_way);
         if !opening.is_open() {
@@ -76,6 +80,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             opening,
             claims: HashMap::new(),
             ended,
+            ended_here,
             waiting_to_open: Vec::new(),
             parked: Vec::new(),
             drawn: None,
@@ -145,7 +150,11 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 };
                 let _ = reply.send(answer);
             }
-            Request::Release { session } => self.claims.retain(|_, holder| *holder != session),
+            Request::Release { agency, session } => {
+                if self.claims.get(&agency) == Some(&session) {
+                    self.claims.remove(&agency);
+                }
+            }
         }
     }
 
@@ -236,9 +245,12 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 log::error!("action: end_agency | result: fail | agency: {agency} | error: {err}");
                 return EndReply::Failed(err.to_string());
             }
+            if (1..=self.agencies).contains(&agency) {
+                self.ended_here += 1;
+            }
             log::info!(
                 "action: end_agency | result: success | agency: {agency} | bets: {total} | ended: {}/{}",
-                self.ended.len(),
+                self.ended_here,
                 self.agencies
             );
         }
@@ -285,8 +297,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
     fn draw_if_complete(&mut self, now: Instant) -> Result<(), String> {
         // Only agencies of this round count: a stale END of an agency beyond `agencies` must not
         // stand in for one still uploading.
-        let ended = self.ended.range(1..=self.agencies).count();
-        if self.drawn.is_some() || (ended as u64) < u64::from(self.agencies) {
+        if self.drawn.is_some() || self.ended_here < self.agencies {
             return Ok(());
         }
         let recovered = self.ledger.drawn();

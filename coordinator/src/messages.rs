@@ -56,7 +56,9 @@ pub enum Request {
     },
     /// The session no longer holds its agency (sent by a child on its way out).
     Release {
-        /// The session letting go.
+        /// The agency it claimed.
+        agency: AgencyId,
+        /// The session letting go: the claim lapses only if it still holds it.
         session: SessionId,
     },
 }

@@ -140,7 +140,16 @@ fn second_live_claim_is_busy_and_dead_holder_is_replaced() {
     // Session 12 claims agency 2 whose earlier holder (13) is dead.
     assert!(matches!(claim(&mut c, 2, 13), ClaimReply::Granted { .. }));
     assert!(matches!(claim(&mut c, 2, 12), ClaimReply::Granted { .. }));
-    c.serve(Request::Release { session: 10 });
+    // A release by a session that does not hold the agency changes nothing.
+    c.serve(Request::Release {
+        agency: 1,
+        session: 12,
+    });
+    assert_eq!(claim(&mut c, 1, 11), ClaimReply::Busy);
+    c.serve(Request::Release {
+        agency: 1,
+        session: 10,
+    });
     assert!(matches!(claim(&mut c, 1, 11), ClaimReply::Granted { .. }));
 }
 

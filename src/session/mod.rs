@@ -167,6 +167,7 @@ impl Session<'_, '_> {
     fn release_claim(&mut self) {
         if self.progress.claimed {
             let _ = self.ctx.coordinator.send(Request::Release {
+                agency: self.progress.agency,
                 session: std::process::id(),
             });
             self.progress.claimed = false;
