@@ -94,7 +94,7 @@ fn report(counted: &FileTally, file: &str) {
             receipt.count,
             receipt.digest,
             winners.len(),
-            field(&winners.join(","))
+            field(&winners.iter().collect::<Vec<_>>().join(","))
         );
     }
     println!(

@@ -21,8 +21,8 @@ mod ports;
 pub mod round;
 
 pub use messages::{
-    AgencyId, AuthReply, ClaimReply, EndReply, OpeningReply, Receipt, Request, SessionId,
-    WinnersReply,
+    AgencyId, AuthReply, ClaimReply, Documents, EndReply, OpeningReply, Receipt, Request,
+    SessionId, WinnersReply,
 };
 pub use ports::{AgencyDraw, Draw, Ledger, Liveness};
 pub use round::{Opening, Timing};

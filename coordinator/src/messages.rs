@@ -117,13 +117,91 @@ pub struct Receipt {
     pub digest: [u8; 32],
 }
 
+/// Documents of winning bets, in order, packed in one buffer (each its length as 4 bytes, then
+/// its text): an agency's list is one allocation, not one per document. At 10,000 agencies with
+/// 43,475 winners, a `String` each was 2.8 MB of the coordinator's heap, and the draw's copy as
+/// much again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Documents {
+    packed: Vec<u8>,
+    count: u32,
+}
+
+impl Documents {
+    /// No documents.
+    pub const fn new() -> Self {
+        Documents {
+            packed: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// Appends `document`, unless it is 4 GiB or longer (no field of a row comes near).
+    pub fn push(&mut self, document: &str) {
+        let Ok(len) = u32::try_from(document.len()) else {
+            return;
+        };
+        self.packed.extend_from_slice(&len.to_le_bytes());
+        self.packed.extend_from_slice(document.as_bytes());
+        self.count += 1;
+    }
+
+    /// How many documents.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The documents, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut rest = self.packed.as_slice();
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let document = tail.get(..len)?;
+            rest = tail.get(len..)?;
+            // Only `push` wrote these bytes, from a `&str`.
+            std::str::from_utf8(document).ok()
+        })
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Documents {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(documents: I) -> Self {
+        let mut packed = Documents::new();
+        for document in documents {
+            packed.push(document);
+        }
+        packed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Documents;
+
+    #[test]
+    fn documents_come_back_as_pushed() {
+        let documents: Documents = ["30904465", "", "007", "Ñandú 1"].into_iter().collect();
+        assert_eq!(documents.len(), 4);
+        let back: Vec<&str> = documents.iter().collect();
+        assert_eq!(back, ["30904465", "", "007", "Ñandú 1"]);
+        assert!(Documents::new().is_empty());
+        assert_eq!(Documents::new().iter().count(), 0);
+    }
+}
+
 /// The answer to [`Request::Winners`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WinnersReply {
     /// The agency's winners and the receipt of what the draw read of its bets.
     Winners {
         /// The documents of the agency's winning bets, in file order.
-        documents: Vec<String>,
+        documents: Documents,
         /// What the draw read of the agency's bets.
         receipt: Receipt,
     },

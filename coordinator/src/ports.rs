@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::messages::{AgencyId, Receipt, SessionId};
+use crate::messages::{AgencyId, Documents, Receipt, SessionId};
 
 /// What the coordinator needs from storage: positions, durable ENDs and the draw.
 pub trait Ledger {
@@ -48,7 +48,7 @@ pub struct Draw {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgencyDraw {
     /// The documents of its winning bets, in file order.
-    pub winners: Vec<String>,
+    pub winners: Documents,
     /// What the draw read of its bets.
     pub receipt: Receipt,
 }

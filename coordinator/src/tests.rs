@@ -51,7 +51,7 @@ impl Ledger for MemoryLedger {
                 let bets = self.bets.get(&a).unwrap_or(&none);
                 let docs = bets.iter().filter(|(_, n)| *n == 7574);
                 let draw = AgencyDraw {
-                    winners: docs.map(|(d, _)| d.clone()).collect(),
+                    winners: docs.map(|(d, _)| d.as_str()).collect(),
                     receipt: receipt(a, bets.len() as u64),
                 };
                 (a, draw)
@@ -76,7 +76,7 @@ fn receipt(agency: AgencyId, count: u64) -> Receipt {
 /// What agency `agency`, with `count` bets, is told.
 fn told(agency: AgencyId, count: u64, documents: &[&str]) -> WinnersReply {
     WinnersReply::Winners {
-        documents: documents.iter().map(|d| d.to_string()).collect(),
+        documents: documents.iter().copied().collect(),
         receipt: receipt(agency, count),
     }
 }

@@ -132,7 +132,7 @@ impl Ledger for BetsLedger<'_> {
             .map(|agency| {
                 let receipt = tally.receipt(agency);
                 let draw = AgencyDraw {
-                    winners: tally.winners(agency).to_vec(),
+                    winners: tally.winners(agency).clone(),
                     receipt: Receipt {
                         count: receipt.count,
                         digest: receipt.digest.0,

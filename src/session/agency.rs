@@ -153,6 +153,7 @@ impl Session<'_, '_> {
         // Waiting for the other agencies is not idleness: no timeout here, only SIGTERM.
         match self.ask(|reply| Request::Winners { agency, reply }, None)? {
             WinnersReply::Winners { documents, receipt } => {
+                let documents: Vec<&str> = documents.iter().collect();
                 self.conn
                     .send_winners(receipt.count, receipt.digest, &documents)?;
                 log::info!(

@@ -9,12 +9,13 @@ use std::path::Path;
 use super::scan::{scan_bets, ScannedBet};
 use super::StorageError;
 use crate::domain::{has_won, ContentHasher, Digest, Receipt, ReceiptBuilder};
+use ::coordinator::Documents;
 
 /// One agency's share of a [`Tally`].
 #[derive(Debug, Clone, Default)]
 struct AgencyTally {
     receipt: ReceiptBuilder,
-    winners: Vec<String>,
+    winners: Documents,
 }
 
 /// Counts, receipts and winners per agency, of the bets read so far in file order.
@@ -58,8 +59,7 @@ impl Tally {
             bet.number,
         );
         if has_won(bet.number) {
-            let document = String::from_utf8_lossy(bet.document).into_owned();
-            share.winners.push(document);
+            share.winners.push(&String::from_utf8_lossy(bet.document));
         }
     }
 
@@ -86,9 +86,9 @@ impl Tally {
     }
 
     /// The documents of `agency`'s winning bets, in file order.
-    pub fn winners(&self, agency: u32) -> &[String] {
-        self.share(agency)
-            .map_or(&[], |share| share.winners.as_slice())
+    pub fn winners(&self, agency: u32) -> &Documents {
+        static NONE: Documents = Documents::new();
+        self.share(agency).map_or(&NONE, |share| &share.winners)
     }
 
     /// Every agency with a bet read, in no particular order.

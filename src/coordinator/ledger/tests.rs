@@ -65,8 +65,9 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     assert_eq!(ledger.position(2).unwrap(), 1);
     assert_eq!(ledger.position(3).unwrap(), 0);
     let draw = ledger.draw(3).unwrap();
-    assert_eq!(draw.agencies[&1].winners, vec!["1".to_string()]);
-    assert_eq!(draw.agencies[&2].winners, vec!["3".to_string()]);
+    let winners = |agency| draw.agencies[&agency].winners.iter().collect::<Vec<_>>();
+    assert_eq!(winners(1), ["1"]);
+    assert_eq!(winners(2), ["3"]);
     assert!(draw.agencies[&3].winners.is_empty());
     // Receipts of the fields as the agency sent them, the quoted name unescaped.
     let mut one = ReceiptBuilder::new();
