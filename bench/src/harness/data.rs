@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, for_each_line, Ctx, Result};
 use crate::harness::procs::{Proc, Spawn};
+use crate::harness::{fail, for_each_line, Ctx, Result};
 
 /// The number that wins the draw.
 pub const WINNING_NUMBER: u32 = 7574;
@@ -38,6 +38,18 @@ pub struct Dataset {
     pub bets: u64,
     /// Bets in each agency's file.
     pub per_agency: Vec<u64>,
+}
+
+impl Dataset {
+    /// The bets of the largest agency, and the size in bytes of its file.
+    pub fn largest(&self) -> (u64, u64) {
+        let most = self
+            .per_agency
+            .iter()
+            .zip(&self.files)
+            .max_by_key(|(n, _)| **n);
+        most.map_or((0, 0), |(n, f)| (*n, f.metadata().map_or(0, |m| m.len())))
+    }
 }
 
 /// The course's five agency files, if all are there.

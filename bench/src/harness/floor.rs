@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, Ctx, Result};
 use crate::harness::data::Dataset;
 use crate::harness::machine::{children_cpu, thread_cpu};
 use crate::harness::procs::{wait_all, Proc, Spawn};
+use crate::harness::{fail, Ctx, Result};
 
 /// Appends what one connection sends to `file`; the bytes received.
 fn receive(mut stream: TcpStream, mut file: &File) -> io::Result<u64> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::resource::{getrusage, UsageWho};
 
-use crate::harness::ctx::{fail, Result};
+use crate::harness::{fail, Result};
 
 /// Facts about the machine.
 pub struct Machine {
