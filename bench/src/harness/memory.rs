@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::harness::machine::proc_field;
 use crate::harness::{fail, Result};
 
 /// The shortest pause between two sweeps over the processes.
@@ -118,9 +119,6 @@ fn peak_kb(pid: i32) -> Option<u64> {
 
 /// A `kB` field of `/proc/<pid>/<file>` (`status`, `smaps_rollup`).
 pub fn proc_kb(pid: i32, file: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
-    line.split_whitespace().next()?.parse().ok()
+    let value = proc_field(&format!("/proc/{pid}/{file}"), key)?;
+    value.split_whitespace().next()?.parse().ok()
 }

@@ -13,7 +13,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use crate::harness::data::Dataset;
 use crate::harness::floor::{self, AgencyFloor};
 use crate::harness::link::{Link, Spec};
-use crate::harness::machine::{children_cpu, count_rows, load_1min, tcp_ext};
+use crate::harness::machine::{count_rows, cpu_total, load_1min, tcp_ext, RUSAGE_CHILDREN};
 use crate::harness::memory::Sampler;
 use crate::harness::procs::{remove_dir, wait_all, Proc, Spawn};
 use crate::harness::{fail, for_each_line, Ctx, Result, RunError};
@@ -273,7 +273,7 @@ fn run_tp0(
     result: &mut RunResult,
 ) -> Result<()> {
     let agencies = data.files.len();
-    let cpu_before = children_cpu();
+    let cpu_before = cpu_total(RUSAGE_CHILDREN);
     let (mut server, port) = start_server(ctx, dir, agencies, settings)?;
     // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
     let sampler = Sampler::start(server.pid.as_raw())?;
@@ -312,14 +312,15 @@ fn run_tp0(
         return Err(why.into());
     };
     result.e2e = Some(end - start);
-    let cpu_clients = children_cpu().saturating_sub(cpu_before);
+    let cpu_clients = cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before);
     (result.cpu_clients, result.load) = (Some(cpu_clients), load_1min());
     let overflows = overflows_before.zip(tcp_ext("ListenOverflows"));
     result.listen_overflows = overflows.map(|(a, b)| b.saturating_sub(a));
     stop_server(ctx, &mut server, &mut result.failures)?;
     let peaks = sampler.finish();
     if server.status.is_some() {
-        result.cpu_server = Some(children_cpu().saturating_sub(cpu_before + cpu_clients));
+        result.cpu_server =
+            Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before + cpu_clients));
     }
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;

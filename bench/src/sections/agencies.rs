@@ -10,7 +10,7 @@ use crate::harness::data::Source;
 use crate::harness::measure::{Plan, Summary};
 use crate::harness::run::{RunResult, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
 use crate::harness::Result;
-use crate::sections::{chart, headline, point, time_target, Env, Outcome};
+use crate::sections::{headline, point, time_target, Env, Outcome};
 
 /// The chart this section draws.
 const CHART: &str = "benchmarks-agencies.png";
@@ -194,7 +194,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         ("targets", fmt::targets(&targets(&rows))),
     ];
     out.write(include_str!("agencies.md"), &values);
-    out.chart = chart(CHART, draw(&rows))?;
+    out.chart = Some((CHART, draw(&rows)?));
     let row = tp0(&rows).find(|r| r.agencies == 1_000);
     let what = "CPU per agency at 1,000 agencies (server tree + client)";
     let target = "— (1,000 agencies end to end ≤ 3 s)";

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::fmt::{self, mib, num, thousands, Table, Target};
 use crate::harness::load::{play, Plan};
-use crate::harness::machine::{children_times, load_average};
+use crate::harness::machine::{cpu, load_average, RUSAGE_CHILDREN};
 use crate::harness::memory::{children, proc_kb};
 use crate::harness::run::{check_rows, fields, get, in_scratch, start_server, stop_server};
 use crate::harness::run::{succeeded, Settings};
@@ -84,7 +84,7 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
         let wrote = wrote.and(fs::write(dir.join("config.ini"), ini));
         wrote.map_err(fail("write the secrets"))?;
     }
-    let before = children_times();
+    let before = cpu(RUSAGE_CHILDREN);
     let (mut server, port) = start_server(env.ctx, dir, n as usize, Settings::Shipped)?;
     let (pid, log) = (server.pid.as_raw(), dir.join("server.log"));
     let plan = Plan {
@@ -99,7 +99,7 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     row.parent.0 = proc_kb(pid, "status", "VmHWM");
     row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
     stop_server(env.ctx, &mut server, &mut row.failures)?;
-    let after = children_times();
+    let after = cpu(RUSAGE_CHILDREN);
     row.cpu = server
         .status
         .map(|_| (after.0 - before.0, after.1 - before.1));

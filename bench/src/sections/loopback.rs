@@ -9,7 +9,7 @@ use crate::harness::measure::{Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
 use crate::harness::Result;
-use crate::sections::{chart, headline, point, time_target, Env, Headline, Outcome};
+use crate::sections::{headline, point, time_target, Env, Headline, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
@@ -337,7 +337,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         panel(&rows, Role::Agencies, agencies),
         panel(&rows, Role::Batches, batches),
     ];
-    out.chart = chart("benchmarks.png", render(title, (1400, 640), &panels))?;
+    out.chart = Some(("benchmarks.png", render(title, (1400, 640), &panels)?));
     out.headline = headlines(&rows);
     Ok(out)
 }

@@ -13,7 +13,7 @@ use crate::fmt::{fill, mib, num, thousands, times, Table, Target};
 use crate::harness::machine::{load_average, Machine};
 use crate::harness::measure::{measure, problems, Plan, Status, Summary};
 use crate::harness::run::ROLES;
-use crate::harness::{Ctx, Result, RunError};
+use crate::harness::{Ctx, Result};
 
 /// What the bench's setup gives every section.
 pub struct Env<'a> {
@@ -130,14 +130,6 @@ pub fn time_target<T>(what: &str, detail: &str, limit: f64, row: Option<&Summary
         t.is_some_and(|t| t <= limit),
         format!("{what}{detail}: {measured}"),
     )
-}
-
-/// A chart's failure to draw, as the bench's error.
-pub fn chart(
-    name: &'static str,
-    png: Result<Vec<u8>, String>,
-) -> Result<Option<(&'static str, Vec<u8>)>> {
-    Ok(Some((name, png.map_err(RunError::Fail)?)))
 }
 
 /// A chart's point for `row` at `x`: its median end to end through `y`, the whisker from its
