@@ -40,19 +40,56 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
     }
 }
 
-/// A Markdown table: `heads` the column names between `|`, `align` one letter per column (`r`
-/// right-aligned, anything else left).
-pub fn table(heads: &str, align: &str, rows: &[Vec<String>]) -> String {
-    let rule = align.chars().map(|a| if a == 'r' { "---:" } else { "---" });
-    let mut out = format!(
-        "| {} |\n|{}|\n",
-        heads.replace('|', " | "),
-        rule.collect::<Vec<_>>().join("|")
-    );
-    for row in rows {
-        out += &format!("| {} |\n", row.join(" | "));
+/// A Markdown table built column by column over its rows, so that a head, its alignment and its
+/// cells are written in one place.
+pub struct Table<'a, R> {
+    rows: Vec<&'a R>,
+    heads: Vec<String>,
+    rules: Vec<&'static str>,
+    cells: Vec<Vec<String>>,
+}
+
+impl<'a, R> Table<'a, R> {
+    /// A table of one line per row, no column yet.
+    pub fn of(rows: impl IntoIterator<Item = &'a R>) -> Self {
+        let rows: Vec<&R> = rows.into_iter().collect();
+        let cells = rows.iter().map(|_| Vec::new()).collect();
+        let (heads, rules) = (Vec::new(), Vec::new());
+        Table {
+            rows,
+            heads,
+            rules,
+            cells,
+        }
     }
-    out
+
+    /// A left-aligned column (text).
+    pub fn left(self, head: impl Into<String>, cell: impl Fn(&R) -> String) -> Self {
+        self.column(head.into(), "---", cell)
+    }
+
+    /// A right-aligned column (figures).
+    pub fn right(self, head: impl Into<String>, cell: impl Fn(&R) -> String) -> Self {
+        self.column(head.into(), "---:", cell)
+    }
+
+    /// Adds a column.
+    fn column(mut self, head: String, rule: &'static str, cell: impl Fn(&R) -> String) -> Self {
+        for (row, cells) in self.rows.iter().zip(&mut self.cells) {
+            cells.push(cell(row));
+        }
+        self.heads.push(head);
+        self.rules.push(rule);
+        self
+    }
+
+    /// The Markdown: the heads, the alignment rule, a line per row.
+    pub fn markdown(&self) -> String {
+        let lines = [&self.heads].into_iter().chain(&self.cells);
+        let mut lines = lines.map(|cells| format!("| {} |\n", cells.join(" | ")));
+        let heads = lines.next().unwrap_or_default();
+        heads + &format!("|{}|\n", self.rules.join("|")) + &lines.collect::<String>()
+    }
 }
 
 /// `template` with each `{key}` replaced by its value.
@@ -125,7 +162,8 @@ mod tests {
         assert_eq!([thousands(1_573_940), thousands(12)], ["1,573,940", "12"]);
         let medians = [vec![3.0, 1.0, 2.0], vec![4.0, 1.0, 2.0, 3.0]].map(median);
         assert_eq!(medians, [Some(2.0), Some(2.5)]);
-        let t = table("a|b", "lr", &[vec!["x".into(), "1".into()]]);
+        let rows = Table::of(&[("x", 1)]).left("a", |r| r.0.into());
+        let t = rows.right("b", |r| r.1.to_string()).markdown();
         assert_eq!(t, "| a | b |\n|---|---:|\n| x | 1 |\n");
         let report = "# B\n\n<!-- about:begin -->\nabout\n<!-- about:end -->\n";
         let merged = merge_section(report, "x", "new", "about");

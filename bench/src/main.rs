@@ -31,9 +31,9 @@ use std::time::Instant;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use crate::harness::ctx::{fail, Ctx, Result, RunError};
 use crate::harness::machine::{load_average, Machine};
 use crate::harness::procs::{raise_fd_limit, remove_dir};
+use crate::harness::{fail, Ctx, Result, RunError};
 use crate::sections::{Env, Run};
 
 /// Every section, in the report's order.

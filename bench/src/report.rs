@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::fmt::{fill, marked, merge_section, section_of, table};
+use crate::fmt::{fill, marked, merge_section, section_of, Table};
 use crate::harness::machine::Machine;
 use crate::sections::Headline;
 
@@ -28,12 +28,17 @@ fn headline(old: &str, new: &[Headline]) -> String {
             None => rows.push(row.clone()),
         }
     }
-    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let table = Table::of(&rows)
+        .left("Figure", |r| r[0].clone())
+        .right("tp0", |r| r[1].clone())
+        .right("Floor", |r| r[2].clone())
+        .right("Ratio", |r| r[3].clone())
+        .left("Target", |r| r[4].clone());
     format!(
         "## Headline\n\nEach figure beside the floor: what this machine needs at least for the \
          same work, measured in the same run (each section says how). Ratio = tp0 / floor; the \
          Docker round's row gives the difference, as its target does.\n\n{}",
-        table("Figure|tp0|Floor|Ratio|Target", "lrrrl", &rows)
+        table.markdown()
     )
 }
 

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, for_each_line, Ctx, Result};
 use crate::harness::procs::{Proc, Spawn};
+use crate::harness::{fail, for_each_line, Ctx, Result};
 
 /// The number that wins the draw.
 pub const WINNING_NUMBER: u32 = 7574;
@@ -38,6 +38,18 @@ pub struct Dataset {
     pub bets: u64,
     /// Bets in each agency's file.
     pub per_agency: Vec<u64>,
+}
+
+impl Dataset {
+    /// The bets of the largest agency, and the size in bytes of its file.
+    pub fn largest(&self) -> (u64, u64) {
+        let most = self
+            .per_agency
+            .iter()
+            .zip(&self.files)
+            .max_by_key(|(n, _)| **n);
+        most.map_or((0, 0), |(n, f)| (*n, f.metadata().map_or(0, |m| m.len())))
+    }
 }
 
 /// The course's five agency files, if all are there.
@@ -73,37 +85,31 @@ pub fn prepare(ctx: &Ctx, source: &Source, course: &Path, dir: &Path) -> Result<
         Source::Course => 1,
     };
     let missing = || format!("course dataset missing in {}", course.display());
-    let mut data = Dataset::default();
-    for (i, file) in course_files(course)
-        .ok_or_else(missing)?
-        .into_iter()
-        .enumerate()
-    {
+    let (files, mut data) = (
+        course_files(course).ok_or_else(missing)?,
+        Dataset::default(),
+    );
+    for (i, file) in files.into_iter().enumerate() {
         ctx.check()?;
         let (rows, winners) = scan_csv(&file)?;
         data.bets += rows * times;
         data.per_agency.push(rows * times);
         data.winners.push(winners * times);
-        data.files.push(if times == 1 {
-            file
-        } else {
-            let out = dir.join(format!("agency-{}.csv", i + 1));
-            repeat_file(&file, &out, times)?;
-            out
-        });
+        if times == 1 {
+            data.files.push(file);
+            continue;
+        }
+        // The copies, with a line break between them if the file lacks a final one.
+        let out = dir.join(format!("agency-{}.csv", i + 1));
+        let mut text = fs::read(&file).map_err(fail(format!("read {}", file.display())))?;
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.extend_from_slice(b"\r\n");
+        }
+        let copies = text.repeat(times as usize);
+        fs::write(&out, copies).map_err(fail(format!("write {}", out.display())))?;
+        data.files.push(out);
     }
     Ok(data)
-}
-
-/// Writes `src` `times` over into `out`, with a line break between copies if `src` lacks a
-/// final one.
-fn repeat_file(src: &Path, out: &Path, times: u64) -> Result<()> {
-    let mut text = fs::read(src).map_err(fail(format!("read {}", src.display())))?;
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.extend_from_slice(b"\r\n");
-    }
-    let copies = text.repeat(times as usize);
-    fs::write(out, copies).map_err(fail(format!("write {}", out.display())))
 }
 
 /// Runs `gendata` into `dir` and reads its `agency N: W winners` lines.
@@ -124,11 +130,11 @@ fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dat
     // Its lines `agency N: W winners`, in order.
     let mut winners = Vec::new();
     for_each_line(&out, |line| {
-        let count = line
-            .strip_prefix("agency ")
-            .and_then(|rest| rest.split_once(": "));
-        let count = count.and_then(|(_, w)| w.strip_suffix(" winners")?.parse::<u64>().ok());
-        winners.extend(count);
+        let (head, tail) = line.split_once(": ").unwrap_or_default();
+        let count = tail
+            .strip_suffix(" winners")
+            .filter(|_| head.starts_with("agency "));
+        winners.extend(count.and_then(|w| w.parse::<u64>().ok()));
     })?;
     if winners.len() != agencies as usize {
         return Err(format!("gendata: missing winner counts in {}", out.display()).into());

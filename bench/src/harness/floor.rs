@@ -3,16 +3,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, Ctx, Result};
 use crate::harness::data::Dataset;
-use crate::harness::machine::{children_cpu, thread_cpu};
+use crate::harness::machine::{cpu_total, RUSAGE_CHILDREN, RUSAGE_THREAD};
 use crate::harness::procs::{wait_all, Proc, Spawn};
+use crate::harness::{fail, Ctx, Result};
 
 /// Appends what one connection sends to `file`; the bytes received.
 fn receive(mut stream: TcpStream, mut file: &File) -> io::Result<u64> {
@@ -37,14 +37,20 @@ fn join<T>(handle: thread::JoinHandle<io::Result<T>>) -> Result<T> {
     result.map_err(fail("floor"))
 }
 
+/// A listener on a free port of 127.0.0.1, and its address.
+fn listen() -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(fail("floor: bind"))?;
+    let addr = listener.local_addr().map_err(fail("floor: address"))?;
+    Ok((listener, addr))
+}
+
 /// The loopback floor of `data`: from the first connection to the `fdatasync` of the file in
 /// `dir` holding every byte.
 pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration> {
     let path = dir.join("floor.bin");
     let file = OpenOptions::new().create(true).append(true).open(&path);
     let file = Arc::new(file.map_err(fail(format!("create {}", path.display())))?);
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(fail("floor: bind"))?;
-    let addr = listener.local_addr().map_err(fail("floor: address"))?;
+    let (listener, addr) = listen()?;
     let sizes = data.files.iter().filter_map(|f| f.metadata().ok());
     let expected: u64 = sizes.map(|m| m.len()).sum();
     let started = Instant::now();
@@ -55,19 +61,17 @@ pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration> {
             let (stream, file) = (listener.accept()?.0, Arc::clone(&sink));
             readers.push(thread::spawn(move || receive(stream, &file)));
         }
-        let totals = readers.into_iter().map(|r| r.join().unwrap_or(Ok(0)));
-        totals.sum()
+        readers.into_iter().map(|r| r.join().unwrap_or(Ok(0))).sum()
     });
-    let senders: Vec<_> = (data.files.iter().cloned())
-        .map(|path| {
-            thread::spawn(move || {
-                let mut stream = TcpStream::connect(addr)?;
-                // The kernel's `sendfile`, through `io::copy`.
-                io::copy(&mut File::open(path)?, &mut stream)?;
-                stream.shutdown(Shutdown::Write)
-            })
+    let send = |path| {
+        thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr)?;
+            // The kernel's `sendfile`, through `io::copy`.
+            io::copy(&mut File::open(path)?, &mut stream)?;
+            stream.shutdown(Shutdown::Write)
         })
-        .collect();
+    };
+    let senders: Vec<_> = data.files.iter().cloned().map(send).collect();
     for sender in senders {
         join(sender)?;
     }
@@ -75,8 +79,7 @@ pub fn loopback(data: &Dataset, dir: &Path) -> Result<Duration> {
     file.sync_data().map_err(fail("floor: fdatasync"))?;
     let took = started.elapsed();
     if received != expected {
-        let msg = format!("floor: {received} bytes received, {expected} sent");
-        return Err(msg.into());
+        return Err(format!("floor: {received} bytes received, {expected} sent").into());
     }
     Ok(took)
 }
@@ -96,14 +99,13 @@ pub fn per_agency(ctx: &Ctx, dir: &Path, n: usize) -> Result<AgencyFloor> {
     let n32 = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
     let (program, log) = (ctx.bin("noop"), dir.join("noop.log"));
     let spawn = Spawn(&program, dir, &log, &[], &[], false);
-    let (children_before, thread_before) = (children_cpu(), thread_cpu());
+    let (children_before, thread_before) = (cpu_total(RUSAGE_CHILDREN), cpu_total(RUSAGE_THREAD));
     let started = Instant::now();
     let procs = (0..n).map(|i| Proc::start(format!("noop {i}"), &spawn, false));
     let mut procs = procs.collect::<Result<Vec<_>, _>>()?;
-    let forked = thread_cpu().saturating_sub(thread_before);
-    let deadline = started + Duration::from_secs(60);
+    let forked = cpu_total(RUSAGE_THREAD).saturating_sub(thread_before);
     let none = || "floor: no-op processes still running after 60 s".to_string();
-    wait_all(ctx, &mut procs, deadline)?.ok_or_else(none)?;
+    wait_all(ctx, &mut procs, started + Duration::from_secs(60))?.ok_or_else(none)?;
     let process_wall = started.elapsed() / n32;
     if let Some(p) = procs
         .iter()
@@ -111,16 +113,15 @@ pub fn per_agency(ctx: &Ctx, dir: &Path, n: usize) -> Result<AgencyFloor> {
     {
         return Err(format!("floor: {} did not exit 0", p.name).into());
     }
-    let children = children_cpu().saturating_sub(children_before);
-    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(fail("floor: bind"))?;
-    let addr = listener.local_addr().map_err(fail("floor: address"))?;
-    let before = thread_cpu();
+    let children = cpu_total(RUSAGE_CHILDREN).saturating_sub(children_before);
+    let (listener, addr) = listen()?;
+    let before = cpu_total(RUSAGE_THREAD);
     for _ in 0..n {
         let client = TcpStream::connect(addr).map_err(fail("floor: connect"))?;
         let (server, _) = listener.accept().map_err(fail("floor: accept"))?;
         drop((client, server));
     }
-    let connections = thread_cpu().saturating_sub(before) / n32;
+    let connections = cpu_total(RUSAGE_THREAD).saturating_sub(before) / n32;
     let cpu = (children + forked) / n32 + connections;
     Ok(AgencyFloor { cpu, process_wall })
 }

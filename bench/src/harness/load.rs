@@ -12,8 +12,8 @@ use mio::{Events, Interest, Poll, Token};
 use tp0::domain::ReceiptBuilder;
 use tp0::protocol::{BatchBuilder, ClientMessage, Decoded, Frame, RawBet, ServerMessage};
 
-use crate::harness::ctx::{fail, Ctx, RunError};
 use crate::harness::data::WINNING_NUMBER;
+use crate::harness::{fail, Ctx, RunError};
 
 /// Bets per batch at most, the client's default `batch.maxAmount` (the builder also keeps each
 /// frame within 8 kB), and batches in flight, its default `batch.window`.

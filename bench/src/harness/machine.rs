@@ -7,9 +7,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::sys::resource::{getrusage, UsageWho};
+use nix::sys::resource::getrusage;
+pub use nix::sys::resource::UsageWho::{self, RUSAGE_CHILDREN, RUSAGE_THREAD};
 
-use crate::harness::ctx::{fail, Result};
+use crate::harness::{fail, Result};
 
 /// Facts about the machine.
 pub struct Machine {
@@ -56,18 +57,21 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
     out.status.success().then_some(text)
 }
 
-/// The line of a /proc file starting with `key`, after its `:`.
-fn proc_field(path: &str, key: &str) -> Option<String> {
+/// The value of `key` in a `key: value` file of /proc (`cpuinfo`, `meminfo`, a process's
+/// `status`), trimmed.
+pub fn proc_field(path: &str, key: &str) -> Option<String> {
     let text = fs::read_to_string(path).ok()?;
-    let line = text.lines().find(|l| l.starts_with(key))?;
-    Some(line.split_once(':')?.1.trim().to_string())
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix(':'));
+    Some(value?.trim().to_string())
 }
 
 impl Machine {
     /// Reads /proc and git; `load_start` is [`load_average`] taken at the start.
     pub fn probe(root: &Path, load_start: String) -> Machine {
         let unknown = || "unknown".to_string();
-        let kb = proc_field("/proc/meminfo", "MemTotal:").and_then(|m| {
+        let kb = proc_field("/proc/meminfo", "MemTotal").and_then(|m| {
             let kb: f64 = m.split_whitespace().next()?.parse().ok()?;
             Some(format!("{:.1} GiB", kb / 1024.0 / 1024.0))
         });
@@ -115,8 +119,9 @@ pub fn tcp_ext(name: &str) -> Option<u64> {
     values.split_whitespace().nth(at)?.parse().ok()
 }
 
-/// User and system CPU time of `who` (zero if it cannot be read).
-fn cpu_of(who: UsageWho) -> (Duration, Duration) {
+/// User and system CPU time so far of the calling thread, or of the bench's reaped children
+/// (and what they reaped); zero if it cannot be read.
+pub fn cpu(who: UsageWho) -> (Duration, Duration) {
     let Ok(usage) = getrusage(who) else {
         return Default::default();
     };
@@ -127,20 +132,9 @@ fn cpu_of(who: UsageWho) -> (Duration, Duration) {
     (time(usage.user_time()), time(usage.system_time()))
 }
 
-/// User and system CPU time of the bench's reaped children (and what they reaped) so far.
-pub fn children_times() -> (Duration, Duration) {
-    cpu_of(UsageWho::RUSAGE_CHILDREN)
-}
-
-/// User + system CPU time of the bench's reaped children (and what they reaped) so far.
-pub fn children_cpu() -> Duration {
-    let (user, system) = children_times();
-    user + system
-}
-
-/// User + system CPU time of the calling thread so far.
-pub fn thread_cpu() -> Duration {
-    let (user, system) = cpu_of(UsageWho::RUSAGE_THREAD);
+/// User + system CPU time of `who`, as [`cpu`].
+pub fn cpu_total(who: UsageWho) -> Duration {
+    let (user, system) = cpu(who);
     user + system
 }
 

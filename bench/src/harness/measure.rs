@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use crate::fmt::{median, num, thousands};
-use crate::harness::ctx::{Ctx, Result, RunError};
-use crate::harness::data::{prepare, Source};
+use crate::fmt::median;
+use crate::harness::data::{prepare, Dataset, Source};
 use crate::harness::procs::remove_dir;
 use crate::harness::run::{run_once, RunResult, Settings};
+use crate::harness::{Ctx, Result, RunError};
 
 /// Free space needed before a big data set (10 million bets) is generated.
 const BIG_FREE_BYTES: u64 = 3_000_000_000;
@@ -109,16 +109,6 @@ impl<T> Summary<T> {
         self.runs.iter().filter_map(|r| r.rss[role]).max()
     }
 
-    /// The cells every table shows: median end to end, its range, bets/s at the median.
-    pub fn time_cells(&self) -> [String; 3] {
-        let range = self.e2e_range().filter(|_| self.runs.len() > 1);
-        [
-            num(self.e2e(), 3),
-            range.map_or("—".into(), |(lo, hi)| format!("{lo:.3}–{hi:.3}")),
-            self.rate().map_or("—".into(), |r| thousands(r as u64)),
-        ]
-    }
-
     /// Whether it ran and passed.
     pub fn passed(&self) -> bool {
         matches!(self.status, Status::Pass)
@@ -127,17 +117,6 @@ impl<T> Summary<T> {
     /// Whether it ran (passed or failed).
     pub fn ran(&self) -> bool {
         !matches!(self.status, Status::Skipped(_))
-    }
-
-    /// The table's result cell.
-    pub fn status_cell(&self) -> String {
-        let runs = self.runs.len();
-        let failed = self.runs.iter().filter(|r| !r.failures.is_empty()).count();
-        match &self.status {
-            Status::Pass => format!("PASS ({runs}/{runs})"),
-            Status::Failed(_) => format!("**FAILED** ({failed}/{runs})"),
-            Status::Skipped(_) => "SKIPPED".into(),
-        }
     }
 }
 
@@ -166,6 +145,35 @@ pub fn problems<T>(rows: &[Summary<T>]) -> String {
     out
 }
 
+/// The data of `plan`, prepared in `dir` unless it needs more disk than `scratch` has free;
+/// `Err` with the summaries' status if it cannot be had (a failure also goes to `notes`).
+fn data_of<T>(
+    ctx: &Ctx,
+    plan: &Plan<T>,
+    (course_dir, scratch, dir): (&Path, &Path, &Path),
+    notes: &mut Vec<String>,
+) -> Result<Result<Dataset, Status>> {
+    let stat = nix::sys::statvfs::statvfs(scratch).ok();
+    let free = stat.map(|s| s.blocks_available().saturating_mul(s.fragment_size()));
+    let big = matches!(plan.source, Source::Generated(n, per) if u64::from(n) * per >= 10_000_000);
+    if big && free.is_none_or(|f| f < BIG_FREE_BYTES) {
+        let free = free.map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
+        let (id, gb) = (&plan.id, BIG_FREE_BYTES / 1_000_000_000);
+        let why = format!("{id}: skipped, {free} free on the scratch disk, {gb} GB needed");
+        return Ok(Err(Status::Skipped(why)));
+    }
+    eprintln!("bench: preparing data {} ({})", plan.id, plan.label);
+    match prepare(ctx, &plan.source, course_dir, dir) {
+        Err(RunError::Fail(reason)) => {
+            let reason = format!("{}: data preparation failed: {reason}", plan.id);
+            eprintln!("bench: {reason}");
+            notes.push(reason.clone());
+            Ok(Err(Status::Failed(vec![reason])))
+        }
+        other => other.map(Ok),
+    }
+}
+
 /// Runs every plan; `Err(Abort)` only on interruption. A plan whose data cannot be prepared
 /// (the reason goes to `notes`) or that needs more disk than is free gives FAILED or SKIPPED
 /// summaries, and the bench goes on.
@@ -180,62 +188,31 @@ pub fn measure<T: Clone>(
     for plan in plans {
         ctx.check()?;
         let data_dir = scratch.join(format!("data-{}", plan.id));
-        let stat = nix::sys::statvfs::statvfs(scratch).ok();
-        let free = stat.map(|s| s.blocks_available().saturating_mul(s.fragment_size()));
-        let big =
-            matches!(plan.source, Source::Generated(n, per) if u64::from(n) * per >= 10_000_000);
-        let prepared = if big && free.is_none_or(|f| f < BIG_FREE_BYTES) {
-            let free = free.map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
-            let (id, gb) = (&plan.id, BIG_FREE_BYTES / 1_000_000_000);
-            let why = format!("{id}: skipped, {free} free on the scratch disk, {gb} GB needed");
-            Err(Status::Skipped(why))
-        } else {
-            eprintln!("bench: preparing data {} ({})", plan.id, plan.label);
-            match prepare(ctx, &plan.source, course_dir, &data_dir) {
-                Err(RunError::Abort) => return Err(RunError::Abort),
-                Err(RunError::Fail(reason)) => {
-                    let reason = format!("{}: data preparation failed: {reason}", plan.id);
-                    eprintln!("bench: {reason}");
-                    notes.push(reason.clone());
-                    Err(Status::Failed(vec![reason]))
-                }
-                Ok(data) => Ok(data),
-            }
-        };
+        let data = data_of(ctx, plan, (course_dir, scratch, &data_dir), notes)?;
         let mut runs: Vec<Vec<RunResult>> = plan.configs.iter().map(|_| Vec::new()).collect();
-        let (mut agencies, mut bets, mut largest) = match plan.source {
-            Source::Generated(n, per_agency) => (n as usize, u64::from(n) * per_agency, (0, 0)),
-            _ => (5, 0, (0, 0)),
-        };
-        let status = match prepared {
-            Err(status) => status,
-            Ok(data) => {
-                let most = data
-                    .per_agency
-                    .iter()
-                    .zip(&data.files)
-                    .max_by_key(|(n, _)| **n);
-                largest = most.map_or((0, 0), |(n, f)| (*n, f.metadata().map_or(0, |m| m.len())));
-                (agencies, bets) = (data.files.len(), data.bets);
-                for rep in 1..=plan.runs {
-                    for (k, (_, settings)) in plan.configs.iter().enumerate() {
-                        done += 1;
-                        let result = run_once(ctx, &data, *settings, &scratch.join("run"));
-                        let result = result.inspect_err(|_| remove_dir(&data_dir))?;
-                        let outcome = match result.e2e.filter(|_| result.failures.is_empty()) {
-                            Some(d) => format!("{:.3} s", d.as_secs_f64()),
-                            None => format!("FAILED: {}", result.failures.join("; ")),
-                        };
-                        let (id, how) = (&plan.id, settings.describe());
-                        let run = format!("run {rep}/{}", plan.runs);
-                        eprintln!("bench: [{done}/{total}] {id}, {how}, {run}: {outcome}");
-                        runs[k].push(result);
-                    }
-                }
-                Status::Pass
+        for rep in 1..=plan.runs {
+            let Ok(data) = &data else { break };
+            for (k, (_, settings)) in plan.configs.iter().enumerate() {
+                done += 1;
+                let result = run_once(ctx, data, *settings, &scratch.join("run"));
+                let result = result.inspect_err(|_| remove_dir(&data_dir))?;
+                let outcome = match result.e2e.filter(|_| result.failures.is_empty()) {
+                    Some(d) => format!("{:.3} s", d.as_secs_f64()),
+                    None => format!("FAILED: {}", result.failures.join("; ")),
+                };
+                let (id, how, n) = (&plan.id, settings.describe(), plan.runs);
+                eprintln!("bench: [{done}/{total}] {id}, {how}, run {rep}/{n}: {outcome}");
+                runs[k].push(result);
             }
-        };
+        }
         remove_dir(&data_dir);
+        // Without its data, a plan has the size its source names.
+        let (agencies, bets, largest) = match (&data, &plan.source) {
+            (Ok(data), _) => (data.files.len(), data.bets, data.largest()),
+            (Err(_), &Source::Generated(n, per)) => (n as usize, u64::from(n) * per, (0, 0)),
+            (Err(_), _) => (5, 0, (0, 0)),
+        };
+        let status = data.err().unwrap_or(Status::Pass);
         for ((tag, settings), runs) in plan.configs.iter().zip(runs) {
             let reasons: Vec<String> = runs.iter().flat_map(|r| r.failures.clone()).collect();
             summaries.push(Summary {

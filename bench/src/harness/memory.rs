@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::harness::ctx::{fail, Result};
+use crate::harness::machine::proc_field;
+use crate::harness::{fail, Result};
 
 /// The shortest pause between two sweeps over the processes.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(5);
@@ -21,8 +22,8 @@ pub struct Peaks {
     pub server: Option<u64>,
     /// The server's children (sessions and the coordinator), by pid.
     pub server_children: HashMap<i32, u64>,
-    /// The bench's other children (the clients), by pid.
-    pub clients: HashMap<i32, u64>,
+    /// The largest of the bench's other children (the clients).
+    pub client: Option<u64>,
     /// Sweeps done.
     pub sweeps: u64,
     /// CPU time the sampler thread used.
@@ -87,25 +88,18 @@ fn sample(bench: (i32, i32), comm: &[u8], server: i32, stop: &AtomicBool) -> Pea
 /// One look at every process of the run.
 fn sweep(bench: (i32, i32), comm: &[u8], server: i32, peaks: &mut Peaks) {
     peaks.sweeps += 1;
-    if let Some(kb) = peak_kb(server) {
-        peaks.server = Some(peaks.server.map_or(kb, |p| p.max(kb)));
-    }
-    let keep = |map: &mut HashMap<i32, u64>, pid, kb: u64| {
-        let slot = map.entry(pid).or_insert(0);
-        *slot = (*slot).max(kb);
-    };
+    peaks.server = peaks.server.max(peak_kb(server));
     for pid in children((server, server)) {
         if let Some(kb) = peak_kb(pid) {
-            keep(&mut peaks.server_children, pid, kb);
+            let slot = peaks.server_children.entry(pid).or_insert(0);
+            *slot = (*slot).max(kb);
         }
     }
     for pid in children(bench).into_iter().filter(|&p| p != server) {
         // Between its fork and its exec a client is a copy of the bench, whose peak it shows:
         // only a process that no longer bears the bench's name counts.
         let execed = std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c != comm);
-        if let Some(kb) = peak_kb(pid).filter(|_| execed) {
-            keep(&mut peaks.clients, pid, kb);
-        }
+        peaks.client = peaks.client.max(peak_kb(pid).filter(|_| execed));
     }
 }
 
@@ -125,9 +119,6 @@ fn peak_kb(pid: i32) -> Option<u64> {
 
 /// A `kB` field of `/proc/<pid>/<file>` (`status`, `smaps_rollup`).
 pub fn proc_kb(pid: i32, file: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
-    line.split_whitespace().next()?.parse().ok()
+    let value = proc_field(&format!("/proc/{pid}/{file}"), key)?;
+    value.split_whitespace().next()?.parse().ok()
 }

@@ -17,7 +17,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use crate::harness::ctx::{fail, Ctx, Result};
+use crate::harness::{fail, Ctx, Result};
 
 /// How often the bench looks at its children while it waits.
 const POLL: Duration = Duration::from_micros(500);

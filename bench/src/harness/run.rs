@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use nix::libc;
 use nix::sys::signal::{kill, killpg, Signal};
 
-use crate::harness::ctx::{fail, for_each_line, Ctx, Result, RunError};
 use crate::harness::data::Dataset;
 use crate::harness::floor::{self, AgencyFloor};
 use crate::harness::link::{Link, Spec};
-use crate::harness::machine::{children_cpu, count_rows, load_1min, tcp_ext};
+use crate::harness::machine::{count_rows, cpu_total, load_1min, tcp_ext, RUSAGE_CHILDREN};
 use crate::harness::memory::Sampler;
 use crate::harness::procs::{remove_dir, wait_all, Proc, Spawn};
+use crate::harness::{fail, for_each_line, Ctx, Result, RunError};
 
 /// What one run measured (peaks in KiB); `failures` empty means it passed.
 #[derive(Default, Debug)]
@@ -57,6 +57,8 @@ pub const SESSION: usize = 1;
 pub const COORDINATOR: usize = 2;
 /// The largest client.
 pub const CLIENT: usize = 3;
+/// The roles' names, by index.
+pub const ROLES: [&str; 4] = ["parent", "session", "coordinator", "client"];
 
 /// How a run configures the server and the clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,25 +160,60 @@ pub fn start_server(
     }
 }
 
+/// Sends the server SIGTERM and waits 20 s for it; what went wrong goes to `failures`.
+pub fn stop_server(ctx: &Ctx, server: &mut Proc, failures: &mut Vec<String>) -> Result<()> {
+    let _ = kill(server.pid, Signal::SIGTERM);
+    match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
+        // Sessions and the coordinator are in the server's process group: none may outlive it.
+        Some(status) if status.success() => {
+            if killpg(server.pid, None).is_ok() {
+                failures.push("processes of the server's group left after it exited".into());
+            }
+        }
+        Some(status) => failures.push(format!("server {status}")),
+        None => {
+            server.kill_group();
+            failures.push("server still running 20 s after SIGTERM (killed)".into());
+        }
+    }
+    Ok(())
+}
+
+/// Adds a failure unless the bets file in `dir` has `want` rows.
+pub fn check_rows(dir: &Path, want: u64, failures: &mut Vec<String>) -> Result<()> {
+    let rows = count_rows(&dir.join("bets.csv"))?;
+    if rows != want {
+        failures.push(format!("bets file has {rows} rows, expected {want}"));
+    }
+    Ok(())
+}
+
+/// Runs `work` in `dir`, made afresh and removed after it; only an interruption is an error,
+/// any other failure is handed back.
+pub fn in_scratch(dir: &Path, work: impl FnOnce() -> Result<()>) -> Result<Option<String>> {
+    remove_dir(dir);
+    let created = std::fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())));
+    let outcome = created.and_then(|()| work());
+    remove_dir(dir);
+    match outcome {
+        Err(RunError::Fail(reason)) => Ok(Some(reason)),
+        other => other.map(|()| None),
+    }
+}
+
 /// One run in `dir`: server, clients, checks (or a floor). Only an interruption is returned as
 /// an error; every other problem becomes a failure in the result.
 pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Result<RunResult> {
     let mut result = RunResult::default();
-    remove_dir(dir);
-    let outcome = std::fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())));
-    let outcome = outcome.and_then(|()| match settings {
+    let failed = in_scratch(dir, || match settings {
         Settings::Floor => floor::loopback(data, dir).map(|took| result.e2e = Some(took)),
         Settings::AgencyFloor => floor::per_agency(ctx, dir, data.files.len()).map(|floor| {
             result.e2e = Some(floor.process_wall * data.files.len() as u32);
             result.agency_floor = Some(floor);
         }),
         _ => run_tp0(ctx, data, settings, dir, &mut result),
-    });
-    remove_dir(dir);
-    match outcome {
-        Err(RunError::Fail(reason)) => result.failures.push(reason),
-        other => other?,
-    }
+    })?;
+    result.failures.extend(failed);
     Ok(result)
 }
 
@@ -212,13 +249,19 @@ fn start_clients(
             _ => {}
         }
         let log = dir.join(format!("client-{}.log", i + 1));
-        let (name, spawn) = (
-            format!("client {}", i + 1),
-            Spawn(&program, dir, &log, &[], &env, false),
-        );
-        Proc::start(name, &spawn, false)
+        let spawn = Spawn(&program, dir, &log, &[], &env, false);
+        Proc::start(format!("client {}", i + 1), &spawn, false)
     };
     data.files.iter().enumerate().map(start).collect()
+}
+
+/// Why `got`, `field` of the last `line` success line of a log, is not `want` (if it is not).
+fn mismatch(got: Option<u64>, want: u64, field: &str, line: &str) -> Option<String> {
+    match got {
+        Some(n) if n == want => None,
+        Some(n) => Some(format!("{field} {n}, expected {want}")),
+        None => Some(format!("no {line} success line")),
+    }
 }
 
 /// tp0's run; the [`Proc`] guards kill whatever is left on any early return.
@@ -230,7 +273,7 @@ fn run_tp0(
     result: &mut RunResult,
 ) -> Result<()> {
     let agencies = data.files.len();
-    let cpu_before = children_cpu();
+    let cpu_before = cpu_total(RUSAGE_CHILDREN);
     let (mut server, port) = start_server(ctx, dir, agencies, settings)?;
     // VmHWM is a high-water mark: starting now loses nothing of what the server did so far.
     let sampler = Sampler::start(server.pid.as_raw())?;
@@ -238,11 +281,10 @@ fn run_tp0(
     let (mut links, mut round_trips) = (Vec::new(), Duration::ZERO);
     if let Settings::Far(Some(spec), _) = settings {
         let started = (0..agencies).map(|_| Link::start(spec, upstream));
-        links = started
-            .collect::<std::io::Result<_>>()
-            .map_err(fail("start the link emulator"))?;
+        let started: std::io::Result<_> = started.collect();
+        links = started.map_err(fail("start the link emulator"))?;
         // Room for a round trip per 50 bets of the largest agency, and a hundred more.
-        let largest = data.per_agency.iter().max().map_or(0, |n| n / 50) + 100;
+        let largest = data.largest().0 / 50 + 100;
         round_trips = spec.rtt() * u32::try_from(largest).unwrap_or(u32::MAX);
     }
     let addresses: Vec<SocketAddr> = (0..agencies)
@@ -260,37 +302,25 @@ fn run_tp0(
     result.spawn_urgent &= schedule(libc::SCHED_OTHER, 0);
     let mut clients = clients?;
     let Some(end) = wait_all(ctx, &mut clients, start + timeout)? else {
-        let running = clients.iter().filter(|c| c.status.is_none()).count();
-        let secs = timeout.as_secs();
-        return Err(format!(
+        let (running, secs) = (
+            clients.iter().filter(|c| c.status.is_none()).count(),
+            timeout.as_secs(),
+        );
+        let why = format!(
             "timeout after {secs} s: {running} of {agencies} clients still running (killed)"
-        )
-        .into());
+        );
+        return Err(why.into());
     };
     result.e2e = Some(end - start);
-    let cpu_clients = children_cpu().saturating_sub(cpu_before);
+    let cpu_clients = cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before);
     (result.cpu_clients, result.load) = (Some(cpu_clients), load_1min());
     let overflows = overflows_before.zip(tcp_ext("ListenOverflows"));
     result.listen_overflows = overflows.map(|(a, b)| b.saturating_sub(a));
-
-    let _ = kill(server.pid, Signal::SIGTERM);
-    let failures = &mut result.failures;
-    match server.wait_until(ctx, Instant::now() + Duration::from_secs(20))? {
-        // Sessions and the coordinator are in the server's process group: none may outlive it.
-        Some(status) if status.success() => {
-            if killpg(server.pid, None).is_ok() {
-                failures.push("processes of the server's group left after it exited".into());
-            }
-        }
-        Some(status) => failures.push(format!("server {status}")),
-        None => {
-            server.kill_group();
-            failures.push("server still running 20 s after SIGTERM (killed)".into());
-        }
-    }
+    stop_server(ctx, &mut server, &mut result.failures)?;
     let peaks = sampler.finish();
     if server.status.is_some() {
-        result.cpu_server = Some(children_cpu().saturating_sub(cpu_before + cpu_clients));
+        result.cpu_server =
+            Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before + cpu_clients));
     }
     for (i, client) in clients.iter().enumerate() {
         let id = i + 1;
@@ -306,54 +336,34 @@ fn run_tp0(
                 .or(told);
         })?;
         let expected = data.winners.get(i).copied().unwrap_or_default();
-        match told {
-            Some(n) if n == expected => {}
-            Some(n) => result.failures.push(format!(
-                "client {id}: cant_ganadores {n}, expected {expected}"
-            )),
-            None => result
-                .failures
-                .push(format!("client {id}: no consulta_ganadores success line")),
-        }
+        let wrong = mismatch(told, expected, "cant_ganadores", "consulta_ganadores");
+        result
+            .failures
+            .extend(wrong.map(|m| format!("client {id}: {m}")));
     }
     let (mut drawn, mut coordinators) = (None, Vec::new());
     for_each_line(&dir.join("server.log"), |line| {
         let f = fields(line);
         coordinators.extend(get::<i32>(&f, "pid").filter(|_| succeeded(&f, "start_coordinator")));
-        result.draw_us = get(&f, "us")
-            .filter(|_| f.contains(&("action", "draw_scan")))
-            .or(result.draw_us);
+        let scan = get(&f, "us").filter(|_| f.contains(&("action", "draw_scan")));
+        result.draw_us = scan.or(result.draw_us);
         drawn = get::<u64>(&f, "ganadores")
             .filter(|_| succeeded(&f, "sorteo"))
             .or(drawn);
     })?;
     // The server's children are its coordinator (the pids its log gave) and its sessions.
-    let (coordinator, sessions): (Vec<_>, Vec<_>) = peaks
-        .server_children
-        .iter()
-        .partition(|(pid, _)| coordinators.contains(pid));
-    let largest = |peaks: Vec<(&i32, &u64)>| peaks.into_iter().map(|(_, kb)| *kb).max();
-    let client = peaks.clients.values().copied().max();
-    result.rss = [
-        peaks.server,
-        largest(sessions),
-        largest(coordinator),
-        client,
-    ];
+    let largest = |coordinator: bool| {
+        let of = peaks
+            .server_children
+            .iter()
+            .filter(|(pid, _)| coordinators.contains(pid) == coordinator);
+        of.map(|(_, kb)| *kb).max()
+    };
+    result.rss = [peaks.server, largest(false), largest(true), peaks.client];
     result.sampler = (peaks.sweeps, peaks.busy);
     let expected: u64 = data.winners.iter().sum();
-    match drawn {
-        Some(n) if n == expected => {}
-        Some(n) => result
-            .failures
-            .push(format!("sorteo ganadores {n}, expected {expected}")),
-        None => result.failures.push("no sorteo success line".into()),
-    }
-    let rows = count_rows(&dir.join("bets.csv"))?;
-    if rows != data.bets {
-        result
-            .failures
-            .push(format!("bets file has {rows} rows, expected {}", data.bets));
-    }
-    Ok(())
+    result
+        .failures
+        .extend(mismatch(drawn, expected, "sorteo ganadores", "sorteo"));
+    check_rows(dir, data.bets, &mut result.failures)
 }

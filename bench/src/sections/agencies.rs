@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GREY};
-use crate::fmt::{self, mib, num, thousands, times, Target};
-use crate::harness::ctx::Result;
+use crate::canvas::{categories, render, ticks, Line, LineChart, BLUE, GREY};
+use crate::fmt::{self, mib, num, thousands, times, Table, Target};
 use crate::harness::data::Source;
 use crate::harness::measure::{Plan, Summary};
 use crate::harness::run::{RunResult, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::sections::{chart, headline, time_target, Env, Outcome};
+use crate::harness::Result;
+use crate::sections::{headline, point, time_target, Env, Outcome};
 
 /// The chart this section draws.
 const CHART: &str = "benchmarks-agencies.png";
@@ -45,36 +45,34 @@ fn tp0(rows: &[Row]) -> impl Iterator<Item = &Row> {
 
 /// The section's table.
 fn table(rows: &[Row]) -> String {
-    let cells = tp0(rows).map(|r| {
-        let mut c = vec![thousands(r.agencies as u64), thousands(r.bets)];
-        c.extend(r.time_cells());
-        let (cpu, floor) = (cpu(r), floor_cpu(rows, r));
-        c.extend(
-            [
-                ms(r, |x| x.e2e),
-                cpu,
-                ms(r, |x| x.cpu_server),
-                ms(r, |x| x.cpu_clients),
-                floor,
-            ]
-            .map(|v| num(v, 2)),
-        );
-        c.push(times(cpu.zip(floor).map(|(a, b)| a / b.max(1e-9))));
-        c.push(num(r.median_of(|x| Some(x.spawn?.as_secs_f64())), 3));
-        c.push(num(r.median_of(|x| Some(x.listen_overflows? as f64)), 0));
-        c.push(num(r.median_of(|x| Some(x.reconnects as f64)), 0));
-        c.extend([PARENT, COORDINATOR, SESSION, CLIENT].map(|role| mib(r.rss(role))));
-        c.extend([num(r.median_of(|x| x.load), 1), r.status_cell()]);
-        c
-    });
-    fmt::table(
-        "Agencies|Bets|End to end (s)|Range (s)|Bets/s|Per agency (ms)|CPU per agency (ms)|\
-         of it server tree (ms)|of it clients (ms)|Floor CPU per agency (ms)|× floor|\
-         Spawning clients (s)|Listen overflows|Client reconnects|RSS parent|RSS coordinator|\
-         RSS session|RSS client|Load (1 min)|Result",
-        "rrrrrrrrrrrrrrrrrrrl",
-        &cells.collect::<Vec<_>>(),
-    )
+    let median =
+        |r: &Row, pick: fn(&RunResult) -> Option<f64>, digits| num(r.median_of(pick), digits);
+    let over = |r: &Row| times(cpu(r).zip(floor_cpu(rows, r)).map(|(a, b)| a / b.max(1e-9)));
+    Table::of(tp0(rows))
+        .right("Agencies", |r| thousands(r.agencies as u64))
+        .right("Bets", |r| thousands(r.bets))
+        .times()
+        .right("Per agency (ms)", |r| num(ms(r, |x| x.e2e), 2))
+        .right("CPU per agency (ms)", |r| num(cpu(r), 2))
+        .right("of it server tree (ms)", |r| {
+            num(ms(r, |x| x.cpu_server), 2)
+        })
+        .right("of it clients (ms)", |r| num(ms(r, |x| x.cpu_clients), 2))
+        .right("Floor CPU per agency (ms)", |r| num(floor_cpu(rows, r), 2))
+        .right("× floor", over)
+        .right("Spawning clients (s)", |r| {
+            median(r, |x| Some(x.spawn?.as_secs_f64()), 3)
+        })
+        .right("Listen overflows", |r| {
+            median(r, |x| Some(x.listen_overflows? as f64), 0)
+        })
+        .right("Client reconnects", |r| {
+            median(r, |x| Some(x.reconnects as f64), 0)
+        })
+        .rss([PARENT, COORDINATOR, SESSION, CLIENT])
+        .right("Load (1 min)", |r| median(r, |x| x.load, 1))
+        .result()
+        .markdown()
 }
 
 /// The issue's targets for many agencies.
@@ -104,30 +102,19 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             .iter()
             .map(|(n, t)| format!("{n}: {t:.2} ms"))
             .collect();
-        let ratio = hi / lo.max(1e-9);
-        let text = format!(
-            "{what} (slowest ≤ 1.5 × fastest): {} (ratio {ratio:.2})",
-            list.join(", ")
-        );
+        let (list, ratio) = (list.join(", "), hi / lo.max(1e-9));
+        let text = format!("{what} (slowest ≤ 1.5 × fastest): {list} (ratio {ratio:.2})");
         out.push(Target::check(hi <= 1.5 * lo, text));
     }
     for (name, role) in [("parent", PARENT), ("coordinator", COORDINATOR)] {
-        let points: Vec<(usize, u64)> = ran
-            .iter()
-            .filter_map(|s| Some((s.agencies, s.rss(role)?)))
-            .collect();
-        if let [first, .., last] = points[..] {
-            out.push(Target::check(
-                last.1.saturating_sub(first.1) < 2 * 1024,
-                format!(
-                    "{name} memory flat in the number of agencies (grows < 2 MiB from {} to {}): \
-                     {} → {} MiB",
-                    first.0,
-                    last.0,
-                    mib(Some(first.1)),
-                    mib(Some(last.1))
-                ),
-            ));
+        let points = ran.iter().filter_map(|s| Some((s.agencies, s.rss(role)?)));
+        if let [(a, lo), .., (b, hi)] = points.collect::<Vec<_>>()[..] {
+            let (from, to) = (mib(Some(lo)), mib(Some(hi)));
+            let text = format!(
+                "{name} memory flat in the number of agencies (grows < 2 MiB from {a} to {b}): \
+                 {from} → {to} MiB"
+            );
+            out.push(Target::check(hi.saturating_sub(lo) < 2 * 1024, text));
         }
     }
     out
@@ -138,32 +125,27 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     let mut sizes: Vec<usize> = rows.iter().map(|r| r.agencies).collect();
     sizes.dedup();
     let at = |r: &Row| sizes.iter().position(|&n| n == r.agencies).unwrap_or(0) as f64;
-    let points = tp0(rows).filter_map(|r| {
-        let (n, (lo, hi), mid) = (r.agencies.max(1) as f64, r.e2e_range()?, ms(r, |x| x.e2e)?);
-        let label = format!("{mid:.2} ms{}", if r.passed() { "" } else { " (FAILED)" });
-        Some(Point(
-            at(r),
-            mid,
-            (lo * 1e3 / n, hi * 1e3 / n),
-            r.passed(),
-            label,
-        ))
-    });
+    let dot = |r: &Row| {
+        let (n, failed) = (
+            r.agencies.max(1) as f64,
+            if r.passed() { "" } else { " (FAILED)" },
+        );
+        point(r, at(r), |t| t * 1e3 / n, &|mid| {
+            format!("{mid:.2} ms{failed}")
+        })
+    };
     let floor = rows.iter().filter(|r| r.settings == Settings::AgencyFloor);
     let floor = floor.filter_map(|r| Some((at(r), ms(r, |x| x.e2e)?)));
+    let floor_name = "floor: static no-op processes started at once and reaped, per agency";
     let lines = vec![
         Line(
             "tp0, shipped defaults".into(),
             BLUE,
-            points.collect(),
+            tp0(rows).filter_map(dot).collect(),
             false,
             false,
         ),
-        Line::dashed(
-            "floor: static no-op processes started at once and reaped, per agency".into(),
-            GREY,
-            floor,
-        ),
+        Line::dashed(floor_name.into(), GREY, floor),
     ];
     let names = sizes.iter().map(|&n| thousands(n as u64)).collect();
     let chart = LineChart(
@@ -178,11 +160,16 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let (sizes, runs): (&[u32], usize) = if env.quick { (&[200], 1) } else { (&SIZES, 3) };
-    let plan = |&agencies: &u32| {
+    let label = "generated, 1,000 bets per agency, shipped defaults";
+    let plan = |&n: &u32| {
         let configs = vec![((), Settings::Shipped), ((), Settings::AgencyFloor)];
-        let label = "generated, 1,000 bets per agency, shipped defaults";
-        let source = Source::Generated(agencies, 1_000);
-        Plan::new("agencies", source, label, configs, runs)
+        Plan::new(
+            "agencies",
+            Source::Generated(n, 1_000),
+            label,
+            configs,
+            runs,
+        )
     };
     let plans: Vec<Plan<()>> = sizes.iter().map(plan).collect();
     let (rows, mut out) = env.measure("agencies", &plans)?;
@@ -192,13 +179,13 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     };
     let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
         "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
-             queued for a CPU behind the thousands of processes already running (9 s of the 11 s \
-             of 3,000 agencies went to starting them), while each client runs as an ordinary \
-             process, like the server. CPU per agency is the product's own work."
+         queued for a CPU behind the thousands of processes already running (9 s of the 11 s of \
+         3,000 agencies went to starting them), while each client runs as an ordinary process, \
+         like the server. CPU per agency is the product's own work."
     } else {
         "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
-             `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already \
-             running and at 1,000 agencies and more starting them is most of end to end."
+         `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already running \
+         and at 1,000 agencies and more starting them is most of end to end."
     };
     let values = [
         ("runs", runs),
@@ -207,7 +194,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         ("targets", fmt::targets(&targets(&rows))),
     ];
     out.write(include_str!("agencies.md"), &values);
-    out.chart = chart(CHART, draw(&rows))?;
+    out.chart = Some((CHART, draw(&rows)?));
     let row = tp0(&rows).find(|r| r.agencies == 1_000);
     let what = "CPU per agency at 1,000 agencies (server tree + client)";
     let target = "— (1,000 agencies end to end ≤ 3 s)";

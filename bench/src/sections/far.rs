@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use plotters::style::RGBColor;
 
-use crate::canvas::{render, ticks, Line, LineChart, Point, BLUE, GREY, ORANGE};
-use crate::fmt::{num, table, thousands, times};
-use crate::harness::ctx::Result;
+use crate::canvas::{render, ticks, Line, LineChart, BLUE, GREY, ORANGE};
+use crate::fmt::{num, thousands, times, Table};
 use crate::harness::data::Source;
 use crate::harness::link::{Spec, BUFFER};
 use crate::harness::measure::{Plan, Summary};
 use crate::harness::run::Settings;
-use crate::sections::{chart, headline, Env, Outcome};
+use crate::harness::Result;
+use crate::sections::{headline, point, Env, Outcome};
 
 /// Every emulated link's rate, each direction: 4 MB/s (32 Mbit/s).
 const RATE: u64 = 4_000_000;
@@ -109,26 +109,30 @@ fn floor(row: &Row) -> Option<f64> {
 
 /// The section's table.
 fn rows_table(rows: &[Row]) -> String {
-    let cells = rows.iter().map(|r| {
-        let mut c = vec![mode(r.tag.1).into(), link_name(r.tag.0), r.label.clone()];
-        c.extend([thousands(r.agencies as u64), thousands(r.bets)]);
-        c.extend(r.time_cells());
-        let over = r.e2e().zip(floor(r).filter(|f| *f > 0.0));
-        c.extend([num(floor(r), 3), times(over.map(|(t, f)| t / f))]);
-        c.push(match speed_up(rows, r) {
-            Some(x) if r.tag.1 => format!("**×{x:.1}**"),
-            Some(_) => "(the baseline)".into(),
-            None => "—".into(),
-        });
-        c.push(r.status_cell());
-        c
-    });
-    table(
-        "Mode|Link|Data|Agencies|Bets|End to end (s)|Range (s)|Bets/s|Floor (s)|× floor|\
-         Speed-up (shipped over stop-and-wait)|Result",
-        "lllrrrrrrrrl",
-        &cells.collect::<Vec<_>>(),
-    )
+    let over = |r: &Row| {
+        times(
+            r.e2e()
+                .zip(floor(r).filter(|f| *f > 0.0))
+                .map(|(t, f)| t / f),
+        )
+    };
+    let speed_up = |r: &Row| match speed_up(rows, r) {
+        Some(x) if r.tag.1 => format!("**×{x:.1}**"),
+        Some(_) => "(the baseline)".into(),
+        None => "—".into(),
+    };
+    Table::of(rows)
+        .left("Mode", |r| mode(r.tag.1).into())
+        .left("Link", |r| link_name(r.tag.0))
+        .left("Data", |r| r.label.clone())
+        .right("Agencies", |r| thousands(r.agencies as u64))
+        .right("Bets", |r| thousands(r.bets))
+        .times()
+        .right("Floor (s)", |r| num(floor(r), 3))
+        .right("× floor", over)
+        .right("Speed-up (shipped over stop-and-wait)", speed_up)
+        .result()
+        .markdown()
 }
 
 /// What the rows say, in sentences: the far round trip with the first data set (the course's)
@@ -141,26 +145,23 @@ fn findings(rows: &[Row]) -> String {
         rows.iter()
             .find(|r| r.id == first.id && r.tag == (link, true))
     };
-    let mut out = Vec::new();
+    let (mb_s, rtt, mut out) = (RATE as f64 / 1e6, FAR_MS as f64 / 1e3, Vec::new());
     if let Some(shipped) = shipped_at(far_link(FAR_MS)) {
         let saw = other(rows, shipped, false).and_then(Summary::e2e);
         if let (Some(x), Some(ts), Some(tw)) = (speed_up(rows, shipped), shipped.e2e(), saw) {
+            let (link, n, data) = (link_name(shipped.tag.0), shipped.agencies, &shipped.label);
             out.push(format!(
-                "**Behind links of {}, {} agencies sending {} bets ({}) take {ts:.2} s as \
-                 shipped and {tw:.2} s stop-and-wait: shipped is {x:.1} times faster.**",
-                link_name(shipped.tag.0),
-                shipped.agencies,
+                "**Behind links of {link}, {n} agencies sending {} bets ({data}) take {ts:.2} s \
+                 as shipped and {tw:.2} s stop-and-wait: shipped is {x:.1} times faster.**",
                 thousands(shipped.bets),
-                shipped.label,
             ));
         }
-        let ((bets, bytes), rtt) = (shipped.largest, FAR_MS as f64 / 1e3);
+        let ((bets, bytes), batches) = (shipped.largest, batches(shipped.largest.0));
         let saw = rows
             .iter()
             .filter(|r| r.id == first.id && !r.tag.1 && r.passed());
-        let saw: Vec<(f64, f64)> = saw
-            .filter_map(|r| Some((r.tag.0?.rtt().as_secs_f64() * 1e3, r.e2e()?)))
-            .collect();
+        let saw = saw.filter_map(|r| Some((r.tag.0?.rtt().as_secs_f64() * 1e3, r.e2e()?)));
+        let saw: Vec<(f64, f64)> = saw.collect();
         let slope = match (saw.first(), saw.last()) {
             (Some(lo), Some(hi)) if hi.0 > lo.0 => format!(
                 "; from {:.0} to {:.0} ms its time grows by {:.3} s per ms of round trip, the \
@@ -168,29 +169,24 @@ fn findings(rows: &[Row]) -> String {
                 lo.0,
                 hi.0,
                 (hi.1 - lo.1) / (hi.0 - lo.0),
-                batches(bets) as f64 / 1e3
+                batches as f64 / 1e3
             ),
             _ => String::new(),
         };
+        let (all, many, wait) = (thousands(bets), thousands(batches), batches as f64 * rtt);
         out.push(format!(
-            "Stop-and-wait pays at least one round trip per batch: the largest agency's {} bets \
-             are {} batches of 100, {:.2} s at {FAR_MS} ms, before connecting, HELLO, END and \
-             the winners query add a round trip each{slope}.",
-            thousands(bets),
-            thousands(batches(bets)),
-            batches(bets) as f64 * rtt,
+            "Stop-and-wait pays at least one round trip per batch: the largest agency's {all} bets \
+             are {many} batches of 100, {wait:.2} s at {FAR_MS} ms, before connecting, HELLO, END \
+             and the winners query add a round trip each{slope}."
         ));
         let per_bet = bytes as f64 / bets.max(1) as f64;
+        let (air, held) = (64.0 * 120.0 * per_bet / 1e3, RATE as f64 * rtt / 1e3);
+        let (mb, secs) = (bytes as f64 / 1e6, bytes as f64 / RATE as f64);
         out.push(format!(
-            "As shipped, 64 batches of 120 (about {:.0} kB, at the {per_bet:.0} bytes per bet of \
-             this data's files) may be in the air, more than the {:.0} kB the link holds in flight \
-             (rate × round trip), so the rate bounds it: the largest agency's file, {:.2} MB, \
-             takes {:.2} s at {} MB/s, plus a few round trips.",
-            64.0 * 120.0 * per_bet / 1e3,
-            RATE as f64 * rtt / 1e3,
-            bytes as f64 / 1e6,
-            bytes as f64 / RATE as f64,
-            RATE as f64 / 1e6,
+            "As shipped, 64 batches of 120 (about {air:.0} kB, at the {per_bet:.0} bytes per bet \
+             of this data's files) may be in the air, more than the {held:.0} kB the link holds in \
+             flight (rate × round trip), so the rate bounds it: the largest agency's file, \
+             {mb:.2} MB, takes {secs:.2} s at {mb_s} MB/s, plus a few round trips."
         ));
     }
     if let Some(x) = shipped_at(None).and_then(|r| speed_up(rows, r)) {
@@ -204,14 +200,13 @@ fn findings(rows: &[Row]) -> String {
         .iter()
         .find(|r| r.tag.1 && r.agencies == MANY.0 as usize);
     if let Some((many, x)) = many.and_then(|r| Some((r, speed_up(rows, r)?))) {
+        let (n, (bets, _), link) = (many.agencies, many.largest, link_name(many.tag.0));
         out.push(format!(
-            "With {} agencies of {} bets ({} batches of 100 each) at {}, shipped is {x:.1} times \
-             faster: there is little to pipeline, and the round trips both modes pay (connecting, \
-             HELLO, END, the winners) weigh more.",
-            many.agencies,
-            thousands(many.largest.0),
-            batches(many.largest.0),
-            link_name(many.tag.0),
+            "With {n} agencies of {} bets ({} batches of 100 each) at {link}, shipped is {x:.1} \
+             times faster: there is little to pipeline, and the round trips both modes pay \
+             (connecting, HELLO, END, the winners) weigh more.",
+            thousands(bets),
+            batches(bets),
         ));
     }
     // Its own paragraph, when there is one.
@@ -232,34 +227,26 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
         rows.iter().filter(same).filter(|r| r.tag.0.is_some())
     };
     let points = |shipped| {
-        let point = |r: &Row| {
+        let dot = |r: &Row| {
             let x = speed_up(rows, r).filter(|_| shipped);
             let x = x.map_or(String::new(), |x| {
                 format!(" (×{x:.0$})", usize::from(x < 10.0))
             });
             let failed = if r.passed() { "" } else { " FAILED" };
-            let label = format!("{:.2} s{x}{failed}", r.e2e()?);
-            Some(Point(rtt(r)?, r.e2e()?, r.e2e_range()?, r.passed(), label))
+            point(r, rtt(r)?, |t| t, &|t| format!("{t:.2} s{x}{failed}"))
         };
-        of(shipped).filter_map(point).collect()
+        of(shipped).filter_map(dot).collect()
     };
     let floors = |shipped| of(shipped).filter_map(|r| Some((rtt(r)?, floor(r)?)));
     let batches = first.map_or(0, |r| batches(r.largest.0));
+    let saw_floor = format!(
+        "stop-and-wait floor: one round trip per batch ({batches} batches of 100, largest agency)"
+    );
+    let shipped_floor = "shipped floor: the largest agency's file at the link's rate, plus one \
+                         round trip";
     let lines = vec![
-        Line::dashed(
-            format!(
-                "stop-and-wait floor: one round trip per batch ({batches} batches of 100, \
-                 largest agency)"
-            ),
-            GREY,
-            floors(false),
-        ),
-        Line::dashed(
-            "shipped floor: the largest agency's file at the link's rate, plus one round trip"
-                .into(),
-            RGBColor(120, 170, 210),
-            floors(true),
-        ),
+        Line::dashed(saw_floor, GREY, floors(false)),
+        Line::dashed(shipped_floor.into(), RGBColor(120, 170, 210), floors(true)),
         Line(mode(true).into(), BLUE, points(true), false, false),
         Line(mode(false).into(), ORANGE, points(false), true, false),
     ];
@@ -306,14 +293,13 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         ("buffer", (BUFFER / 1024).to_string()),
     ];
     out.write(include_str!("far.md"), &values);
-    out.chart = chart("benchmarks-far.png", draw(&rows))?;
+    out.chart = Some(("benchmarks-far.png", draw(&rows)?));
     let far = far_link(FAR_MS);
     let row = rows.iter().find(|r| r.tag == (far, true));
     out.headline.extend(row.and_then(|r| {
         let (link, data, n) = (link_name(far), &r.label, r.agencies);
         let what = format!("Far away: {link}, {data} ({n} agencies), as shipped");
-        let t = (r.e2e()?, floor(r)?);
-        headline(what, t, "s", "", "— (reported)")
+        headline(what, (r.e2e()?, floor(r)?), "s", "", "— (reported)")
     }));
     Ok(out)
 }

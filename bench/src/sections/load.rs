@@ -5,17 +5,15 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-
-use crate::fmt::{self, mib, num, thousands, Target};
-use crate::harness::ctx::{fail, for_each_line, Result, RunError};
+use crate::fmt::{self, mib, num, thousands, Table, Target};
 use crate::harness::load::{play, Plan};
-use crate::harness::machine::{children_times, count_rows, load_average};
+use crate::harness::machine::{cpu, load_average, RUSAGE_CHILDREN};
 use crate::harness::memory::{children, proc_kb};
-use crate::harness::procs::remove_dir;
-use crate::harness::run::{fields, get, start_server, succeeded, Settings};
+use crate::harness::run::{check_rows, fields, get, in_scratch, start_server, stop_server};
+use crate::harness::run::{succeeded, Settings};
+use crate::harness::{fail, for_each_line, Result};
 use crate::sections::{Env, Outcome};
 
 /// Bets per agency.
@@ -57,37 +55,36 @@ fn look(row: &mut Row, server: i32, log: &Path) {
     std::thread::sleep(Duration::from_millis(50));
     let coordinator = coordinator_pid(log);
     let sessions: Vec<i32> = children((server, server));
-    let sessions: Vec<&i32> = sessions
-        .iter()
-        .filter(|&&p| Some(p) != coordinator)
+    let sessions: Vec<i32> = sessions
+        .into_iter()
+        .filter(|&p| Some(p) != coordinator)
         .collect();
-    let sampled = || sessions.iter().step_by((sessions.len() / SAMPLED).max(1));
-    row.pss = sampled()
-        .filter_map(|&&p| proc_kb(p, "smaps_rollup", "Pss"))
-        .collect();
-    row.session_peak = sampled()
-        .filter_map(|&&p| proc_kb(p, "status", "VmHWM"))
-        .max();
+    let sampled = sessions.iter().step_by((sessions.len() / SAMPLED).max(1));
+    let (pss, peak) = (
+        |p| proc_kb(p, "smaps_rollup", "Pss"),
+        |p| proc_kb(p, "status", "VmHWM"),
+    );
+    row.pss = sampled.clone().filter_map(|&p| pss(p)).collect();
+    row.session_peak = sampled.filter_map(|&p| peak(p)).max();
     row.sessions = sessions.len();
-    row.parent.1 = proc_kb(server, "smaps_rollup", "Pss");
-    row.coordinator.1 = coordinator.and_then(|p| proc_kb(p, "smaps_rollup", "Pss"));
+    (row.parent.1, row.coordinator.1) = (pss(server), coordinator.and_then(pss));
 }
 
 /// One round against a fresh shipped server in `dir` (with secrets: a `config.ini` beside it).
 fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     let n = row.agencies;
+    let secret = |i| format!("clave-{i}");
     let secrets: Option<Vec<Vec<u8>>> = row
         .secrets
-        .then(|| (1..=n).map(|i| format!("clave-{i}").into()).collect());
+        .then(|| (1..=n).map(|i| secret(i).into()).collect());
     if row.secrets {
-        let lines: String = (1..=n).map(|i| format!("{i}=clave-{i}\n")).collect();
+        let lines: String = (1..=n).map(|i| format!("{i}={}\n", secret(i))).collect();
         let ini = "[DEFAULT]\nSECRETS_FILE = secrets.txt\n";
         let wrote = fs::write(dir.join("secrets.txt"), lines);
-        wrote
-            .and(fs::write(dir.join("config.ini"), ini))
-            .map_err(fail("write the secrets"))?;
+        let wrote = wrote.and(fs::write(dir.join("config.ini"), ini));
+        wrote.map_err(fail("write the secrets"))?;
     }
-    let before = children_times();
+    let before = cpu(RUSAGE_CHILDREN);
     let (mut server, port) = start_server(env.ctx, dir, n as usize, Settings::Shipped)?;
     let (pid, log) = (server.pid.as_raw(), dir.join("server.log"));
     let plan = Plan {
@@ -101,15 +98,8 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     (row.wall, row.failures) = (played.wall, played.failures);
     row.parent.0 = proc_kb(pid, "status", "VmHWM");
     row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
-    let _ = kill(server.pid, Signal::SIGTERM);
-    match server.wait_until(env.ctx, Instant::now() + Duration::from_secs(20))? {
-        Some(status) if status.success() => {}
-        Some(status) => row.failures.push(format!("server {status}")),
-        None => row
-            .failures
-            .push("server running 20 s after SIGTERM".into()),
-    }
-    let after = children_times();
+    stop_server(env.ctx, &mut server, &mut row.failures)?;
+    let after = cpu(RUSAGE_CHILDREN);
     row.cpu = server
         .status
         .map(|_| (after.0 - before.0, after.1 - before.1));
@@ -126,12 +116,7 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
             }
         })?;
     }
-    let (rows, want) = (count_rows(&dir.join("bets.csv"))?, u64::from(n) * BETS);
-    if rows != want {
-        row.failures
-            .push(format!("bets file has {rows} rows, expected {want}"));
-    }
-    Ok(())
+    check_rows(dir, u64::from(n) * BETS, &mut row.failures)
 }
 
 impl Row {
@@ -168,36 +153,37 @@ impl Row {
 
 /// The section's table.
 fn table(rows: &[Row]) -> String {
-    let cells = rows.iter().map(|r| {
-        let pair = |(a, b): (Option<u64>, Option<u64>)| format!("{} / {}", mib(a), mib(b));
-        let largest = r.pss.iter().max().map(|&k| k as f64);
-        let cpu = r.cpu_ms().map_or("—".into(), |[u, s]| {
+    let agencies =
+        |r: &Row| thousands(r.agencies.into()) + if r.secrets { " (secrets)" } else { "" };
+    let cpu = |r: &Row| {
+        r.cpu_ms().map_or("—".into(), |[u, s]| {
             format!("{u:.3} + {s:.3} = {:.3}", u + s)
-        });
-        vec![
-            thousands(u64::from(r.agencies)) + if r.secrets { " (secrets)" } else { "" },
-            num(Some(r.wall.as_secs_f64()), 3),
-            cpu,
-            format!("{} ({})", thousands(r.sessions as u64), r.pss.len()),
-            format!("{} / {}", num(r.pss_mean(), 0), num(largest, 0)),
-            mib(r.session_peak),
-            pair(r.parent),
-            pair(r.coordinator),
-            if r.failures.is_empty() {
-                "PASS"
-            } else {
-                "**FAILED**"
-            }
-            .into(),
-        ]
-    });
-    fmt::table(
-        "Agencies|Wall (s)|Server CPU per agency, user + system (ms)|Sessions waiting (sampled)|\
-         PSS per session, mean / largest (kB)|Session peak RSS (MiB)|Parent peak RSS / PSS (MiB)|\
-         Coordinator peak RSS / PSS (MiB)|Result",
-        "rrrrrrrrl",
-        &cells.collect::<Vec<_>>(),
-    )
+        })
+    };
+    let sessions = |r: &Row| format!("{} ({})", thousands(r.sessions as u64), r.pss.len());
+    let largest = |r: &Row| num(r.pss.iter().max().map(|&k| k as f64), 0);
+    let pair = |(a, b): (Option<u64>, Option<u64>)| format!("{} / {}", mib(a), mib(b));
+    let result = |r: &Row| {
+        if r.failures.is_empty() {
+            "PASS"
+        } else {
+            "**FAILED**"
+        }
+        .into()
+    };
+    Table::of(rows)
+        .right("Agencies", agencies)
+        .right("Wall (s)", |r| format!("{:.3}", r.wall.as_secs_f64()))
+        .right("Server CPU per agency, user + system (ms)", cpu)
+        .right("Sessions waiting (sampled)", sessions)
+        .right("PSS per session, mean / largest (kB)", |r| {
+            format!("{} / {}", num(r.pss_mean(), 0), largest(r))
+        })
+        .right("Session peak RSS (MiB)", |r| mib(r.session_peak))
+        .right("Parent peak RSS / PSS (MiB)", |r| pair(r.parent))
+        .right("Coordinator peak RSS / PSS (MiB)", |r| pair(r.coordinator))
+        .left("Result", result)
+        .markdown()
 }
 
 /// The issue's targets.
@@ -269,21 +255,14 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let mut rows = Vec::new();
     for &(agencies, secrets) in sizes {
         env.ctx.check()?;
-        let dir = env.scratch.join(format!("load-{agencies}"));
-        remove_dir(&dir);
         let mut row = Row {
             agencies,
             secrets,
             ..Row::default()
         };
-        let created = fs::create_dir_all(&dir).map_err(fail(format!("create {}", dir.display())));
-        let outcome = created.and_then(|()| round(env, &dir, &mut row));
-        remove_dir(&dir);
-        match outcome {
-            Err(RunError::Abort) => return Err(RunError::Abort),
-            Err(RunError::Fail(reason)) => row.failures.push(reason),
-            Ok(()) => {}
-        }
+        let dir = env.scratch.join(format!("load-{agencies}"));
+        let failed = in_scratch(&dir, || round(env, &dir, &mut row))?;
+        row.failures.extend(failed);
         let verdict = row.failure_text().unwrap_or_else(|| "PASS".into());
         let wall = row.wall.as_secs_f64();
         eprintln!("bench: load {agencies} agencies × {BETS} bets: {wall:.3} s, {verdict}");

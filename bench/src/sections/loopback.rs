@@ -2,14 +2,14 @@
 //! at several batch sizes, each data set's loopback floor run alternately with tp0's runs; its
 //! table, its targets, its notes and its chart.
 
-use crate::canvas::{categories, render, ticks, Line, LineChart, Point, BLUE, GREY, ORANGE, RED};
-use crate::fmt::{self, mib, num, thousands, times, Target};
-use crate::harness::ctx::Result;
+use crate::canvas::{categories, render, ticks, Line, LineChart, BLUE, GREY, ORANGE, RED};
+use crate::fmt::{self, mib, num, thousands, times, Table, Target};
 use crate::harness::data::Source;
 use crate::harness::measure::{Plan, Summary};
 use crate::harness::memory::MIN_INTERVAL;
 use crate::harness::run::{sync_name, Settings, CLIENT, COORDINATOR, PARENT, SESSION};
-use crate::sections::{chart, headline, time_target, Env, Headline, Outcome};
+use crate::harness::Result;
+use crate::sections::{headline, point, time_target, Env, Headline, Outcome};
 
 /// The client's default batch size.
 const BATCH: u16 = 120;
@@ -26,43 +26,41 @@ const STAND_IN: &str = " (generated stand-in: course dataset absent)";
 enum Role {
     Agencies,
     Batches,
-    Table,
+    TableOnly,
 }
 
 /// A configuration's runs.
 type Row = Summary<Role>;
 
-/// One data set: tp0 durable and relaxed at each batch size, and the floor; `runs` each.
-fn plan(
-    id: &str,
-    label: &str,
-    source: Source,
-    batches: &[u16],
-    role: Role,
-    runs: usize,
-) -> Plan<Role> {
-    let tuned = |&b: &u16| [true, false].map(|d| Settings::Tuned(d, b));
-    let settings = batches.iter().flat_map(tuned).chain([Settings::Floor]);
-    let configs = settings.map(|s| (role, s)).collect();
-    Plan::new(id, source, label, configs, runs)
-}
-
-/// Generated data, `agencies` files of `per` bets, at the default batch size.
-fn generated(agencies: u32, per: u64, role: Role, runs: usize) -> Plan<Role> {
-    let total = u64::from(agencies) * per;
-    let size = match total >= 1_000_000 {
-        true => format!("{}M", total / 1_000_000),
-        false => format!("{}k", total / 1_000),
-    };
-    let id = format!("gen-{}-{agencies}", size.to_lowercase());
-    let source = Source::Generated(agencies, per);
-    let label = format!("generated {size}");
-    plan(&id, &label, source, &[BATCH], role, runs)
-}
-
-/// The plans; without the course dataset, generated stand-ins of its size.
+/// The plans: each data set's tp0 durable and relaxed at each batch size, then its floor; without
+/// the course dataset, generated stand-ins of its size.
 fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
     use Role::*;
+    let plan = |id: &str, label: &str, source, batches: &[u16], role, runs| {
+        let tuned = batches
+            .iter()
+            .flat_map(|&b| [true, false].map(|d| Settings::Tuned(d, b)));
+        let configs = tuned.chain([Settings::Floor]).map(|s| (role, s));
+        Plan::new(id, source, label, configs.collect(), runs)
+    };
+    // `agencies` generated files of `per` bets, at the default batch size.
+    let generated = |agencies: u32, per: u64, role, runs| {
+        let total = u64::from(agencies) * per;
+        let size = match total >= 1_000_000 {
+            true => format!("{}M", total / 1_000_000),
+            false => format!("{}k", total / 1_000),
+        };
+        let id = format!("gen-{}-{agencies}", size.to_lowercase());
+        let source = Source::Generated(agencies, per);
+        plan(
+            &id,
+            &format!("generated {size}"),
+            source,
+            &[BATCH],
+            role,
+            runs,
+        )
+    };
     let (src, x20, stand_in) = match course {
         true => (Source::Course, Source::CourseRepeated(20), ""),
         false => (Source::STAND_IN, Source::Generated(5, 314_788), STAND_IN),
@@ -76,12 +74,12 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
         ];
     }
     vec![
-        plan("course", &label, src, &[BATCH], Table, 3),
+        plan("course", &label, src, &[BATCH], TableOnly, 3),
         plan("course-x20", &x20_label, x20, &BATCHES, Batches, 3),
         generated(5, 200_000, Agencies, 3),
         generated(50, 20_000, Agencies, 3),
-        generated(5, 2_000_000, Table, 1),
-        generated(50, 200_000, Table, 1),
+        generated(5, 2_000_000, TableOnly, 1),
+        generated(50, 200_000, TableOnly, 1),
     ]
 }
 
@@ -91,11 +89,6 @@ fn floor(rows: &[Row], row: &Row) -> Option<f64> {
         .iter()
         .find(|r| r.id == row.id && r.settings == Settings::Floor);
     floor.filter(|f| f.passed())?.e2e()
-}
-
-/// tp0's median over the floor's, same data.
-fn ratio(rows: &[Row], row: &Row) -> Option<f64> {
-    Some(row.e2e()? / floor(rows, row)?.max(1e-9))
 }
 
 /// The configurations of data sets whose id starts with `id`, durable at the default batch
@@ -108,50 +101,50 @@ fn durable<'a>(rows: &'a [Row], id: &'a str) -> impl Iterator<Item = &'a Row> {
 
 /// The results table: tp0's configurations, each beside its data set's floor.
 fn table(rows: &[Row]) -> String {
-    let cells = rows.iter().filter_map(|r| {
-        let Settings::Tuned(durable, batch) = r.settings else {
-            return None;
-        };
-        let bets = if r.bets > 0 {
+    let tuned = |r: &Row| match r.settings {
+        Settings::Tuned(durable, batch) => Some((durable, batch)),
+        _ => None,
+    };
+    let bets = |r: &Row| {
+        if r.bets > 0 {
             thousands(r.bets)
         } else {
             "—".into()
-        };
-        let mut c = vec![r.label.clone(), r.agencies.to_string(), bets];
-        c.extend([sync_name(durable).into(), batch.to_string()]);
-        c.extend(r.time_cells());
-        let draw = r.median_of(|x| Some(x.draw_us? as f64 / 1e3));
-        c.extend([num(floor(rows, r), 3), times(ratio(rows, r)), num(draw, 2)]);
-        c.extend([PARENT, SESSION, COORDINATOR, CLIENT].map(|role| mib(r.rss(role))));
-        c.push(r.status_cell());
-        Some(c)
-    });
-    fmt::table(
-        "Data|Agencies|Bets|Sync|Batch|End to end (s)|Range (s)|Bets/s|Floor (s)|× floor|\
-         Draw (ms)|RSS parent|RSS session|RSS coordinator|RSS client|Result",
-        "lrrlrrrrrrrrrrrl",
-        &cells.collect::<Vec<_>>(),
-    )
+        }
+    };
+    let over = |r: &Row| times(r.e2e().zip(floor(rows, r)).map(|(t, f)| t / f.max(1e-9)));
+    let draw = |r: &Row| num(r.median_of(|x| Some(x.draw_us? as f64 / 1e3)), 2);
+    Table::of(rows.iter().filter(|r| tuned(r).is_some()))
+        .left("Data", |r| r.label.clone())
+        .right("Agencies", |r| r.agencies.to_string())
+        .right("Bets", bets)
+        .left("Sync", |r| tuned(r).map_or("", |t| sync_name(t.0)).into())
+        .right("Batch", |r| tuned(r).map_or(0, |t| t.1).to_string())
+        .times()
+        .right("Floor (s)", |r| num(floor(rows, r), 3))
+        .right("× floor", over)
+        .right("Draw (ms)", draw)
+        .rss([PARENT, SESSION, COORDINATOR, CLIENT])
+        .result()
+        .markdown()
 }
 
-/// A throughput target over some configurations.
+/// A throughput target: each of `rows` passed at `min` bets/s or more.
 fn rate_target<'a>(what: &str, min: f64, rows: impl Iterator<Item = &'a Row>) -> Target {
     let rows: Vec<&Row> = rows.collect();
     if rows.is_empty() {
         return Target::skipped(what, "not run");
     }
-    let measured: Vec<String> = rows
-        .iter()
-        .map(|s| {
-            let rate = s.rate().filter(|_| s.passed()).map(|r| thousands(r as u64));
-            let rate = rate.map_or("FAILED".into(), |r| format!("{r} bets/s"));
-            format!("{} ({} bets): {rate}", s.label, thousands(s.bets))
-        })
-        .collect();
-    let ok = rows
-        .iter()
-        .all(|s| s.passed() && s.rate().is_some_and(|r| r >= min));
-    Target::check(ok, format!("{what}: {}", measured.join("; ")))
+    let rate = |s: &Row| s.rate().filter(|_| s.passed());
+    let measured = rows.iter().map(|s| {
+        let got = rate(s).map_or("FAILED".into(), |r| {
+            format!("{} bets/s", thousands(r as u64))
+        });
+        format!("{} ({} bets): {got}", s.label, thousands(s.bets))
+    });
+    let measured = measured.collect::<Vec<_>>().join("; ");
+    let ok = rows.iter().all(|s| rate(s).is_some_and(|r| r >= min));
+    Target::check(ok, format!("{what}: {measured}"))
 }
 
 /// The issue's targets for the loopback runs.
@@ -217,9 +210,8 @@ fn short_rate(v: f64) -> String {
 /// size, for the data sets of `role`, with the target.
 fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
     let rows: Vec<&Row> = all.iter().filter(|r| r.tag == role).collect();
-    let data = rows
-        .first()
-        .map_or(String::new(), |r| r.label.replace(STAND_IN, " (generated)"));
+    let first = rows.first();
+    let data = first.map_or(String::new(), |r| r.label.replace(STAND_IN, " (generated)"));
     let mut sizes: Vec<usize> = rows.iter().map(|r| r.agencies).collect();
     sizes.dedup();
     let x = |r: &Row| match r.settings {
@@ -230,19 +222,15 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
         let tuned = move |r: &&&Row| matches!(r.settings, Settings::Tuned(d, _) if d == durable);
         rows.iter().filter(tuned)
     };
-    let point = |r: &&Row| {
-        let ((fast, slow), rate) = (r.e2e_range()?, r.rate()?);
-        let whisker = (r.bets as f64 / slow, r.bets as f64 / fast);
-        Some(Point(x(r), rate, whisker, r.passed(), short_rate(rate)))
+    let points = |durable| {
+        let dot = |r: &&Row| point(r, x(r), |t| r.bets as f64 / t, &short_rate);
+        of(durable).filter_map(dot).collect::<Vec<_>>()
     };
-    let durable: Vec<Point> = of(true).filter_map(point).collect();
-    let relaxed: Vec<Point> = of(false).filter_map(point).collect();
+    let durable = points(true);
     let floors = of(true).filter_map(|r| Some((x(r), r.bets as f64 / floor(all, r)?)));
-    let span = [
-        durable.first().map_or(0.0, |p| p.0),
-        durable.last().map_or(1.0, |p| p.0),
-    ];
-    let n = rows.first().map_or(0, |r| r.agencies);
+    let span = [durable.first(), durable.last()].map(|p| p.map(|p| p.0));
+    let span = [span[0].unwrap_or(0.0), span[1].unwrap_or(1.0)];
+    let n = first.map_or(0, |r| r.agencies);
     let (title, x_axis, x_ticks) = match role {
         Role::Batches => (
             format!("vs batch size: {data}, {n} agencies"),
@@ -255,14 +243,17 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
             categories(sizes.iter().map(usize::to_string).collect()),
         ),
     };
+    let floor = "floor: the bytes over loopback, one fdatasync";
     let lines = vec![
         Line(DURABLE.into(), BLUE, durable, true, false),
-        Line("relaxed (SYNC=false)".into(), ORANGE, relaxed, false, false),
-        Line::dashed(
-            "floor: the bytes over loopback, one fdatasync".into(),
-            GREY,
-            floors,
+        Line(
+            "relaxed (SYNC=false)".into(),
+            ORANGE,
+            points(false),
+            false,
+            false,
         ),
+        Line::dashed(floor.into(), GREY, floors),
         Line::dashed(target.1.into(), RED, span.map(|x| (x, target.0))),
     ];
     let axes = (
@@ -274,33 +265,25 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
 
 /// How the RSS sampler did over tp0's runs.
 fn sampler_note(rows: &[Row]) -> String {
-    let runs = || {
-        rows.iter()
-            .filter(|r| r.settings != Settings::Floor)
-            .flat_map(|s| &s.runs)
-    };
-    let sweeps = runs().map(|r| r.sampler.0).min();
-    let busy: f64 = runs().map(|r| r.sampler.1.as_secs_f64()).sum();
-    let busy = busy
-        / runs()
-            .filter_map(|r| Some(r.e2e?.as_secs_f64()))
-            .sum::<f64>()
-            .max(1e-9);
+    let tp0 = rows.iter().filter(|r| r.settings != Settings::Floor);
+    let runs: Vec<_> = tp0.flat_map(|s| &s.runs).collect();
+    let sweeps = runs.iter().map(|r| r.sampler.0).min();
+    let sweeps = sweeps.map_or("none".into(), |n| n.to_string());
+    let busy: f64 = runs.iter().map(|r| r.sampler.1.as_secs_f64()).sum();
+    let ran: f64 = runs.iter().filter_map(|r| Some(r.e2e?.as_secs_f64())).sum();
+    let share = busy / ran.max(1e-9);
+    let (interval, ms, pct) = (MIN_INTERVAL.as_millis(), 1000.0 * share, 100.0 * share);
     format!(
         "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
          kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
-         forks and every client, every {} ms (less often while one sweep takes over a tenth of \
-         the pause; fewest sweeps in one run: {}). `VmHWM` starts afresh at exec and, at fork, at \
-         the child's resident set then, so no process carries its launcher's peak; it is a \
-         high-water mark, so only growth in a process's last interval before it exits could be \
-         missed. The coordinator is the server child whose pid the server logs at \
+         forks and every client, every {interval} ms (less often while one sweep takes over a \
+         tenth of the pause; fewest sweeps in one run: {sweeps}). `VmHWM` starts afresh at exec \
+         and, at fork, at the child's resident set then, so no process carries its launcher's \
+         peak; it is a high-water mark, so only growth in a process's last interval before it \
+         exits could be missed. The coordinator is the server child whose pid the server logs at \
          `start_coordinator`; every other server child is a session. The sampler thread used \
-         {:.1} ms of CPU per second of run ({:.1}% of one core), CPU the runs could otherwise \
-         have used.",
-        MIN_INTERVAL.as_millis(),
-        sweeps.map_or("none".into(), |n| n.to_string()),
-        1000.0 * busy,
-        100.0 * busy,
+         {ms:.1} ms of CPU per second of run ({pct:.1}% of one core), CPU the runs could \
+         otherwise have used."
     )
 }
 
@@ -354,7 +337,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         panel(&rows, Role::Agencies, agencies),
         panel(&rows, Role::Batches, batches),
     ];
-    out.chart = chart("benchmarks.png", render(title, (1400, 640), &panels))?;
+    out.chart = Some(("benchmarks.png", render(title, (1400, 640), &panels)?));
     out.headline = headlines(&rows);
     Ok(out)
 }

@@ -8,10 +8,12 @@ pub mod loopback;
 
 use std::path::Path;
 
-use crate::fmt::{fill, times, Target};
-use crate::harness::ctx::{Ctx, Result, RunError};
+use crate::canvas::Point;
+use crate::fmt::{fill, mib, num, thousands, times, Table, Target};
 use crate::harness::machine::{load_average, Machine};
 use crate::harness::measure::{measure, problems, Plan, Status, Summary};
+use crate::harness::run::ROLES;
+use crate::harness::{Ctx, Result};
 
 /// What the bench's setup gives every section.
 pub struct Env<'a> {
@@ -130,10 +132,52 @@ pub fn time_target<T>(what: &str, detail: &str, limit: f64, row: Option<&Summary
     )
 }
 
-/// A chart's failure to draw, as the bench's error.
-pub fn chart(
-    name: &'static str,
-    png: Result<Vec<u8>, String>,
-) -> Result<Option<(&'static str, Vec<u8>)>> {
-    Ok(Some((name, png.map_err(RunError::Fail)?)))
+/// A chart's point for `row` at `x`: its median end to end through `y`, the whisker from its
+/// fastest to its slowest run, `label` of the median.
+pub fn point<T>(
+    row: &Summary<T>,
+    x: f64,
+    y: impl Fn(f64) -> f64,
+    label: &dyn Fn(f64) -> String,
+) -> Option<Point> {
+    let ((fast, slow), mid) = (row.e2e_range()?, y(row.e2e()?));
+    let whisker = (y(fast).min(y(slow)), y(fast).max(y(slow)));
+    Some(Point(x, mid, whisker, row.passed(), label(mid)))
+}
+
+/// The columns the sections' tables share.
+impl<T> Table<'_, Summary<T>> {
+    /// Median end to end, its range (fastest–slowest run, if more than one), bets/s at the
+    /// median.
+    pub fn times(self) -> Self {
+        let range = |r: &Summary<T>| r.e2e_range().filter(|_| r.runs.len() > 1);
+        let range = move |r: &Summary<T>| {
+            range(r).map_or("—".into(), |(lo, hi)| format!("{lo:.3}–{hi:.3}"))
+        };
+        self.right("End to end (s)", |r| num(r.e2e(), 3))
+            .right("Range (s)", range)
+            .right("Bets/s", |r| {
+                r.rate().map_or("—".into(), |r| thousands(r as u64))
+            })
+    }
+
+    /// The largest peak RSS (MiB) of each role ([`crate::harness::run::RunResult::rss`]).
+    pub fn rss(self, roles: [usize; 4]) -> Self {
+        let column =
+            |t: Self, role: usize| t.right(format!("RSS {}", ROLES[role]), |r| mib(r.rss(role)));
+        roles.into_iter().fold(self, column)
+    }
+
+    /// PASS, FAILED or SKIPPED, with the runs passed or failed out of those done.
+    pub fn result(self) -> Self {
+        self.left("Result", |r| {
+            let runs = r.runs.len();
+            let failed = r.runs.iter().filter(|r| !r.failures.is_empty()).count();
+            match &r.status {
+                Status::Pass => format!("PASS ({runs}/{runs})"),
+                Status::Failed(_) => format!("**FAILED** ({failed}/{runs})"),
+                Status::Skipped(_) => "SKIPPED".into(),
+            }
+        })
+    }
 }
