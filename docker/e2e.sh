@@ -470,6 +470,22 @@ check "the server logs the refused authentication" test "$(count_in_log server '
 save_logs server client1 client2
 teardown
 
+# ================================================================ check mode
+section "CLI_MODE=check: the client image checks a mounted agency file, with no network and no server"
+check_log=$WORK/check.log
+docker run --rm --network none -e CLI_MODE=check -v "$WORK/data/agency-1.csv:/agency.csv:ro" \
+    client:latest >"$check_log" 2>&1
+good_exit=$?
+check "agency 1's file: exit 0 (got $good_exit)" test "$good_exit" -eq 0
+check "it logs the check's success" grep -q 'action: check_agency_file | result: success' "$check_log"
+printf 'nombre,apellido,documento,nacimiento,numero\r\nAna,Lorca,1,1999-03-17,7574\r\n\r\nBo,Diaz,2,2001-02-29,1\r\n' \
+    >"$WORK/check.csv"
+docker run --rm --network none -e CLI_MODE=check -v "$WORK/check.csv:/agency.csv:ro" \
+    client:latest >"$check_log" 2>&1
+bad_exit=$?
+check "a file with a date that does not exist: exit 1 (got $bad_exit)" test "$bad_exit" -eq 1
+check "the bad row is named by its editor line and field" grep -q 'row: 4 | field: nacimiento' "$check_log"
+
 # ================================================================ cleanup
 section "cleanup"
 check "no container, network or volume of project $PROJECT is left" test -z "$(tp0_leftovers)"

@@ -106,6 +106,8 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
     let quick_dir = target.join("bench-quick");
     let out_dir = out.unwrap_or(if quick { quick_dir } else { root.join("docs") });
     let course_dir = root.join("../shared/dataset");
+    // Clients run in scratch directories: the files they are given must not be relative.
+    let course_dir = fs::canonicalize(&course_dir).unwrap_or(course_dir);
     let course = harness::data::course_files(&course_dir).map(|_| course_dir.as_path());
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM, SIGHUP] {

@@ -74,6 +74,8 @@ pub enum Settings {
     Floor,
     /// Not tp0: the per-agency floor, as many times as the data has agencies.
     AgencyFloor,
+    /// Only the clients' check of their files (`CLI_MODE=check`), all at once, no server.
+    Check,
 }
 
 impl Settings {
@@ -90,6 +92,7 @@ impl Settings {
             }
             Settings::Floor => "loopback floor".into(),
             Settings::AgencyFloor => "per-agency floor".into(),
+            Settings::Check => "the clients' check alone".into(),
         }
     }
 }
@@ -211,6 +214,7 @@ pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Re
             result.e2e = Some(floor.process_wall * data.files.len() as u32);
             result.agency_floor = Some(floor);
         }),
+        Settings::Check => run_check(ctx, data, dir, &mut result),
         _ => run_tp0(ctx, data, settings, dir, &mut result),
     })?;
     result.failures.extend(failed);
@@ -233,10 +237,15 @@ fn start_clients(
     addresses: &[SocketAddr],
 ) -> Result<Vec<Proc>> {
     let program = ctx.bin("client");
+    let mode = if settings == Settings::Check {
+        "check"
+    } else {
+        "agency"
+    };
     let start = |(i, file): (usize, &std::path::PathBuf)| {
         let mut env = vec![
             ("CLI_ID", (i + 1).to_string()),
-            ("CLI_MODE", "agency".to_string()),
+            ("CLI_MODE", mode.to_string()),
             ("CLI_SERVER_ADDRESS", addresses[i].to_string()),
             ("CLI_DATA_FILE", file.display().to_string()),
         ];
@@ -262,6 +271,56 @@ fn mismatch(got: Option<u64>, want: u64, field: &str, line: &str) -> Option<Stri
         Some(n) => Some(format!("{field} {n}, expected {want}")),
         None => Some(format!("no {line} success line")),
     }
+}
+
+/// Waits for `clients`, started at `start`, for 20 s, 10 µs per bet and `extra`; the instant the
+/// last one exited.
+fn wait_clients(
+    ctx: &Ctx,
+    data: &Dataset,
+    clients: &mut [Proc],
+    (start, extra): (Instant, Duration),
+) -> Result<Instant> {
+    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10) + extra;
+    let Some(end) = wait_all(ctx, clients, start + timeout)? else {
+        let running = clients.iter().filter(|c| c.status.is_none()).count();
+        let (agencies, secs) = (clients.len(), timeout.as_secs());
+        let why = format!(
+            "timeout after {secs} s: {running} of {agencies} clients still running (killed)"
+        );
+        return Err(why.into());
+    };
+    Ok(end)
+}
+
+/// The clients' check alone: one client per agency file in `CLI_MODE=check`, all at once, given
+/// an address nothing listens on; each must exit 0 having checked its agency's bets.
+fn run_check(ctx: &Ctx, data: &Dataset, dir: &Path, result: &mut RunResult) -> Result<()> {
+    let cpu_before = cpu_total(RUSAGE_CHILDREN);
+    let nowhere = vec![SocketAddr::from(([127, 0, 0, 1], 9)); data.files.len()];
+    let start = Instant::now();
+    let mut clients = start_clients(ctx, data, Settings::Check, dir, &nowhere)?;
+    let end = wait_clients(ctx, data, &mut clients, (start, Duration::ZERO))?;
+    result.e2e = Some(end - start);
+    result.cpu_clients = Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before));
+    for (i, client) in clients.iter().enumerate() {
+        let id = i + 1;
+        if let Some(status) = client.status.filter(|s| !s.success()) {
+            result.failures.push(format!("client {id} {status}"));
+        }
+        let mut checked: Option<u64> = None;
+        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
+            let f = fields(line);
+            let line_bets = get(&f, "bets").filter(|_| succeeded(&f, "check_agency_file"));
+            checked = line_bets.or(checked);
+        })?;
+        let expected = data.per_agency.get(i).copied().unwrap_or_default();
+        let wrong = mismatch(checked, expected, "bets", "check_agency_file");
+        result
+            .failures
+            .extend(wrong.map(|m| format!("client {id}: {m}")));
+    }
+    Ok(())
 }
 
 /// tp0's run; the [`Proc`] guards kill whatever is left on any early return.
@@ -291,7 +350,6 @@ fn run_tp0(
         .map(|i| links.get(i).map_or(upstream, Link::addr))
         .collect();
     let overflows_before = tcp_ext("ListenOverflows");
-    let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10) + round_trips;
     // The clients start from this thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`, if
     // allowed (`CAP_SYS_NICE`): not queued for a CPU behind those already started, while each
     // child runs as an ordinary process.
@@ -301,16 +359,7 @@ fn run_tp0(
     result.spawn = Some(start.elapsed());
     result.spawn_urgent &= schedule(libc::SCHED_OTHER, 0);
     let mut clients = clients?;
-    let Some(end) = wait_all(ctx, &mut clients, start + timeout)? else {
-        let (running, secs) = (
-            clients.iter().filter(|c| c.status.is_none()).count(),
-            timeout.as_secs(),
-        );
-        let why = format!(
-            "timeout after {secs} s: {running} of {agencies} clients still running (killed)"
-        );
-        return Err(why.into());
-    };
+    let end = wait_clients(ctx, data, &mut clients, (start, round_trips))?;
     result.e2e = Some(end - start);
     let cpu_clients = cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before);
     (result.cpu_clients, result.load) = (Some(cpu_clients), load_1min());

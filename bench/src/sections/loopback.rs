@@ -73,9 +73,11 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
             generated(50, 4_000, Agencies, 1),
         ];
     }
+    let mut x20 = plan("course-x20", &x20_label, x20, &BATCHES, Batches, 3);
+    x20.configs.push((TableOnly, Settings::Check));
     vec![
         plan("course", &label, src, &[BATCH], TableOnly, 3),
-        plan("course-x20", &x20_label, x20, &BATCHES, Batches, 3),
+        x20,
         generated(5, 200_000, Agencies, 3),
         generated(50, 20_000, Agencies, 3),
         generated(5, 2_000_000, TableOnly, 1),
@@ -151,7 +153,7 @@ fn rate_target<'a>(what: &str, min: f64, rows: impl Iterator<Item = &'a Row>) ->
 fn targets(rows: &[Row]) -> Vec<Target> {
     let tp0 = || {
         rows.iter()
-            .filter(|r| r.ran() && r.settings != Settings::Floor)
+            .filter(|r| r.ran() && !matches!(r.settings, Settings::Floor | Settings::Check))
     };
     let largest = |role, id: &str| {
         tp0()
@@ -162,6 +164,7 @@ fn targets(rows: &[Row]) -> Vec<Target> {
     let (session, client) = (largest(SESSION, ""), largest(CLIENT, ""));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
     let course = durable(rows, "course").find(|r| r.id == "course");
+    let check = check_target(rows);
     let detail = course.map(|r| format!(" ({}, durable, batch 120)", r.label));
     let what = "coordinator < 16 MiB at 10 million bets";
     let what_course = "course dataset end to end ≤ 0.25 s";
@@ -194,7 +197,40 @@ fn targets(rows: &[Row]) -> Vec<Target> {
                 format!("{what}: largest {} MiB", mib(coordinator)),
             ),
         },
+        check,
     ]
+}
+
+/// The clients' check of their files before connecting, measured alone on the course ×20: at
+/// most 5% of the time a round would take without it (end to end less the check).
+fn check_target(rows: &[Row]) -> Target {
+    let what = "the check before connecting adds ≤ 5% end to end, course ×20, durable, batch 120";
+    let check = rows
+        .iter()
+        .find(|r| r.settings == Settings::Check && r.ran());
+    let round = durable(rows, "course-x20").find(|r| r.id == "course-x20");
+    let (Some(check), Some(round)) = (check, round) else {
+        return Target::skipped(what, "not run");
+    };
+    let times = check
+        .e2e()
+        .zip(round.e2e())
+        .filter(|_| check.passed() && round.passed());
+    let Some((alone, e2e)) = times else {
+        return Target::check(false, format!("{what}: FAILED"));
+    };
+    let cpu = check.median_of(|r| Some(r.cpu_clients?.as_secs_f64()));
+    let added = alone / (e2e - alone).max(1e-9);
+    Target::check(
+        added <= 0.05,
+        format!(
+            "{what}: the five clients' check alone {alone:.3} s ({} s of CPU), end to end \
+             {e2e:.3} s, so +{:.0}% over the {:.3} s without it",
+            num(cpu, 3),
+            100.0 * added,
+            e2e - alone
+        ),
+    )
 }
 
 /// A bets/s value as a short label: `1.6M`, `850K`.
@@ -265,7 +301,9 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
 
 /// How the RSS sampler did over tp0's runs.
 fn sampler_note(rows: &[Row]) -> String {
-    let tp0 = rows.iter().filter(|r| r.settings != Settings::Floor);
+    let tp0 = rows
+        .iter()
+        .filter(|r| !matches!(r.settings, Settings::Floor | Settings::Check));
     let runs: Vec<_> = tp0.flat_map(|s| &s.runs).collect();
     let sweeps = runs.iter().map(|r| r.sampler.0).min();
     let sweeps = sweeps.map_or("none".into(), |n| n.to_string());
