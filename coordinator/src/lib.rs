@@ -54,6 +54,8 @@ pub struct Coordinator<L: Ledger, A: Liveness> {
     waiting_to_open: Vec<IpcSender<OpeningReply>>,
     parked: Vec<(AgencyId, IpcSender<WinnersReply>)>,
     drawn: Option<Drawn>,
+    /// A draw read but not yet on record (its `record_draw` failed): the next attempt records it.
+    unrecorded: Option<Draw>,
     failures: auth::FailureLimiter,
 }
 
@@ -84,6 +86,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             waiting_to_open: Vec::new(),
             parked: Vec::new(),
             drawn: None,
+            unrecorded: None,
             failures: auth::FailureLimiter::default(),
         };
         // A failure is logged; the next END or winners query tries again.
@@ -301,13 +304,21 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             return Ok(());
         }
         let recovered = self.ledger.drawn();
-        let outcome = self.ledger.draw(self.agencies).and_then(|draw| {
-            if !recovered {
-                // Durable before it is announced: a restart recovers this draw, never repeats it.
-                self.ledger.record_draw()?;
-            }
-            Ok(draw)
-        });
+        let outcome = match self.unrecorded.take() {
+            Some(draw) => Ok(draw),
+            None => self.ledger.draw(self.agencies),
+        };
+        // Durable before it is announced: a restart recovers this draw, never repeats it.
+        let outcome = match outcome {
+            Ok(draw) if !recovered => match self.ledger.record_draw() {
+                Ok(()) => Ok(draw),
+                Err(err) => {
+                    self.unrecorded = Some(draw);
+                    Err(err)
+                }
+            },
+            other => other,
+        };
         match outcome {
             Ok(draw) => {
                 let total: usize = draw.agencies.values().map(|a| a.winners.len()).sum();

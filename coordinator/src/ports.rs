@@ -30,6 +30,8 @@ pub trait Ledger {
 
     /// Reads every stored bet and returns, for each agency of `1..=agencies`, its winners'
     /// documents in file order and the receipt of its bets; and what the draw read in all.
+    /// Called once a draw succeeds: the ledger may hand over what it holds instead of copying it
+    /// (the coordinator keeps a draw whose [`Ledger::record_draw`] failed and tries that again).
     fn draw(&mut self, agencies: u32) -> Result<Draw, Self::Error>;
 }
 

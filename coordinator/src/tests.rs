@@ -10,6 +10,7 @@ struct MemoryLedger {
     draws: u32,
     fail_end: bool,
     fail_draw: bool,
+    fail_record: bool,
     drawn: bool,
     draw_records: u32,
 }
@@ -29,6 +30,9 @@ impl Ledger for MemoryLedger {
         self.drawn
     }
     fn record_draw(&mut self) -> Result<(), String> {
+        if self.fail_record {
+            return Err("journal unwritable".into());
+        }
         self.draw_records += 1;
         self.drawn = true;
         Ok(())
@@ -328,6 +332,26 @@ fn a_failed_draw_is_told_and_tried_again_on_the_next_query() {
     c.ledger.fail_draw = false;
     assert_eq!(winners(&mut c, 1).recv().unwrap(), told(1, 2, &["111"]));
     assert_eq!(c.ledger.draw_records, 1);
+}
+
+#[test]
+fn a_draw_whose_record_failed_is_recorded_later_without_drawing_again() {
+    let mut l = ledger();
+    l.ended = [1, 2].into_iter().collect();
+    l.fail_record = true;
+    let mut c = Coordinator::new(l, Alive(vec![]), 2, Timing::default());
+    assert!(!c.has_drawn(), "not announced before it is on record");
+    assert!(matches!(
+        winners(&mut c, 1).recv().unwrap(),
+        WinnersReply::Failed(_)
+    ));
+    c.ledger.fail_record = false;
+    assert_eq!(
+        winners(&mut c, 2).recv().unwrap(),
+        told(2, 2, &["221", "222"])
+    );
+    assert_eq!(winners(&mut c, 1).recv().unwrap(), told(1, 2, &["111"]));
+    assert_eq!((c.ledger.draws, c.ledger.draw_records), (1, 1));
 }
 
 #[test]

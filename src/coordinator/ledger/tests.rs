@@ -65,6 +65,8 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     assert_eq!(ledger.position(2).unwrap(), 1);
     assert_eq!(ledger.position(3).unwrap(), 0);
     let draw = ledger.draw(3).unwrap();
+    // The winners were handed over, not copied: a second draw is refused, not answered empty.
+    assert!(matches!(ledger.draw(3), Err(StorageError::DrawnTwice)));
     let winners = |agency| draw.agencies[&agency].winners.iter().collect::<Vec<_>>();
     assert_eq!(winners(1), ["1"]);
     assert_eq!(winners(2), ["3"]);
