@@ -273,6 +273,32 @@ fn mismatch(got: Option<u64>, want: u64, field: &str, line: &str) -> Option<Stri
     }
 }
 
+/// Adds a failure for each client that did not exit 0 or whose log's last `action` success line
+/// does not give `key` as `want[i]`; the `action: reconnect` lines of all their logs.
+fn check_clients(
+    dir: &Path,
+    clients: &[Proc],
+    ((action, key), want): ((&str, &str), &[u64]),
+    failures: &mut Vec<String>,
+) -> Result<u64> {
+    let mut reconnects = 0;
+    for (i, client) in clients.iter().enumerate() {
+        let id = i + 1;
+        if let Some(status) = client.status.filter(|s| !s.success()) {
+            failures.push(format!("client {id} {status}"));
+        }
+        let mut got: Option<u64> = None;
+        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
+            let f = fields(line);
+            reconnects += u64::from(f.contains(&("action", "reconnect")));
+            got = get(&f, key).filter(|_| succeeded(&f, action)).or(got);
+        })?;
+        let expected = want.get(i).copied().unwrap_or_default();
+        failures.extend(mismatch(got, expected, key, action).map(|m| format!("client {id}: {m}")));
+    }
+    Ok(reconnects)
+}
+
 /// Waits for `clients`, started at `start`, for 20 s, 10 µs per bet and `extra`; the instant the
 /// last one exited.
 fn wait_clients(
@@ -303,23 +329,8 @@ fn run_check(ctx: &Ctx, data: &Dataset, dir: &Path, result: &mut RunResult) -> R
     let end = wait_clients(ctx, data, &mut clients, (start, Duration::ZERO))?;
     result.e2e = Some(end - start);
     result.cpu_clients = Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before));
-    for (i, client) in clients.iter().enumerate() {
-        let id = i + 1;
-        if let Some(status) = client.status.filter(|s| !s.success()) {
-            result.failures.push(format!("client {id} {status}"));
-        }
-        let mut checked: Option<u64> = None;
-        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
-            let f = fields(line);
-            let line_bets = get(&f, "bets").filter(|_| succeeded(&f, "check_agency_file"));
-            checked = line_bets.or(checked);
-        })?;
-        let expected = data.per_agency.get(i).copied().unwrap_or_default();
-        let wrong = mismatch(checked, expected, "bets", "check_agency_file");
-        result
-            .failures
-            .extend(wrong.map(|m| format!("client {id}: {m}")));
-    }
+    let want = (("check_agency_file", "bets"), &data.per_agency[..]);
+    check_clients(dir, &clients, want, &mut result.failures)?;
     Ok(())
 }
 
@@ -371,25 +382,8 @@ fn run_tp0(
         result.cpu_server =
             Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before + cpu_clients));
     }
-    for (i, client) in clients.iter().enumerate() {
-        let id = i + 1;
-        if let Some(status) = client.status.filter(|s| !s.success()) {
-            result.failures.push(format!("client {id} {status}"));
-        }
-        let mut told: Option<u64> = None;
-        for_each_line(&dir.join(format!("client-{id}.log")), |line| {
-            let f = fields(line);
-            result.reconnects += u64::from(f.contains(&("action", "reconnect")));
-            told = get(&f, "cant_ganadores")
-                .filter(|_| succeeded(&f, "consulta_ganadores"))
-                .or(told);
-        })?;
-        let expected = data.winners.get(i).copied().unwrap_or_default();
-        let wrong = mismatch(told, expected, "cant_ganadores", "consulta_ganadores");
-        result
-            .failures
-            .extend(wrong.map(|m| format!("client {id}: {m}")));
-    }
+    let want = (("consulta_ganadores", "cant_ganadores"), &data.winners[..]);
+    result.reconnects = check_clients(dir, &clients, want, &mut result.failures)?;
     let (mut drawn, mut coordinators) = (None, Vec::new());
     for_each_line(&dir.join("server.log"), |line| {
         let f = fields(line);
