@@ -33,6 +33,14 @@ use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::{IpcReceiver, IpcSender, TryRecvError};
 
+/// Most requests served as one batch: a bound on how long the first of them waits for its answer.
+const MAX_BATCH: usize = 256;
+
+/// ENDs written but not yet synced, with their replies: agency, total, where the answer goes,
+/// and whether it is the one that wrote the agency's END (a repeat in the same batch is not).
+#[derive(Default)]
+struct Unsynced(Vec<(AgencyId, u64, IpcSender<EndReply>, bool)>);
+
 /// The draw's result and when agencies may learn it.
 struct Drawn {
     agencies: BTreeMap<AgencyId, AgencyDraw>,
@@ -106,7 +114,36 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
 
     /// Serves one request; replies that cannot be delivered (the child died) are dropped.
     pub fn serve(&mut self, request: Request) {
+        self.serve_all([request]);
+    }
+
+    /// Serves requests that arrived together, in order. Their new ENDs are made durable by one
+    /// sync before any of them is acknowledged (a group commit: at 10,000 agencies one sync per
+    /// END was seconds of the coordinator's time, while every session waited its turn), and then
+    /// the draw is tried once.
+    pub fn serve_all(&mut self, requests: impl IntoIterator<Item = Request>) {
         let now = Instant::now();
+        let mut unsynced = Unsynced::default();
+        for request in requests {
+            match request {
+                Request::End {
+                    agency,
+                    session,
+                    total,
+                    reply,
+                } => self.end(agency, session, total, reply, &mut unsynced),
+                request => self.serve_other(request, now),
+            }
+        }
+        if !unsynced.0.is_empty() {
+            self.acknowledge_ends(unsynced);
+            // A failure is logged and told to parked sessions; the next query tries again.
+            let _ = self.draw_if_complete(now);
+        }
+    }
+
+    /// Serves a request other than END.
+    fn serve_other(&mut self, request: Request, now: Instant) {
         match request {
             Request::Claim {
                 agency,
@@ -129,9 +166,9 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 total,
                 reply,
             } => {
-                let answer = self.end(agency, session, total);
-                let _ = reply.send(answer);
-                // A failure is logged and told to parked sessions; the next query tries again.
+                let mut unsynced = Unsynced::default();
+                self.end(agency, session, total, reply, &mut unsynced);
+                self.acknowledge_ends(unsynced);
                 let _ = self.draw_if_complete(now);
             }
             Request::Winners { agency, reply } => self.winners(agency, reply, now),
@@ -228,36 +265,78 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
         }
     }
 
-    fn end(&mut self, agency: AgencyId, session: SessionId, total: u64) -> EndReply {
-        if self.claims.get(&agency) != Some(&session) {
-            return EndReply::NotHolder;
-        }
-        let stored = match self.ledger.position(agency) {
-            Ok(stored) => stored,
-            Err(err) => return EndReply::Failed(err.to_string()),
+    /// Answers an END at once, or writes it and leaves its answer in `unsynced` until the sync.
+    fn end(
+        &mut self,
+        agency: AgencyId,
+        session: SessionId,
+        total: u64,
+        reply: IpcSender<EndReply>,
+        unsynced: &mut Unsynced,
+    ) {
+        let answer = if self.claims.get(&agency) != Some(&session) {
+            EndReply::NotHolder
+        } else {
+            match self.ledger.position(agency) {
+                Err(err) => EndReply::Failed(err.to_string()),
+                Ok(stored) if stored != total => {
+                    log::error!(
+                        "action: end_agency | result: fail | agency: {agency} | stored: {stored} | announced: {total}"
+                    );
+                    EndReply::CountMismatch { stored }
+                }
+                // Written already, by an earlier END of this batch: answered with it.
+                Ok(_) if unsynced.0.iter().any(|end| end.0 == agency) => {
+                    unsynced.0.push((agency, total, reply, false));
+                    return;
+                }
+                Ok(_) if !self.ended.contains(&agency) => {
+                    if let Err(err) = self.ledger.record_end(agency, total) {
+                        log::error!(
+                            "action: end_agency | result: fail | agency: {agency} | error: {err}"
+                        );
+                        EndReply::Failed(err.to_string())
+                    } else {
+                        unsynced.0.push((agency, total, reply, true));
+                        return;
+                    }
+                }
+                Ok(stored) => EndReply::Recorded { position: stored },
+            }
         };
-        if stored != total {
-            log::error!(
-                "action: end_agency | result: fail | agency: {agency} | stored: {stored} | announced: {total}"
-            );
-            return EndReply::CountMismatch { stored };
+        let _ = reply.send(answer);
+    }
+
+    /// Syncs the ENDs written by this batch and answers each: only a durable END counts toward
+    /// the barrier or is acknowledged.
+    fn acknowledge_ends(&mut self, unsynced: Unsynced) {
+        let synced = self.ledger.sync_ends().map_err(|err| err.to_string());
+        for (agency, total, reply, first) in unsynced.0 {
+            let answer = match &synced {
+                Ok(()) => {
+                    if first && self.ended.insert(agency) {
+                        if (1..=self.agencies).contains(&agency) {
+                            self.ended_here += 1;
+                        }
+                        log::info!(
+                            "action: end_agency | result: success | agency: {agency} | bets: {total} | ended: {}/{}",
+                            self.ended_here,
+                            self.agencies
+                        );
+                    }
+                    EndReply::Recorded { position: total }
+                }
+                Err(err) => {
+                    if first {
+                        log::error!(
+                            "action: end_agency | result: fail | agency: {agency} | error: {err}"
+                        );
+                    }
+                    EndReply::Failed(err.clone())
+                }
+            };
+            let _ = reply.send(answer);
         }
-        if self.ended.insert(agency) {
-            if let Err(err) = self.ledger.record_end(agency, total) {
-                self.ended.remove(&agency);
-                log::error!("action: end_agency | result: fail | agency: {agency} | error: {err}");
-                return EndReply::Failed(err.to_string());
-            }
-            if (1..=self.agencies).contains(&agency) {
-                self.ended_here += 1;
-            }
-            log::info!(
-                "action: end_agency | result: success | agency: {agency} | bets: {total} | ended: {}/{}",
-                self.ended_here,
-                self.agencies
-            );
-        }
-        EndReply::Recorded { position: stored }
     }
 
     fn winners(&mut self, agency: AgencyId, reply: IpcSender<WinnersReply>, now: Instant) {
@@ -376,9 +455,19 @@ pub fn run<L: Ledger, A: Liveness>(
                 at.saturating_duration_since(Instant::now()).min(tick)
             })
             .max(Duration::from_millis(1));
-        match requests.try_recv_timeout(wait) {
-            Ok(request) => coordinator.serve(request),
-            Err(TryRecvError::Empty) => {}
+        let mut received = requests.try_recv_timeout(wait);
+        let mut batch = Vec::new();
+        // What else has already arrived is served with it, so its ENDs share one sync.
+        while let Ok(request) = received {
+            batch.push(request);
+            received = match batch.len() < MAX_BATCH {
+                true => requests.try_recv(),
+                false => Err(TryRecvError::Empty),
+            };
+        }
+        coordinator.serve_all(batch);
+        match received {
+            Ok(_) | Err(TryRecvError::Empty) => {}
             // A signal (SIGTERM among them) interrupts the wait; the loop condition decides.
             Err(TryRecvError::IpcError(ipc_channel::ipc::IpcError::Io(err)))
                 if err.kind() == std::io::ErrorKind::Interrupted => {}

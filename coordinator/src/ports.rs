@@ -19,8 +19,11 @@ pub trait Ledger {
     /// The agencies whose END is already durable (read when the ledger was opened).
     fn ended(&self) -> BTreeSet<AgencyId>;
 
-    /// Makes the END of `agency` durable, after `total` bets.
+    /// Writes the END of `agency`, after `total` bets: durable once [`Ledger::sync_ends`] returns.
     fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), Self::Error>;
+
+    /// Makes every END written so far durable, with one sync for all of them.
+    fn sync_ends(&mut self) -> Result<(), Self::Error>;
 
     /// Whether a draw of this round is already on record (an earlier run drew).
     fn drawn(&self) -> bool;

@@ -11,6 +11,8 @@ struct MemoryLedger {
     fail_end: bool,
     fail_draw: bool,
     fail_record: bool,
+    fail_sync: bool,
+    syncs: u32,
     drawn: bool,
     draw_records: u32,
 }
@@ -35,6 +37,13 @@ impl Ledger for MemoryLedger {
         }
         self.draw_records += 1;
         self.drawn = true;
+        Ok(())
+    }
+    fn sync_ends(&mut self) -> Result<(), String> {
+        if self.fail_sync {
+            return Err("sync failed".into());
+        }
+        self.syncs += 1;
         Ok(())
     }
     fn record_end(&mut self, agency: AgencyId, _total: u64) -> Result<(), String> {
@@ -352,6 +361,52 @@ fn a_draw_whose_record_failed_is_recorded_later_without_drawing_again() {
     );
     assert_eq!(winners(&mut c, 1).recv().unwrap(), told(1, 2, &["111"]));
     assert_eq!((c.ledger.draws, c.ledger.draw_records), (1, 1));
+}
+
+/// ENDs of agencies 1 and 2 (sessions 1 and 2, two bets each) served as one batch.
+fn ends_together(c: &mut Coordinator<MemoryLedger, Alive>) -> [EndReply; 2] {
+    let (tx1, rx1) = ipc::channel().unwrap();
+    let (tx2, rx2) = ipc::channel().unwrap();
+    let end = |agency, reply| Request::End {
+        agency,
+        session: agency,
+        total: 2,
+        reply,
+    };
+    c.serve_all([end(1, tx1), end(2, tx2)]);
+    [rx1.recv().unwrap(), rx2.recv().unwrap()]
+}
+
+#[test]
+fn ends_that_arrive_together_are_made_durable_by_one_sync() {
+    let mut c = Coordinator::new(ledger(), Alive(vec![1, 2]), 2, Timing::default());
+    claim(&mut c, 1, 1);
+    claim(&mut c, 2, 2);
+    let recorded = EndReply::Recorded { position: 2 };
+    assert_eq!(ends_together(&mut c), [recorded.clone(), recorded]);
+    assert_eq!(c.ledger.syncs, 1);
+    assert!(c.has_drawn(), "drawn once both ENDs were durable");
+}
+
+#[test]
+fn ends_whose_sync_failed_are_told_so_and_do_not_open_the_barrier() {
+    let mut c = Coordinator::new(ledger(), Alive(vec![1, 2]), 2, Timing::default());
+    claim(&mut c, 1, 1);
+    claim(&mut c, 2, 2);
+    c.ledger.fail_sync = true;
+    let [one, two] = ends_together(&mut c);
+    assert!(matches!(
+        (one, two),
+        (EndReply::Failed(_), EndReply::Failed(_))
+    ));
+    assert!(!c.has_drawn());
+    assert_eq!(winners(&mut c, 1).recv().unwrap(), WinnersReply::NotEnded);
+    // The clients send END again; once it syncs, the round goes on.
+    c.ledger.fail_sync = false;
+    assert_eq!(end(&mut c, 1, 1, 2), EndReply::Recorded { position: 2 });
+    assert!(!c.has_drawn());
+    assert_eq!(end(&mut c, 2, 2, 2), EndReply::Recorded { position: 2 });
+    assert!(c.has_drawn());
 }
 
 #[test]

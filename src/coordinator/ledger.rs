@@ -107,6 +107,10 @@ impl Ledger for BetsLedger<'_> {
         self.ended.clone()
     }
 
+    fn sync_ends(&mut self) -> Result<(), StorageError> {
+        self.journal.sync()
+    }
+
     fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
         self.journal.record_end(agency, total)?;
         self.ended.insert(agency);

@@ -84,12 +84,24 @@ impl EndJournal {
         Ok(journaled)
     }
 
-    /// Makes the END of `agency`, after `total` bets, durable.
+    /// Writes the END of `agency`, after `total` bets: durable once [`EndJournal::sync`] returns.
     ///
     /// # Errors
-    /// The append or its sync failed.
+    /// The write failed.
     pub(crate) fn record_end(&mut self, agency: u32, total: u64) -> Result<(), StorageError> {
-        self.append(&format!("{agency},{total}\n"))
+        self.file
+            .write_all(format!("{agency},{total}\n").as_bytes())
+            .map_err(StorageError::io("append to", &self.path))
+    }
+
+    /// Makes every END written so far durable.
+    ///
+    /// # Errors
+    /// The sync failed.
+    pub(crate) fn sync(&mut self) -> Result<(), StorageError> {
+        self.file
+            .sync_data()
+            .map_err(StorageError::io("sync", &self.path))
     }
 
     /// Makes the fact that the draw ran durable.

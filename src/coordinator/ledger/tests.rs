@@ -177,6 +177,7 @@ fn ends_survive_a_reopen_and_a_torn_end_line_is_dropped() {
         let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
         ledger.record_end(1, 0).unwrap();
         ledger.record_end(3, 0).unwrap();
+        ledger.sync_ends().unwrap();
     }
     let mut journal = OpenOptions::new()
         .append(true)
@@ -203,6 +204,7 @@ fn a_recorded_draw_and_the_stored_count_survive_a_reopen() {
         file.append(&mut pending(1, &[("Ana", "1", "7574"), ("Bo", "2", "1")]))
             .unwrap();
         ledger.record_end(1, 2).unwrap();
+        ledger.sync_ends().unwrap();
         ledger.record_draw().unwrap();
         assert!(ledger.drawn());
     }
