@@ -113,6 +113,9 @@ pub(crate) fn run(
 /// split the freed buffers and the heap grows with every agency served (3,000 agencies: 2.9 MiB
 /// of heap, 0.9 MiB with this). A fixed threshold keeps such buffers in their own mappings,
 /// returned to the kernel when freed; only the pages a request really fills are ever touched.
+/// It costs an `mmap`, its page faults and a `munmap` per request: without it, server CPU per
+/// agency fell by a fifth (`bench --only load`, 1,000 agencies: 0.80–0.89 -> 0.63–0.64 ms), but
+/// the coordinator's peak at 3,000 agencies ran from 1.4 to 4.6 MiB against 2.2 with it.
 fn keep_request_buffers_off_the_heap() {
     #[cfg(target_env = "gnu")]
     {
