@@ -16,9 +16,11 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod ends;
 mod messages;
 mod ports;
 pub mod round;
+mod run;
 
 pub use messages::{
     AgencyId, AuthReply, ClaimReply, Documents, EndReply, OpeningReply, Receipt, Request,
@@ -26,20 +28,13 @@ pub use messages::{
 };
 pub use ports::{AgencyDraw, Draw, Ledger, Liveness};
 pub use round::{Opening, Timing};
+pub use run::run;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ipc_channel::ipc::{IpcReceiver, IpcSender, TryRecvError};
-
-/// Most requests served as one batch: a bound on how long the first of them waits for its answer.
-const MAX_BATCH: usize = 256;
-
-/// ENDs written but not yet synced, with their replies: agency, total, where the answer goes,
-/// and whether it is the one that wrote the agency's END (a repeat in the same batch is not).
-#[derive(Default)]
-struct Unsynced(Vec<(AgencyId, u64, IpcSender<EndReply>, bool)>);
+use ends::Unsynced;
+use ipc_channel::ipc::IpcSender;
 
 /// The draw's result and when agencies may learn it.
 struct Drawn {
@@ -135,14 +130,14 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 request => self.serve_other(request, now),
             }
         }
-        if !unsynced.0.is_empty() {
+        if !unsynced.is_empty() {
             self.acknowledge_ends(unsynced);
             // A failure is logged and told to parked sessions; the next query tries again.
             let _ = self.draw_if_complete(now);
         }
     }
 
-    /// Serves a request other than END.
+    /// Serves one request that `serve_all` does not batch (an END goes back to it).
     fn serve_other(&mut self, request: Request, now: Instant) {
         match request {
             Request::Claim {
@@ -160,17 +155,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                     self.waiting_to_open.push(reply);
                 }
             }
-            Request::End {
-                agency,
-                session,
-                total,
-                reply,
-            } => {
-                let mut unsynced = Unsynced::default();
-                self.end(agency, session, total, reply, &mut unsynced);
-                self.acknowledge_ends(unsynced);
-                let _ = self.draw_if_complete(now);
-            }
+            end @ Request::End { .. } => self.serve_all([end]),
             Request::Winners { agency, reply } => self.winners(agency, reply, now),
             Request::Authenticate {
                 peer,
@@ -262,80 +247,6 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                 );
                 ClaimReply::Failed(err.to_string())
             }
-        }
-    }
-
-    /// Answers an END at once, or writes it and leaves its answer in `unsynced` until the sync.
-    fn end(
-        &mut self,
-        agency: AgencyId,
-        session: SessionId,
-        total: u64,
-        reply: IpcSender<EndReply>,
-        unsynced: &mut Unsynced,
-    ) {
-        let answer = if self.claims.get(&agency) != Some(&session) {
-            EndReply::NotHolder
-        } else {
-            match self.ledger.position(agency) {
-                Err(err) => EndReply::Failed(err.to_string()),
-                Ok(stored) if stored != total => {
-                    log::error!(
-                        "action: end_agency | result: fail | agency: {agency} | stored: {stored} | announced: {total}"
-                    );
-                    EndReply::CountMismatch { stored }
-                }
-                // Written already, by an earlier END of this batch: answered with it.
-                Ok(_) if unsynced.0.iter().any(|end| end.0 == agency) => {
-                    unsynced.0.push((agency, total, reply, false));
-                    return;
-                }
-                Ok(_) if !self.ended.contains(&agency) => {
-                    if let Err(err) = self.ledger.record_end(agency, total) {
-                        log::error!(
-                            "action: end_agency | result: fail | agency: {agency} | error: {err}"
-                        );
-                        EndReply::Failed(err.to_string())
-                    } else {
-                        unsynced.0.push((agency, total, reply, true));
-                        return;
-                    }
-                }
-                Ok(stored) => EndReply::Recorded { position: stored },
-            }
-        };
-        let _ = reply.send(answer);
-    }
-
-    /// Syncs the ENDs written by this batch and answers each: only a durable END counts toward
-    /// the barrier or is acknowledged.
-    fn acknowledge_ends(&mut self, unsynced: Unsynced) {
-        let synced = self.ledger.sync_ends().map_err(|err| err.to_string());
-        for (agency, total, reply, first) in unsynced.0 {
-            let answer = match &synced {
-                Ok(()) => {
-                    if first && self.ended.insert(agency) {
-                        if (1..=self.agencies).contains(&agency) {
-                            self.ended_here += 1;
-                        }
-                        log::info!(
-                            "action: end_agency | result: success | agency: {agency} | bets: {total} | ended: {}/{}",
-                            self.ended_here,
-                            self.agencies
-                        );
-                    }
-                    EndReply::Recorded { position: total }
-                }
-                Err(err) => {
-                    if first {
-                        log::error!(
-                            "action: end_agency | result: fail | agency: {agency} | error: {err}"
-                        );
-                    }
-                    EndReply::Failed(err.clone())
-                }
-            };
-            let _ = reply.send(answer);
         }
     }
 
@@ -434,48 +345,6 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             }
         }
     }
-}
-
-/// Serves requests from `requests` until `stop` is set; checks `stop` at least every `tick`, and
-/// wakes for the round's opening and the winners' release on time.
-///
-/// # Errors
-/// Returns the channel error if the request channel breaks (every sender is gone or a message
-/// cannot be decoded), which ends the coordinator.
-pub fn run<L: Ledger, A: Liveness>(
-    coordinator: &mut Coordinator<L, A>,
-    requests: &IpcReceiver<Request>,
-    stop: &AtomicBool,
-    tick: Duration,
-) -> Result<(), String> {
-    while !stop.load(Ordering::Relaxed) {
-        let wait = coordinator
-            .next_deadline()
-            .map_or(tick, |at| {
-                at.saturating_duration_since(Instant::now()).min(tick)
-            })
-            .max(Duration::from_millis(1));
-        let mut received = requests.try_recv_timeout(wait);
-        let mut batch = Vec::new();
-        // What else has already arrived is served with it, so its ENDs share one sync.
-        while let Ok(request) = received {
-            batch.push(request);
-            received = match batch.len() < MAX_BATCH {
-                true => requests.try_recv(),
-                false => Err(TryRecvError::Empty),
-            };
-        }
-        coordinator.serve_all(batch);
-        match received {
-            Ok(_) | Err(TryRecvError::Empty) => {}
-            // A signal (SIGTERM among them) interrupts the wait; the loop condition decides.
-            Err(TryRecvError::IpcError(ipc_channel::ipc::IpcError::Io(err)))
-                if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(TryRecvError::IpcError(err)) => return Err(format!("{err:?}")),
-        }
-        coordinator.tick(Instant::now());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

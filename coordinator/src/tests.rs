@@ -1,6 +1,7 @@
 use super::*;
-use ipc_channel::ipc;
+use ipc_channel::ipc::{self, TryRecvError};
 use std::thread::sleep;
+use std::time::Duration;
 
 /// An in-memory ledger: bets per agency as (document, number).
 #[derive(Default)]
