@@ -1,12 +1,14 @@
 //! The harness: starting and reaping processes, measuring time, CPU and memory, the link
 //! emulator, the load generator, preparing data, the floors, and running a plan's configurations
-//! in turn; and what every step shares (its error type, the binaries, the stop flag, reading the
-//! children's files line by line). Sections build on it; it knows nothing of them.
+//! in turn, reading the product's log lines; and what every step shares (its error type, the
+//! binaries, the stop flag, reading the children's files line by line). Sections build on it; it
+//! knows nothing of them.
 
 pub mod data;
 pub mod floor;
 pub mod link;
 pub mod load;
+pub mod logs;
 pub mod machine;
 pub mod measure;
 pub mod memory;

@@ -13,6 +13,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use crate::harness::data::Dataset;
 use crate::harness::floor::{self, AgencyFloor};
 use crate::harness::link::{Link, Spec};
+use crate::harness::logs::{fields, get, mismatch, succeeded};
 use crate::harness::machine::{count_rows, cpu_total, load_1min, tcp_ext, RUSAGE_CHILDREN};
 use crate::harness::memory::Sampler;
 use crate::harness::procs::{remove_dir, wait_all, Proc, Spawn};
@@ -100,24 +101,6 @@ impl Settings {
 /// `durable` or `relaxed`.
 pub fn sync_name(durable: bool) -> &'static str {
     ["relaxed", "durable"][usize::from(durable)]
-}
-
-/// The `key: value` fields of a log line, after `action: `.
-pub fn fields(line: &str) -> Vec<(&str, &str)> {
-    let line = line.find("action: ").map_or("", |at| &line[at..]);
-    let parts = line.split(" | ").filter_map(|part| part.split_once(": "));
-    parts.map(|(k, v)| (k.trim(), v.trim())).collect()
-}
-
-/// A field's value, parsed.
-pub fn get<T: std::str::FromStr>(fields: &[(&str, &str)], key: &str) -> Option<T> {
-    fields.iter().find(|(k, _)| *k == key)?.1.parse().ok()
-}
-
-/// Whether a log line's fields say `action: <action> | result: success`.
-pub fn succeeded(fields: &[(&str, &str)], action: &str) -> bool {
-    let is = |key, value| fields.contains(&(key, value));
-    is("action", action) && is("result", "success")
 }
 
 /// Starts the server in `dir` and returns it with the port it logged.
@@ -262,15 +245,6 @@ fn start_clients(
         Proc::start(format!("client {}", i + 1), &spawn, false)
     };
     data.files.iter().enumerate().map(start).collect()
-}
-
-/// Why `got`, `field` of the last `line` success line of a log, is not `want` (if it is not).
-fn mismatch(got: Option<u64>, want: u64, field: &str, line: &str) -> Option<String> {
-    match got {
-        Some(n) if n == want => None,
-        Some(n) => Some(format!("{field} {n}, expected {want}")),
-        None => Some(format!("no {line} success line")),
-    }
 }
 
 /// Adds a failure for each client that did not exit 0 or whose log's last `action` success line
