@@ -1,16 +1,16 @@
 //! Micro-benchmarks of the functions whose comments make speed claims: splitting a row (the
-//! word-at-a-time scan, beside `memchr` over the same rows), validating a bet, decoding a frame of
+//! product's block scan, beside `memchr` over the same rows), validating a bet, decoding a frame of
 //! a full batch, appending a row, adding bets to a receipt (SHA-256 over their canonical
 //! encodings). `cargo bench -p tp0`; the figures go into docs/benchmarks.md.
 //!
-//! Product paths called (public, and only these): `tp0::rows::split_row`, `tp0::domain::Bet::validate`,
+//! Product paths called (public, and only these): `tp0::rows::Row::split`, `tp0::domain::Bet::validate`,
 //! `tp0::domain::RawBet`, `tp0::protocol::BatchBuilder`, `tp0::protocol::decode`,
 //! `tp0::storage::PendingRows` (push, then roll back to its mark), `tp0::domain::ReceiptBuilder`.
 
 use divan::{black_box, Bencher};
 use tp0::domain::{Bet, RawBet, ReceiptBuilder};
 use tp0::protocol::{decode, BatchBuilder, ClientMessage};
-use tp0::rows::split_row;
+use tp0::rows::Row;
 use tp0::storage::PendingRows;
 
 /// Rows as the course's files hold them: 45 to 55 bytes, CRLF line ends, some accents.
@@ -57,15 +57,15 @@ fn main() {
     divan::main();
 }
 
-/// 1,000 rows split into fields by the word-at-a-time scan of `tp0::rows`.
+/// 1,000 rows split into fields by `tp0::rows::Row::split`, one row reused as the readers do.
 #[divan::bench]
-fn split_rows_word_at_a_time(bencher: Bencher) {
+fn split_rows(bencher: Bencher) {
     let buf = rows(1_000);
     bencher
         .counter(divan::counter::BytesCount::of_slice(&buf))
         .bench(|| {
-            let (mut at, mut fields) = (0, 0);
-            while let Some(row) = split_row(black_box(&buf), at) {
+            let (mut at, mut fields, mut row) = (0, 0, Row::empty());
+            while row.split(black_box(&buf), at) {
                 fields += row.count;
                 at = row.end;
             }

@@ -32,7 +32,8 @@ pub struct Row {
 }
 
 impl Row {
-    fn empty() -> Row {
+    /// A row of no fields, to be filled by [`split`](Self::split).
+    pub fn empty() -> Row {
         Row {
             fields: [(0, 0); MAX_FIELDS],
             count: 0,
@@ -56,105 +57,185 @@ impl Row {
         }
         self.count += 1;
     }
+
+    /// Splits the row that starts at `start` into `self`, reused rather than returned so a
+    /// reader moves no row around; `false` (and `self` meaningless) when `buf` ends before the
+    /// row does.
+    pub fn split(&mut self, buf: &[u8], start: usize) -> bool {
+        self.count = 0;
+        self.quoted = false;
+        let mut field_start = start;
+        let mut block_start = start;
+        // Fast path: no quote before the end of the line. Every separator of a block comes
+        // from its masks, rather than from a new search started at each field.
+        loop {
+            let rest = buf.get(block_start..).unwrap_or_default();
+            let (marks, width) = match rest.first_chunk() {
+                Some(block) => (Marks::of_block(block), BLOCK),
+                None => (Marks::of_tail(rest), rest.len()),
+            };
+            // The bits up to the row's line end, if it is in this block.
+            let in_row = match marks.ends & marks.ends.wrapping_neg() {
+                0 => u32::MAX,
+                end => end | (end - 1),
+            };
+            if marks.quotes & in_row != 0 {
+                return self.split_quoted(buf, start);
+            }
+            let mut commas = marks.commas & in_row;
+            while commas != 0 {
+                let at = block_start + commas.trailing_zeros() as usize;
+                commas &= commas - 1;
+                self.close(field_start, at);
+                field_start = at + 1;
+            }
+            if in_row != u32::MAX {
+                let at = block_start + in_row.count_ones() as usize - 1;
+                self.close(field_start, at);
+                self.end = at + 1;
+                return true;
+            }
+            if width < BLOCK {
+                return false;
+            }
+            block_start += BLOCK;
+        }
+    }
+
+    /// The general case: quoted fields may hold commas, doubled quotes and line breaks.
+    fn split_quoted(&mut self, buf: &[u8], start: usize) -> bool {
+        self.count = 0;
+        self.quoted = true;
+        let mut field_start = start;
+        let mut in_quotes = false;
+        let mut i = start;
+        while i < buf.len() {
+            let byte = buf[i];
+            if in_quotes {
+                if byte == b'"' {
+                    // A quote inside quotes is either doubled (a literal quote) or the closing
+                    // one; telling which needs the next byte.
+                    let Some(&next) = buf.get(i + 1) else {
+                        return false;
+                    };
+                    if next == b'"' {
+                        i += 2;
+                        continue;
+                    }
+                    in_quotes = false;
+                }
+                i += 1;
+                continue;
+            }
+            match byte {
+                b'"' if i == field_start => in_quotes = true,
+                b',' | b'\n' => {
+                    self.close(field_start, i);
+                    field_start = i + 1;
+                    if byte == b'\n' {
+                        self.end = i + 1;
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        false
+    }
 }
 
 /// Splits the row that starts at `start`; `None` when `buf` ends before the row does.
 pub fn split_row(buf: &[u8], start: usize) -> Option<Row> {
     let mut row = Row::empty();
-    let mut field_start = start;
-    let mut i = start;
-    // Fast path: no quote before the end of the line.
-    loop {
-        let at = next_special(buf, i)?;
-        match buf[at] {
-            b',' => {
-                row.close(field_start, at);
-                field_start = at + 1;
-            }
-            b'\n' => {
-                row.close(field_start, at);
-                row.end = at + 1;
-                return Some(row);
-            }
-            _ => return split_quoted_row(buf, start),
+    row.split(buf, start).then_some(row)
+}
+
+/// The bytes [`Marks::of_block`] classifies at once.
+const BLOCK: usize = 16;
+
+/// Where the separators of up to [`BLOCK`] bytes are: bit `k` set when byte `k` is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Marks {
+    commas: u32,
+    ends: u32,
+    quotes: u32,
+}
+
+impl Marks {
+    /// The marks of a whole block. SSE2 (every x86_64 has it) compares its sixteen bytes at
+    /// once, and a row takes every separator of a block from these masks: measured against the
+    /// word-at-a-time search from each field's start it replaced, and `memchr3`, in `split_rows`
+    /// of benches/hot_paths.rs (`memchr` is built for rare matches; a row has one every dozen
+    /// bytes). `safe_arch` wraps the instructions in safe functions, so no `unsafe` is ours.
+    #[cfg(target_feature = "sse2")]
+    fn of_block(block: &[u8; BLOCK]) -> Marks {
+        use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
+        let bytes = load_unaligned_m128i(block);
+        let mask = |b: u8| {
+            let equal = cmp_eq_mask_i8_m128i(bytes, safe_arch::set_splat_i8_m128i(b as i8));
+            // Sixteen mask bits, the rest zero.
+            move_mask_i8_m128i(equal) as u32
+        };
+        Marks {
+            commas: mask(b','),
+            ends: mask(b'\n'),
+            quotes: mask(b'"'),
         }
-        i = at + 1;
+    }
+
+    #[cfg(not(target_feature = "sse2"))]
+    fn of_block(block: &[u8; BLOCK]) -> Marks {
+        Marks::portable(block)
+    }
+
+    /// [`of_block`](Self::of_block) without SSE2: eight bytes per word, exactly (no byte
+    /// flagged that is not one).
+    #[cfg(any(test, not(target_feature = "sse2")))]
+    fn portable(block: &[u8; BLOCK]) -> Marks {
+        let (low, high) = block.split_at(BLOCK / 2);
+        let (low, high) = (words::load(low), words::load(high));
+        let mask = |b: u8| words::bits_equal_to(low, b) | words::bits_equal_to(high, b) << 8;
+        Marks {
+            commas: mask(b','),
+            ends: mask(b'\n'),
+            quotes: mask(b'"'),
+        }
+    }
+
+    /// The marks of the fewer than [`BLOCK`] bytes at the end of a buffer.
+    fn of_tail(tail: &[u8]) -> Marks {
+        let mask = |sep: u8| {
+            tail.iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == sep)
+                .fold(0, |found, (k, _)| found | 1 << k)
+        };
+        Marks {
+            commas: mask(b','),
+            ends: mask(b'\n'),
+            quotes: mask(b'"'),
+        }
     }
 }
 
 /// Whether `field` must be quoted when written in this dialect: it holds a `,`, a `"`, a `\r` or
-/// a `\n` (Python's `csv.QUOTE_MINIMAL`). Eight bytes at a time, as [`split_row`] reads.
+/// a `\n` (Python's `csv.QUOTE_MINIMAL`). Eight bytes at a time (`domain::words`): every name
+/// the session stores passes here.
 pub fn needs_quotes(field: &[u8]) -> bool {
-    find_any(field, 0, [b',', b'"', b'\r', b'\n']).is_some()
-}
-
-/// The index of the first `,`, `\n` or `"` at or after `from`.
-fn next_special(buf: &[u8], from: usize) -> Option<usize> {
-    find_any(buf, from, [b',', b'\n', b'"'])
-}
-
-/// The index of the first byte of `set` at or after `from`. Eight bytes at a time: fields are a
-/// few bytes long, and a loop over single bytes here was a quarter of the instructions a bet
-/// costs end to end (client and coordinator both split rows).
-/// `memchr::memchr3` in its place measured slower in `split_row` (44–46 µs against 35 µs per
-/// 1,000 course rows, `split_rows_word_at_a_time` in benches/hot_paths.rs): on fields this
-/// short its setup per call outweighs its faster scan.
-fn find_any<const N: usize>(buf: &[u8], from: usize, set: [u8; N]) -> Option<usize> {
-    let mut i = from;
-    while let Some(chunk) = buf.get(i..i + 8) {
-        let word = words::load(chunk);
-        let found = set
+    let specials = |word: u64| {
+        [b',', b'"', b'\r', b'\n']
             .iter()
-            .fold(0, |found, &b| found | words::equal_bytes(word, b));
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    buf.get(i..)?
-        .iter()
-        .position(|b| set.contains(b))
-        .map(|p| i + p)
-}
-
-/// The general case: quoted fields may hold commas, doubled quotes and line breaks.
-fn split_quoted_row(buf: &[u8], start: usize) -> Option<Row> {
-    let mut row = Row::empty();
-    row.quoted = true;
-    let mut field_start = start;
-    let mut in_quotes = false;
-    let mut i = start;
-    while i < buf.len() {
-        let byte = buf[i];
-        if in_quotes {
-            if byte == b'"' {
-                // A quote inside quotes is either doubled (a literal quote) or the closing one;
-                // telling which needs the next byte.
-                let next = *buf.get(i + 1)?;
-                if next == b'"' {
-                    i += 2;
-                    continue;
-                }
-                in_quotes = false;
-            }
-            i += 1;
-            continue;
-        }
-        match byte {
-            b'"' if i == field_start => in_quotes = true,
-            b',' | b'\n' => {
-                row.close(field_start, i);
-                field_start = i + 1;
-                if byte == b'\n' {
-                    row.end = i + 1;
-                    return Some(row);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+            .fold(0, |found, &b| found | words::equal_bytes(word, b))
+    };
+    let mut words_of = field.chunks_exact(8);
+    words_of
+        .by_ref()
+        .any(|chunk| specials(words::load(chunk)) != 0)
+        || words_of
+            .remainder()
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
 /// A quoted field without its surrounding quotes (doubled quotes inside are left as they are);
@@ -321,7 +402,8 @@ impl<R: Read> RowReader<R> {
     /// Read errors, and a row longer than 1 MiB (an unbalanced quote).
     pub fn next_row(&mut self) -> io::Result<Option<Fields<'_>>> {
         loop {
-            if let Some(row) = split_row(&self.buf, self.pos) {
+            if self.row.split(&self.buf, self.pos) {
+                let row = &self.row;
                 // A row without quotes is one line; only a quoted field can hold line breaks.
                 let lines = if row.quoted {
                     self.buf[self.pos..row.end]
@@ -333,8 +415,7 @@ impl<R: Read> RowReader<R> {
                 };
                 self.line = self.next_line;
                 self.next_line += lines;
-                self.row = row;
-                self.pos = self.row.end;
+                self.pos = row.end;
                 break;
             }
             if self.eof {

@@ -22,3 +22,16 @@ pub(crate) fn equal_bytes(word: u64, byte: u8) -> u64 {
     let x = word ^ (ONES * u64::from(byte));
     x.wrapping_sub(ONES) & !x & HIGHS
 }
+
+/// Bit `k` set when byte `k` of `word` is `byte`, exactly (unlike [`equal_bytes`], no byte above
+/// a match is flagged): for splitters that take every separator of a word at once.
+#[cfg_attr(target_feature = "sse2", allow(dead_code))]
+pub(crate) fn bits_equal_to(word: u64, byte: u8) -> u32 {
+    const LOW_SEVEN: u64 = !HIGHS;
+    let x = word ^ (ONES * u64::from(byte));
+    // The high bit of each zero byte of `x`, and only of those: no carry crosses a byte.
+    let zero_bytes = !(((x & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | x) & HIGHS;
+    // Byte k's high bit, at 8k + 7, lands on bit 56 + k of the product; no two terms meet.
+    let gathered = (zero_bytes >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    gathered as u32
+}

@@ -1,19 +1,60 @@
 use super::*;
 
 #[test]
-fn next_special_finds_the_first_separator_at_any_offset_and_alignment() {
-    // Bytes around the separators include 0x80, 0x81 and 0xFF, which the word-at-a-time
-    // test must not mistake for `,`, `\n` or `"` (the borrow of its subtraction).
+fn marks_flag_exactly_the_separators_at_any_offset_and_alignment() {
+    // Bytes around the separators include 0x80, 0x81 and 0xFF, which a word-at-a-time test
+    // must not mistake for `,`, `\n` or `"` (the borrow of a subtraction).
     let mut text: Vec<u8> = b"Jos\xc3\xa9 Mar\xc3\xada,\x80\x81\xff,".to_vec();
-    text.extend_from_slice(b"0123456789abcdef\"x\"\n,,\n\x7f\x80tail");
+    text.extend_from_slice(b"0123456789abcdef\"x\"\n,,\n\x7f\x80tail,\",\n\x2b\x2d\x0b\x0a");
+    text.extend((0..=255u8).rev());
     for start in 0..=text.len() {
-        let naive = text[start..]
-            .iter()
-            .position(|b| matches!(b, b',' | b'\n' | b'"'))
-            .map(|p| start + p);
-        assert_eq!(next_special(&text, start), naive, "from {start}");
+        let rest = &text[start..];
+        let naive = |sep: u8| {
+            rest.iter()
+                .take(BLOCK)
+                .enumerate()
+                .filter(|&(_, &b)| b == sep)
+                .fold(0u32, |found, (k, _)| found | 1 << k)
+        };
+        let naive = Marks {
+            commas: naive(b','),
+            ends: naive(b'\n'),
+            quotes: naive(b'"'),
+        };
+        match rest.first_chunk() {
+            Some(block) => {
+                assert_eq!(Marks::of_block(block), naive, "from {start}");
+                assert_eq!(Marks::portable(block), naive, "portable, from {start}");
+            }
+            None => assert_eq!(Marks::of_tail(rest), naive, "tail from {start}"),
+        }
     }
-    assert_eq!(next_special(&text, text.len() + 1), None);
+}
+
+#[test]
+fn a_row_is_split_the_same_from_every_offset_in_its_buffer() {
+    // Rows that cross 16-byte blocks at every point, with a separator at each block edge.
+    let rows: &[&[u8]] = &[
+        b"Ana,Lorca,1,1999-03-17,7574\r\n",
+        b"a,b,c,d,e\n",
+        b"0123456789abcde,0123456789abcdef,x\n",
+        b",,,,\n",
+        b"2,\"A, \"\"b\"\"\nc\",x,9,d,1\r\n",
+    ];
+    for row in rows {
+        let want = fields(row);
+        for pad in 0..40 {
+            let mut buf = vec![b'x'; pad];
+            buf.push(b'\n');
+            buf.extend_from_slice(row);
+            let split = split_row(&buf, pad + 1).unwrap();
+            assert_eq!(split.end, buf.len(), "pad {pad}");
+            let got: Vec<Vec<u8>> = (0..split.count.min(MAX_FIELDS))
+                .map(|i| split.field(&buf, i).to_vec())
+                .collect();
+            assert_eq!(got, want, "pad {pad}");
+        }
+    }
 }
 
 #[test]
