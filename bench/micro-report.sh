@@ -22,9 +22,9 @@ cat >"$section" <<MD
 The functions whose comments make speed claims, alone, on one core: \`cargo bench -p tp0\`
 (\`benches/hot_paths.rs\`, [divan](https://docs.rs/divan)); times per call, the fastest, slowest, median and
 mean of 100 samples. \`split_rows_*\`: 1,000 rows of the course's shape (45 to 55 bytes, CRLF, some accents)
-split into fields, by \`tp0::rows::split_row\` (sixteen bytes classified at once, SSE2) and, for comparison,
+split into fields, by \`tp0::rows::Row::split\` (sixteen bytes classified at once, SSE2) and, for comparison,
 by \`memchr3\` over the same bytes finding the same separators (\`,\`, \`\\n\`, \`"\`) without building a row:
-median $split with split_row against $memchr with memchr. \`validate_bet\`: \`Bet::validate\` of one row's fields;
+median $split with Row::split against $memchr with memchr. \`validate_bet\`: \`Bet::validate\` of one row's fields;
 \`decode_batch_of_120\`: \`protocol::decode\` of a frame of 120 bets; \`append_one_row\`:
 \`storage::PendingRows::push\` of one validated bet into the session's batch buffer; \`receipt_of_1000_bets\`:
 \`domain::ReceiptBuilder\` over 1,000 bets and its digest (SHA-256 of about 68 kB of canonical encodings).
