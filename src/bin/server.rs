@@ -5,7 +5,12 @@ use std::process::ExitCode;
 
 use tp0::config::{process_env, ServerConfig};
 use tp0::logging;
-use tp0::parent::{is_listening, raise_fd_limit, Capacity, Supervisor};
+use tp0::parent::{is_listening, raise_fd_limit, Capacity, ReceiveBuffers, Supervisor};
+
+/// The system allocator, keeping one ipc-channel receive buffer for the next receive
+/// (`parent::ReceiveBuffers` says why).
+#[global_allocator]
+static ALLOCATOR: ReceiveBuffers = ReceiveBuffers::new();
 
 fn main() -> ExitCode {
     let config = match ServerConfig::load(Path::new("config.ini"), &process_env) {
@@ -23,6 +28,8 @@ fn main() -> ExitCode {
         };
     }
     logging::init(config.logging_level, config.syslog);
+    // Before any fork: the parent, every session and the coordinator keep the same size.
+    ALLOCATOR.keep(ReceiveBuffers::ipc_receive_size());
     log::debug!(
         "action: config | result: success | port: {} | server_ip: {} | listen_backlog: {} | backlog_source: {} | logging_level: {} | agencies: {} | bets_file: {} | sync: {:?} | opening_delay: {:?} | winners_delay: {:?}",
         config.port,

@@ -61,7 +61,7 @@ pub(crate) fn run(
     requests: &IpcReceiver<Request>,
     stop: &AtomicBool,
 ) -> i32 {
-    keep_request_buffers_off_the_heap();
+    keep_large_blocks_off_the_heap();
     let ledger = match BetsLedger::open(&config.bets_file, commit) {
         Ok(ledger) => ledger,
         Err(err) => {
@@ -107,16 +107,16 @@ pub(crate) fn run(
     }
 }
 
-/// `ipc-channel` receives every request into a fresh buffer of its largest fragment (about
-/// 200 KiB). glibc's malloc raises its mmap threshold past that size after the first one is
-/// freed, so the next ones come from the heap, where the small allocations made between requests
-/// split the freed buffers and the heap grows with every agency served (3,000 agencies: 2.9 MiB
-/// of heap, 0.9 MiB with this). A fixed threshold keeps such buffers in their own mappings,
-/// returned to the kernel when freed; only the pages a request really fills are ever touched.
-/// It costs an `mmap`, its page faults and a `munmap` per request: without it, server CPU per
-/// agency fell by a fifth (`bench --only load`, 1,000 agencies: 0.80–0.89 -> 0.63–0.64 ms), but
-/// the coordinator's peak at 3,000 agencies ran from 1.4 to 4.6 MiB against 2.2 with it.
-fn keep_request_buffers_off_the_heap() {
+/// glibc's malloc raises its mmap threshold past the size of the first large block freed, so
+/// later large blocks come from the heap, where the small allocations made between requests split
+/// them once freed and the heap grows with every agency served. ipc-channel's receive buffer
+/// (about 200 KiB per request) was the worst of them and is now kept for the next receive instead
+/// (`parent::ReceiveBuffers`, no `mmap` or `munmap` per request); a fixed threshold still keeps
+/// the coordinator's other large blocks, its tables growing with the agencies, in their own
+/// mappings, returned when freed. Measured with the kept buffer, `bench --only load` twice each:
+/// coordinator peak 2.0/1.9 MiB at 1,000 agencies and 6.7/6.8 at 10,000 with this, 2.1/2.5 and
+/// 6.9/6.9 without; server CPU per agency the same within noise.
+fn keep_large_blocks_off_the_heap() {
     #[cfg(target_env = "gnu")]
     {
         const THRESHOLD: nix::libc::c_int = 64 * 1024;

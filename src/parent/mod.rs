@@ -24,6 +24,7 @@
 //! `limits` (the descriptor limit, and the startup check of the others). This file is the loop
 //! those serve: accept, reap, shut down.
 
+mod buffers;
 mod children;
 mod identified;
 mod limits;
@@ -31,6 +32,7 @@ mod listener;
 mod signals;
 mod spawn;
 
+pub use buffers::ReceiveBuffers;
 pub use limits::{raise_fd_limit, Capacity, FdLimit};
 pub use listener::is_listening;
 
