@@ -268,8 +268,9 @@ pub fn unescape_into(field: &[u8], out: &mut Vec<u8>) {
 /// Reads rows from any `Read`, reusing one buffer; quoted fields are unescaped.
 pub struct RowReader<R> {
     inner: R,
+    /// Zeroed once and read into in place; bytes past `filled` are stale.
     buf: Vec<u8>,
-    chunk: Vec<u8>,
+    filled: usize,
     pos: usize,
     eof: bool,
     row: Row,
@@ -336,8 +337,8 @@ impl<R: Read> RowReader<R> {
     pub fn new(inner: R) -> Self {
         RowReader {
             inner,
-            buf: Vec::with_capacity(64 * 1024),
-            chunk: vec![0; 64 * 1024],
+            buf: vec![0; 64 * 1024],
+            filled: 0,
             pos: 0,
             eof: false,
             row: Row::empty(),
@@ -369,29 +370,35 @@ impl<R: Read> RowReader<R> {
         if self.rows > 0 || self.pos > 0 {
             return Ok(false);
         }
-        while self.buf.len() < BYTE_ORDER_MARK.len() && !self.eof {
+        while self.filled < BYTE_ORDER_MARK.len() && !self.eof {
             self.fill()?;
         }
-        let found = self.buf.starts_with(BYTE_ORDER_MARK);
+        let found = self.buf[..self.filled].starts_with(BYTE_ORDER_MARK);
         if found {
             self.pos = BYTE_ORDER_MARK.len();
         }
         Ok(found)
     }
 
-    /// Drops the bytes already returned and appends the next read (`eof` when it returns none).
+    /// Drops the bytes already returned and appends the next read (`eof` when it returns none),
+    /// doubling the buffer when a row fills it. The read goes straight into the buffer: a read
+    /// into a second one, then appended, copied every byte of the file once more, and growing
+    /// the buffer by zeros per read cost 64 KiB of writes even for a read of one byte (the
+    /// fuzzer's pieces).
     fn fill(&mut self) -> io::Result<()> {
-        self.buf.drain(..self.pos);
+        self.buf.copy_within(self.pos..self.filled, 0);
+        self.filled -= self.pos;
         self.pos = 0;
-        // Into a chunk zeroed once, then appended: growing `buf` by 64 KiB of zeros per read
-        // cost 64 KiB of writes even for a read that returns one byte (the fuzzer's pieces).
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
         let n = loop {
-            match self.inner.read(&mut self.chunk) {
+            match self.inner.read(&mut self.buf[self.filled..]) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other?,
             }
         };
-        self.buf.extend_from_slice(&self.chunk[..n]);
+        self.filled += n;
         self.eof = n == 0;
         Ok(())
     }
@@ -402,7 +409,7 @@ impl<R: Read> RowReader<R> {
     /// Read errors, and a row longer than 1 MiB (an unbalanced quote).
     pub fn next_row(&mut self) -> io::Result<Option<Fields<'_>>> {
         loop {
-            if self.row.split(&self.buf, self.pos) {
+            if self.row.split(&self.buf[..self.filled], self.pos) {
                 let row = &self.row;
                 // A row without quotes is one line; only a quoted field can hold line breaks.
                 let lines = if row.quoted {
@@ -419,10 +426,10 @@ impl<R: Read> RowReader<R> {
                 break;
             }
             if self.eof {
-                if self.pos == self.buf.len() {
+                if self.pos == self.filled {
                     return Ok(None);
                 }
-                if self.buf.last() == Some(&b'\n') {
+                if self.buf[..self.filled].last() == Some(&b'\n') {
                     // Even with a line end the row does not close: it ends inside quotes.
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -430,10 +437,14 @@ impl<R: Read> RowReader<R> {
                     ));
                 }
                 // A last row without its line end.
-                self.buf.push(b'\n');
+                if self.filled == self.buf.len() {
+                    self.buf.push(0);
+                }
+                self.buf[self.filled] = b'\n';
+                self.filled += 1;
                 continue;
             }
-            if self.buf.len() - self.pos > 1 << 20 {
+            if self.filled - self.pos > 1 << 20 {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "a row longer than 1 MiB",
@@ -457,7 +468,7 @@ impl<R: Read> RowReader<R> {
     /// first): a caller that looked at a row and moved on can still hand it out.
     pub fn fields(&self) -> Fields<'_> {
         Fields {
-            buf: &self.buf,
+            buf: &self.buf[..self.filled],
             row: &self.row,
             scratch: &self.scratch,
             unescaped: &self.unescaped,
