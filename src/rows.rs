@@ -5,9 +5,9 @@
 //!
 //! Why not the `csv` crate: it reads a file that ends inside a quoted field as if the quote were
 //! closed (`...,"75` gives the number 75), a silent wrong answer for a bet; this reader reports
-//! it. Rows without a quote (nearly all of them) are split in one pass over their bytes, eight at
-//! a time; a row with a quote goes through a small state machine (doubled quotes, commas and line
-//! breaks inside quotes).
+//! it. Rows without a quote (nearly all of them) are split in one pass over their bytes, sixteen
+//! at a time; a row with a quote goes through a small state machine (doubled quotes, commas and
+//! line breaks inside quotes).
 
 use std::io::{self, Read};
 
