@@ -163,6 +163,15 @@ struct Marks {
 }
 
 impl Marks {
+    /// The marks `mask` gives for each separator.
+    fn from_fn(mask: impl Fn(u8) -> u32) -> Marks {
+        Marks {
+            commas: mask(b','),
+            ends: mask(b'\n'),
+            quotes: mask(b'"'),
+        }
+    }
+
     /// The marks of a whole block. SSE2 (every x86_64 has it) compares its sixteen bytes at
     /// once, and a row takes every separator of a block from these masks: measured against the
     /// word-at-a-time search from each field's start it replaced, and `memchr3`, in `split_rows`
@@ -177,11 +186,7 @@ impl Marks {
             // Sixteen mask bits, the rest zero.
             move_mask_i8_m128i(equal) as u32
         };
-        Marks {
-            commas: mask(b','),
-            ends: mask(b'\n'),
-            quotes: mask(b'"'),
-        }
+        Marks::from_fn(mask)
     }
 
     #[cfg(not(target_feature = "sse2"))]
@@ -196,11 +201,7 @@ impl Marks {
         let (low, high) = block.split_at(BLOCK / 2);
         let (low, high) = (words::load(low), words::load(high));
         let mask = |b: u8| words::bits_equal_to(low, b) | words::bits_equal_to(high, b) << 8;
-        Marks {
-            commas: mask(b','),
-            ends: mask(b'\n'),
-            quotes: mask(b'"'),
-        }
+        Marks::from_fn(mask)
     }
 
     /// The marks of the fewer than [`BLOCK`] bytes at the end of a buffer.
@@ -211,11 +212,7 @@ impl Marks {
                 .filter(|&(_, &b)| b == sep)
                 .fold(0, |found, (k, _)| found | 1 << k)
         };
-        Marks {
-            commas: mask(b','),
-            ends: mask(b'\n'),
-            quotes: mask(b'"'),
-        }
+        Marks::from_fn(mask)
     }
 }
 
@@ -223,8 +220,9 @@ impl Marks {
 /// a `\n` (Python's `csv.QUOTE_MINIMAL`). Eight bytes at a time (`domain::words`): every name
 /// the session stores passes here.
 pub fn needs_quotes(field: &[u8]) -> bool {
+    const QUOTED: [u8; 4] = [b',', b'"', b'\r', b'\n'];
     let specials = |word: u64| {
-        [b',', b'"', b'\r', b'\n']
+        QUOTED
             .iter()
             .fold(0, |found, &b| found | words::equal_bytes(word, b))
     };
@@ -232,10 +230,7 @@ pub fn needs_quotes(field: &[u8]) -> bool {
     words_of
         .by_ref()
         .any(|chunk| specials(words::load(chunk)) != 0)
-        || words_of
-            .remainder()
-            .iter()
-            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        || words_of.remainder().iter().any(|b| QUOTED.contains(b))
 }
 
 /// A quoted field without its surrounding quotes (doubled quotes inside are left as they are);

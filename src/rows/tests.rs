@@ -16,11 +16,7 @@ fn marks_flag_exactly_the_separators_at_any_offset_and_alignment() {
                 .filter(|&(_, &b)| b == sep)
                 .fold(0u32, |found, (k, _)| found | 1 << k)
         };
-        let naive = Marks {
-            commas: naive(b','),
-            ends: naive(b'\n'),
-            quotes: naive(b'"'),
-        };
+        let naive = Marks::from_fn(naive);
         match rest.first_chunk() {
             Some(block) => {
                 assert_eq!(Marks::of_block(block), naive, "from {start}");
