@@ -21,8 +21,9 @@ const SHOWN: u64 = 20;
 pub(super) struct CheckedFile {
     /// The version read; the upload sends only from this one.
     pub(super) stamp: FileStamp,
-    /// The count and digest of all its bets, in file order.
-    pub(super) receipt: Receipt,
+    /// The count and digest of all its bets, in file order; `None` only in `client-one-pass`
+    /// (the bench's A/B, feature `one-pass-client`), which reads no row before connecting.
+    pub(super) receipt: Option<Receipt>,
 }
 
 /// Reads every row of the agency file at `path`: when every row is a bet or may be skipped, the
@@ -106,6 +107,6 @@ pub(super) fn check_file(path: &Path, stop: &AtomicBool) -> Result<CheckedFile, 
     );
     Ok(CheckedFile {
         stamp: source.stamp(),
-        receipt: receipt.receipt(),
+        receipt: Some(receipt.receipt()),
     })
 }

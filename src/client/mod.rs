@@ -9,11 +9,13 @@
 //! Before an upload connects, `check` reads the whole agency file: a file with a bad row sends
 //! nothing, so an agency never stores half its file and then stops short of END.
 //!
-//! One file per job: `retry` (reconnecting within the retry window), `exchange` (`HELLO`, next
-//! frame), `echo`, `bet` and `upload` (one per mode), `source` (the agency file), `check` (the
-//! agency file read once before connecting), `receipt` (the digest of the file's bets, checked
-//! against the central's answer to `WINNERS`).
+//! One file per job: `start` (the process: configuration, logging, signals), `retry`
+//! (reconnecting within the retry window), `exchange` (`HELLO`, next frame), `echo`, `bet` and
+//! `upload` (one per mode), `source` (the agency file), `check` (the agency file read once before
+//! connecting), `receipt` (the digest of the file's bets, checked against the central's answer
+//! to `WINNERS`).
 
+mod as_sent;
 mod bet;
 mod check;
 mod echo;
@@ -21,6 +23,7 @@ mod exchange;
 mod receipt;
 mod retry;
 mod source;
+mod start;
 mod upload;
 
 use bet::send_one_bet;
@@ -28,8 +31,9 @@ use echo::echo_loop;
 use retry::with_retries;
 use upload::upload;
 
-use check::check_file;
+use check::{check_file, CheckedFile};
 pub use source::{BadRow, BetSource, FileStamp, Problem, Skipped};
+pub use start::start;
 
 use std::fmt;
 use std::io;
@@ -84,25 +88,63 @@ fn refused(code: ErrorCode, text: &str) -> ClientError {
 
 /// Runs the configured mode; returns the process exit code.
 pub fn run(config: &ClientConfig, stop: &AtomicBool) -> i32 {
-    let id = config.id;
     let outcome = match config.mode {
         Mode::Echo => echo_loop(config, stop),
         Mode::Bet => with_retries(config, stop, |progress| {
             send_one_bet(config, stop, progress)
         }),
-        Mode::Agency => check_file(&config.data_file, stop).and_then(|checked| {
-            with_retries(config, stop, |progress| {
-                upload(config, stop, progress, &checked)
-            })
-            .map(|winners| {
-                log::info!(
-                    "action: consulta_ganadores | result: success | cant_ganadores: {}",
-                    winners.len()
-                );
-            })
-        }),
+        Mode::Agency => {
+            check_file(&config.data_file, stop).and_then(|checked| agency(config, stop, &checked))
+        }
         Mode::Check => check_file(&config.data_file, stop).map(|_| ()),
     };
+    exit_code(config, outcome)
+}
+
+/// `client-one-pass`, built only for `make bench` (feature `one-pass-client`): an agency's upload
+/// without the check before connecting, validating and hashing each row as it sends it instead
+/// (`upload::AsSent`), so the bench can measure what the pass before connecting costs a round;
+/// any other mode runs as [`run`] does.
+#[cfg(feature = "one-pass-client")]
+pub fn run_one_pass(config: &ClientConfig, stop: &AtomicBool) -> i32 {
+    if config.mode != Mode::Agency {
+        return run(config, stop);
+    }
+    let unread = BetSource::start(&config.data_file).map_err(ClientError::Fatal);
+    let outcome = unread.and_then(|source| {
+        let stamp = source.stamp();
+        agency(
+            config,
+            stop,
+            &CheckedFile {
+                stamp,
+                receipt: None,
+            },
+        )
+    });
+    exit_code(config, outcome)
+}
+
+/// Exercises 6–8 from a checked file: the upload, retried while it is worth it, then the
+/// winners' count.
+fn agency(
+    config: &ClientConfig,
+    stop: &AtomicBool,
+    checked: &CheckedFile,
+) -> Result<(), ClientError> {
+    let winners = with_retries(config, stop, |progress| {
+        upload(config, stop, progress, checked)
+    })?;
+    log::info!(
+        "action: consulta_ganadores | result: success | cant_ganadores: {}",
+        winners.len()
+    );
+    Ok(())
+}
+
+/// The exit code of a mode's `outcome`, logged: 0 when it finished or was stopped by a signal.
+fn exit_code(config: &ClientConfig, outcome: Result<(), ClientError>) -> i32 {
+    let id = config.id;
     match outcome {
         Ok(()) => 0,
         Err(ClientError::Stopped) => {

@@ -1,6 +1,7 @@
 //! Exercises 6–8: the agency's file streamed in batches with several in flight (one thread
 //! reads the file and sends, the other reads acknowledgements), then END and the winners.
 
+use super::as_sent::AsSent;
 use super::check::CheckedFile;
 use super::exchange::{greet, next_frame};
 use super::receipt;
@@ -40,6 +41,7 @@ pub(super) fn upload(
     if !ended {
         let source = BetSource::open(&config.data_file, &checked.stamp, position)
             .map_err(ClientError::Fatal)?;
+        let as_sent = AsSent::of(checked);
         let (sent_tx, sent_rx) = mpsc::sync_channel::<Sent>(config.window);
         let sender_error = Mutex::new(None);
         // Set when the reader fails first (say, the server refused a batch): the sender's error
@@ -52,7 +54,8 @@ pub(super) fn upload(
             let reader_failed = &reader_failed;
             scope.spawn(move || {
                 let mut writer = writer;
-                if let Err(err) = send_all(source, &mut writer, position, config, &sent_tx, stop) {
+                let sent = (position, &sent_tx, as_sent);
+                if let Err(err) = send_all(source, &mut writer, sent, config, stop) {
                     if !reader_failed.load(Ordering::SeqCst) {
                         if let Ok(mut slot) = error.lock() {
                             *slot = Some(err);
@@ -87,9 +90,10 @@ pub(super) fn upload(
     // The receipt comes first: winners from a central whose record of our bets differs from our
     // file are not ours to trust.
     next_frame(&mut conn, stop, |message| match message {
-        ServerMessage::Receipt { count, digest } => {
-            receipt::verify(&checked.receipt, count, digest)
-        }
+        ServerMessage::Receipt { count, digest } => match &checked.receipt {
+            Some(ours) => receipt::verify(ours, count, digest),
+            None => Ok(()),
+        },
         ServerMessage::Error { code, text } => Err(refused(code, text)),
         other => Err(ClientError::Retry(format!(
             "unexpected reply to WINNERS: {other:?}"
@@ -113,13 +117,13 @@ pub(super) fn upload(
     }
 }
 
-/// The sender thread: reads the file, sends batches and END, recording each in `sent`.
+/// The sender thread: reads the file, sends batches and END, recording each in `sent`'s
+/// channel from its position on.
 pub(super) fn send_all(
     mut source: BetSource,
     writer: &mut FrameWriter,
-    mut position: u64,
+    (mut position, sent, mut as_sent): (u64, &SyncSender<Sent>, AsSent),
     config: &ClientConfig,
-    sent: &SyncSender<Sent>,
     stop: &AtomicBool,
 ) -> Result<(), ClientError> {
     let mut batch = BatchBuilder::new(config.batch_max_amount);
@@ -147,6 +151,7 @@ pub(super) fn send_all(
         let Some(raw) = row else {
             break;
         };
+        as_sent.row(&raw, &config.data_file)?;
         if !batch
             .push(&raw)
             .map_err(|err| ClientError::Fatal(err.to_string()))?
@@ -160,6 +165,7 @@ pub(super) fn send_all(
     if !batch.is_empty() {
         flush(&mut batch, &mut position)?;
     }
+    as_sent.finish();
     sent.send(Sent::End { total: position })
         .map_err(|_| ClientError::Retry("reader stopped".into()))?;
     writer.send(&ClientMessage::End { total: position })?;
