@@ -93,7 +93,8 @@ fn run(quick: bool, only: Option<&str>, out: Option<PathBuf>) -> Result<bool> {
     let (started, load_start) = (Instant::now(), load_average());
     let exe = std::env::current_exe().map_err(fail("locate the bench binary"))?;
     let bins = exe.parent().map(PathBuf::from).unwrap_or_default();
-    for missing in ["server", "client", "gendata", "noop"].map(|b| bins.join(b)) {
+    for missing in ["server", "client", "client-one-pass", "gendata", "noop"].map(|b| bins.join(b))
+    {
         if !missing.is_file() {
             let why = "not found: run `make bench`, which builds it first";
             return Err(format!("{} {why}", missing.display()).into());

@@ -12,7 +12,7 @@ use crate::harness::{fail, for_each_line, Ctx, Result};
 pub const WINNING_NUMBER: u32 = 7574;
 
 /// Where a data set comes from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Source {
     /// The course's agency files, read in place.
     Course,

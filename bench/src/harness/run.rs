@@ -75,8 +75,9 @@ pub enum Settings {
     Floor,
     /// Not tp0: the per-agency floor, as many times as the data has agencies.
     AgencyFloor,
-    /// Only the clients' check of their files (`CLI_MODE=check`), all at once, no server.
-    Check,
+    /// As `Tuned`, but the clients are `client-one-pass`: no check of their files before
+    /// connecting, its work done as each row is sent.
+    OnePass(bool, u16),
 }
 
 impl Settings {
@@ -93,7 +94,10 @@ impl Settings {
             }
             Settings::Floor => "loopback floor".into(),
             Settings::AgencyFloor => "per-agency floor".into(),
-            Settings::Check => "the clients' check alone".into(),
+            Settings::OnePass(durable, batch) => {
+                let tuned = Settings::Tuned(*durable, *batch).describe();
+                format!("{tuned}, clients reading their files once")
+            }
         }
     }
 }
@@ -116,7 +120,7 @@ pub fn start_server(
         ("AGENCIES", agencies.to_string()),
         ("BETS_FILE", dir.join("bets.csv").display().to_string()),
     ];
-    if let Settings::Tuned(durable, _) = settings {
+    if let Settings::Tuned(durable, _) | Settings::OnePass(durable, _) = settings {
         env.extend([
             ("SYNC", durable.to_string()),
             ("LOGGING_LEVEL", "DEBUG".into()),
@@ -197,7 +201,6 @@ pub fn run_once(ctx: &Ctx, data: &Dataset, settings: Settings, dir: &Path) -> Re
             result.e2e = Some(floor.process_wall * data.files.len() as u32);
             result.agency_floor = Some(floor);
         }),
-        Settings::Check => run_check(ctx, data, dir, &mut result),
         _ => run_tp0(ctx, data, settings, dir, &mut result),
     })?;
     result.failures.extend(failed);
@@ -219,21 +222,19 @@ fn start_clients(
     dir: &Path,
     addresses: &[SocketAddr],
 ) -> Result<Vec<Proc>> {
-    let program = ctx.bin("client");
-    let mode = if settings == Settings::Check {
-        "check"
-    } else {
-        "agency"
+    let program = match settings {
+        Settings::OnePass(..) => ctx.bin("client-one-pass"),
+        _ => ctx.bin("client"),
     };
     let start = |(i, file): (usize, &std::path::PathBuf)| {
         let mut env = vec![
             ("CLI_ID", (i + 1).to_string()),
-            ("CLI_MODE", mode.to_string()),
+            ("CLI_MODE", "agency".into()),
             ("CLI_SERVER_ADDRESS", addresses[i].to_string()),
             ("CLI_DATA_FILE", file.display().to_string()),
         ];
         match settings {
-            Settings::Tuned(_, batch) => env.extend([
+            Settings::Tuned(_, batch) | Settings::OnePass(_, batch) => env.extend([
                 ("CLI_BATCH_MAXAMOUNT", batch.to_string()),
                 ("CLI_LOG_LEVEL", "DEBUG".into()),
             ]),
@@ -291,21 +292,6 @@ fn wait_clients(
         return Err(why.into());
     };
     Ok(end)
-}
-
-/// The clients' check alone: one client per agency file in `CLI_MODE=check`, all at once, given
-/// an address nothing listens on; each must exit 0 having checked its agency's bets.
-fn run_check(ctx: &Ctx, data: &Dataset, dir: &Path, result: &mut RunResult) -> Result<()> {
-    let cpu_before = cpu_total(RUSAGE_CHILDREN);
-    let nowhere = vec![SocketAddr::from(([127, 0, 0, 1], 9)); data.files.len()];
-    let start = Instant::now();
-    let mut clients = start_clients(ctx, data, Settings::Check, dir, &nowhere)?;
-    let end = wait_clients(ctx, data, &mut clients, (start, Duration::ZERO))?;
-    result.e2e = Some(end - start);
-    result.cpu_clients = Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before));
-    let want = (("check_agency_file", "bets"), &data.per_agency[..]);
-    check_clients(dir, &clients, want, &mut result.failures)?;
-    Ok(())
 }
 
 /// tp0's run; the [`Proc`] guards kill whatever is left on any early return.
