@@ -30,7 +30,7 @@ pub use ports::{AgencyDraw, Draw, Ledger, Liveness};
 pub use round::{Opening, Timing};
 pub use run::run;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use ends::Unsynced;
@@ -38,7 +38,7 @@ use ipc_channel::ipc::IpcSender;
 
 /// The draw's result and when agencies may learn it.
 struct Drawn {
-    agencies: BTreeMap<AgencyId, AgencyDraw>,
+    draw: Draw,
     released_at: Instant,
 }
 
@@ -272,7 +272,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             return;
         }
         for (agency, reply) in self.parked.drain(..) {
-            let answer = match drawn.agencies.get(&agency) {
+            let answer = match drawn.draw.agency(agency) {
                 Some(mine) => WinnersReply::Winners {
                     documents: mine.winners.clone(),
                     receipt: mine.receipt,
@@ -311,7 +311,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
         };
         match outcome {
             Ok(draw) => {
-                let total: usize = draw.agencies.values().map(|a| a.winners.len()).sum();
+                let total: usize = draw.agencies.iter().map(|a| a.winners.len()).sum();
                 let delay = self.timing.winners_delay.as_millis();
                 // The digest is published before any winner is released: anyone holding a copy
                 // of the bets file can check it is the one the draw read (the `recount` tool).
@@ -327,7 +327,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                     }
                 }
                 self.drawn = Some(Drawn {
-                    agencies: draw.agencies,
+                    draw,
                     released_at: now + self.timing.winners_delay,
                 });
                 self.release_if_due(now);

@@ -1,6 +1,6 @@
 //! What the coordinator needs from the rest of the server: storage and process liveness.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::messages::{AgencyId, Documents, Receipt, SessionId};
@@ -31,8 +31,8 @@ pub trait Ledger {
     /// Makes the fact that the draw ran durable, so a restart recovers it instead of drawing again.
     fn record_draw(&mut self) -> Result<(), Self::Error>;
 
-    /// Reads every stored bet and returns, for each agency of `1..=agencies`, its winners'
-    /// documents in file order and the receipt of its bets; and what the draw read in all.
+    /// Reads every stored bet and returns, for each agency of `1..=agencies` in order, its
+    /// winners' documents in file order and the receipt of its bets; and what the draw read in all.
     /// Called once a draw succeeds: the ledger may hand over what it holds instead of copying it
     /// (the coordinator keeps a draw whose [`Ledger::record_draw`] failed and tries that again).
     fn draw(&mut self, agencies: u32) -> Result<Draw, Self::Error>;
@@ -45,8 +45,18 @@ pub struct Draw {
     pub bets: u64,
     /// The digest of the bytes the draw read, as the log shows it (hex).
     pub digest: String,
-    /// Each agency's winners and receipt.
-    pub agencies: BTreeMap<AgencyId, AgencyDraw>,
+    /// Each agency's winners and receipt, agency 1 first: one entry per agency of the round, in
+    /// one allocation (a map had a node per eleven agencies, and collecting one sorted a copy of
+    /// every entry first: at 10,000 agencies the copy was 0.6 MiB of the coordinator's peak).
+    pub agencies: Vec<AgencyDraw>,
+}
+
+impl Draw {
+    /// What the draw read of `agency`, if it is one of the round's (`1..=` the entries).
+    pub fn agency(&self, agency: AgencyId) -> Option<&AgencyDraw> {
+        let at = usize::try_from(agency.checked_sub(1)?).ok()?;
+        self.agencies.get(at)
+    }
 }
 
 /// One agency's part of the [`Draw`].

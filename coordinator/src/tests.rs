@@ -1,5 +1,6 @@
 use super::*;
 use ipc_channel::ipc::{self, TryRecvError};
+use std::collections::BTreeMap;
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -64,11 +65,10 @@ impl Ledger for MemoryLedger {
             .map(|a| {
                 let bets = self.bets.get(&a).unwrap_or(&none);
                 let docs = bets.iter().filter(|(_, n)| *n == 7574);
-                let draw = AgencyDraw {
+                AgencyDraw {
                     winners: docs.map(|(d, _)| d.as_str()).collect(),
                     receipt: receipt(a, bets.len() as u64),
-                };
-                (a, draw)
+                }
             })
             .collect();
         Ok(Draw {
@@ -425,4 +425,24 @@ fn ends_of_agencies_outside_the_round_do_not_count_toward_the_barrier() {
     claim(&mut c, 2, 2);
     end(&mut c, 2, 2, 2);
     assert!(c.has_drawn());
+}
+
+#[test]
+fn a_draw_finds_each_agency_of_the_round_by_its_number() {
+    let draw = ledger().draw(3).unwrap();
+    assert_eq!(draw.agencies.len(), 3);
+    for agency in 1..=3 {
+        let mine = draw.agency(agency).unwrap();
+        assert_eq!(
+            mine.receipt,
+            receipt(agency, [2, 2, 0][agency as usize - 1])
+        );
+    }
+    assert_eq!(
+        draw.agency(1).unwrap().winners.iter().collect::<Vec<_>>(),
+        ["111"]
+    );
+    assert!(draw.agency(0).is_none(), "agencies start at 1");
+    assert!(draw.agency(4).is_none(), "not an agency of this round");
+    assert!(draw.agency(u32::MAX).is_none());
 }

@@ -143,14 +143,13 @@ impl Ledger for BetsLedger<'_> {
         let agencies = (1..=agencies)
             .map(|agency| {
                 let receipt = tally.receipt(agency);
-                let draw = AgencyDraw {
+                AgencyDraw {
                     winners: tally.take_winners(agency),
                     receipt: Receipt {
                         count: receipt.count,
                         digest: receipt.digest.0,
                     },
-                };
-                (agency, draw)
+                }
             })
             .collect();
         Ok(Draw {

@@ -67,10 +67,16 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let draw = ledger.draw(3).unwrap();
     // The winners were handed over, not copied: a second draw is refused, not answered empty.
     assert!(matches!(ledger.draw(3), Err(StorageError::DrawnTwice)));
-    let winners = |agency| draw.agencies[&agency].winners.iter().collect::<Vec<_>>();
+    let winners = |agency| {
+        draw.agency(agency)
+            .unwrap()
+            .winners
+            .iter()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(winners(1), ["1"]);
     assert_eq!(winners(2), ["3"]);
-    assert!(draw.agencies[&3].winners.is_empty());
+    assert!(draw.agency(3).unwrap().winners.is_empty());
     // Receipts of the fields as the agency sent them, the quoted name unescaped.
     let mut one = ReceiptBuilder::new();
     one.add(
@@ -84,12 +90,12 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let one = one.receipt();
     assert_eq!(
         (
-            draw.agencies[&1].receipt.count,
-            draw.agencies[&1].receipt.digest
+            draw.agency(1).unwrap().receipt.count,
+            draw.agency(1).unwrap().receipt.digest
         ),
         (2, one.digest.0)
     );
-    assert_eq!(draw.agencies[&3].receipt.count, 0);
+    assert_eq!(draw.agency(3).unwrap().receipt.count, 0);
     assert_eq!(draw.bets, 3);
     let on_disk = std::fs::read(dir.bets()).unwrap();
     let mut whole = ContentHasher::new();
