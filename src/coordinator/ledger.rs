@@ -19,6 +19,8 @@ pub(crate) struct BetsLedger<'s> {
     journal: EndJournal,
     tally: Tally,
     ended: BTreeSet<AgencyId>,
+    /// ENDs written since the last sync: once it succeeds, their receipts are sealed.
+    unsynced: Vec<AgencyId>,
     /// Bets in the file when it was opened.
     stored_at_open: u64,
     /// Whether the journal records that this round's draw ran.
@@ -51,6 +53,8 @@ impl<'s> BetsLedger<'s> {
                 );
             }
             ended.insert(agency);
+            // Durable: no bet of it comes after this (its sessions refuse them).
+            tally.seal(agency);
         }
         let shown = path.display().to_string();
         let file = field(&shown);
@@ -72,6 +76,7 @@ impl<'s> BetsLedger<'s> {
             stored_at_open: tally.bets(),
             tally,
             ended,
+            unsynced: Vec::new(),
             drawn: journaled.drawn,
             handed_over: false,
         })
@@ -108,12 +113,21 @@ impl Ledger for BetsLedger<'_> {
     }
 
     fn sync_ends(&mut self) -> Result<(), StorageError> {
-        self.journal.sync()
+        let synced = self.journal.sync();
+        // An END that did not sync is not acknowledged: its agency may still send bets (and END
+        // again), so only a durable END closes a receipt.
+        for agency in std::mem::take(&mut self.unsynced) {
+            if synced.is_ok() {
+                self.tally.seal(agency);
+            }
+        }
+        synced
     }
 
     fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
         self.journal.record_end(agency, total)?;
         self.ended.insert(agency);
+        self.unsynced.push(agency);
         Ok(())
     }
 
@@ -138,6 +152,14 @@ impl Ledger for BetsLedger<'_> {
             self.tally.bets(),
             started.elapsed().as_micros()
         );
+        if self.tally.stale() {
+            // A bet of an agency read after its END was durable, which its sessions refuse: its
+            // receipt must cover it all the same, so the draw counts every bet afresh.
+            log::warn!("action: draw_scan | result: in_progress | detail: a bet after its agency's END; reading the file again");
+            let mut fresh = Tally::default();
+            self.reader.reread(|bet| fresh.add(bet))?;
+            self.tally = fresh;
+        }
         self.handed_over = true;
         let tally = &mut self.tally;
         let agencies = (1..=agencies)

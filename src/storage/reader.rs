@@ -152,6 +152,31 @@ impl<'s> BetsReader<'s> {
         }
     }
 
+    /// Reads again, under the shared lock, every row read so far, calling `visit` for each.
+    ///
+    /// # Errors
+    /// I/O failures, or rows that are not the bytes read before.
+    pub(crate) fn reread(&self, visit: impl FnMut(ScannedBet<'_>)) -> Result<(), StorageError> {
+        let _locked = Locked::shared(&self.file, &self.path)?;
+        let mut content = ContentHasher::new();
+        let summary = scan(&self.file, &self.path, 0, self.scanned, &mut content, visit)?;
+        if let Some(fault) = summary.fault {
+            return Err(StorageError::Corrupt {
+                path: self.path.clone(),
+                offset: fault.offset,
+                reason: fault.reason,
+            });
+        }
+        if summary.end != self.scanned || content.digest() != self.content.digest() {
+            return Err(StorageError::Corrupt {
+                path: self.path.clone(),
+                offset: 0,
+                reason: "the rows read before changed".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// SHA-256 of the bytes read so far, from the start of the file: every bet row the reader
     /// has passed to its callers, each read once.
     pub(crate) fn digest(&self) -> Digest {

@@ -223,3 +223,59 @@ fn a_recorded_draw_and_the_stored_count_survive_a_reopen() {
         "1,2\ndraw\n"
     );
 }
+
+#[test]
+fn receipts_close_at_a_durable_end_and_a_bet_after_it_is_still_counted() {
+    let dir = TempDir::new("sealed");
+    let commit = CommitState::new().unwrap();
+    let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Relaxed).unwrap();
+    let (one, two) = ([("Ana", "1", "7574"), ("Bo", "2", "1")], [("Cé", "3", "2")]);
+    file.append(&mut pending(1, &one)).unwrap();
+    file.append(&mut pending(2, &two)).unwrap();
+    assert_eq!(ledger.position(1).unwrap(), 2);
+    // Agency 2's END is written but not synced: its receipt stays open.
+    ledger.record_end(1, 2).unwrap();
+    ledger.sync_ends().unwrap();
+    ledger.record_end(2, 1).unwrap();
+    assert_eq!(ledger.tally.hashers_open(), 1, "only agency 2's");
+    // A bet of agency 2 after its unsynced END, and one of agency 1 after its durable END
+    // (which its sessions refuse; the receipt covers it all the same).
+    let late = [("Di", "4", "7574")];
+    file.append(&mut pending(2, &late)).unwrap();
+    file.append(&mut pending(1, &late)).unwrap();
+    let draw = ledger.draw(2).unwrap();
+    let expected = |bets: &[(&str, &str, u16)]| {
+        let mut receipt = ReceiptBuilder::new();
+        for (name, doc, number) in bets {
+            receipt.add(
+                name.as_bytes(),
+                b"Perez",
+                doc.as_bytes(),
+                b"1990-01-31",
+                *number,
+            );
+        }
+        let receipt = receipt.receipt();
+        (receipt.count, receipt.digest.0)
+    };
+    let got = |agency| {
+        let receipt = draw.agency(agency).unwrap().receipt;
+        (receipt.count, receipt.digest)
+    };
+    assert_eq!(
+        got(1),
+        expected(&[("Ana", "1", 7574), ("Bo", "2", 1), ("Di", "4", 7574)])
+    );
+    assert_eq!(got(2), expected(&[("Cé", "3", 2), ("Di", "4", 7574)]));
+    let winners = |agency| {
+        draw.agency(agency)
+            .unwrap()
+            .winners
+            .iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(winners(1), ["1", "4"]);
+    assert_eq!(winners(2), ["4"]);
+    assert_eq!(draw.bets, 5);
+}
