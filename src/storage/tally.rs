@@ -249,8 +249,10 @@ pub fn tally_file(path: &Path) -> Result<FileTally, StorageError> {
         .len();
     let mut tally = Tally::default();
     let mut content = ContentHasher::new();
-    let summary = scan_bets(&file, 0, len, &mut content, |bet| tally.add(bet))
-        .map_err(StorageError::io("read", path))?;
+    let summary = scan_bets(&file, 0, len, &mut Vec::new(), &mut content, |bet| {
+        tally.add(bet);
+    })
+    .map_err(StorageError::io("read", path))?;
     Ok(FileTally {
         tally,
         digest: content.digest(),
