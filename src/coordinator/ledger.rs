@@ -18,6 +18,8 @@ pub(crate) struct BetsLedger<'s> {
     reader: BetsReader<'s>,
     journal: EndJournal,
     tally: Tally,
+    /// The agencies whose END was durable when the ledger was opened (the coordinator keeps
+    /// those of this run).
     ended: BTreeSet<AgencyId>,
     /// ENDs written since the last sync: once it succeeds, their receipts are sealed.
     unsynced: Vec<AgencyId>,
@@ -126,7 +128,6 @@ impl Ledger for BetsLedger<'_> {
 
     fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
         self.journal.record_end(agency, total)?;
-        self.ended.insert(agency);
         self.unsynced.push(agency);
         Ok(())
     }
