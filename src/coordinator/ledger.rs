@@ -27,9 +27,9 @@ pub(crate) struct BetsLedger<'s> {
     stored_at_open: u64,
     /// Whether the journal records that this round's draw ran.
     drawn: bool,
-    /// Whether [`Ledger::draw`] handed the winners over (they are not copied: at 10,000
-    /// agencies a copy was a third of the coordinator's peak memory).
-    handed_over: bool,
+    /// The agencies of the draw, once [`Ledger::draw`] has read the file for it: from then on
+    /// no bet is read, so [`Ledger::drawn_for`] answers what the draw read.
+    drew: Option<u32>,
 }
 
 impl<'s> BetsLedger<'s> {
@@ -80,7 +80,7 @@ impl<'s> BetsLedger<'s> {
             ended,
             unsynced: Vec::new(),
             drawn: journaled.drawn,
-            handed_over: false,
+            drew: None,
         })
     }
 
@@ -93,6 +93,10 @@ impl<'s> BetsLedger<'s> {
     }
 
     fn catch_up(&mut self) -> Result<(), StorageError> {
+        // After the draw the file is final: every agency has ended.
+        if self.drew.is_some() {
+            return Ok(());
+        }
         let tally = &mut self.tally;
         self.reader.catch_up(|bet| tally.add(bet))
     }
@@ -143,42 +147,45 @@ impl Ledger for BetsLedger<'_> {
     }
 
     fn draw(&mut self, agencies: u32) -> Result<Draw, StorageError> {
-        if self.handed_over {
-            return Err(StorageError::DrawnTwice);
+        if self.drew.is_none() {
+            let started = Instant::now();
+            self.catch_up()?;
+            log::debug!(
+                "action: draw_scan | result: success | bets: {} | us: {}",
+                self.tally.bets(),
+                started.elapsed().as_micros()
+            );
+            if self.tally.stale() {
+                // A bet of an agency read after its END was durable, which its sessions refuse:
+                // its receipt must cover it all the same, so the draw counts every bet afresh.
+                log::warn!("action: draw_scan | result: in_progress | detail: a bet after its agency's END; reading the file again");
+                let mut fresh = Tally::default();
+                self.reader.reread(|bet| fresh.add(bet))?;
+                self.tally = fresh;
+            }
         }
-        let started = Instant::now();
-        self.catch_up()?;
-        log::debug!(
-            "action: draw_scan | result: success | bets: {} | us: {}",
-            self.tally.bets(),
-            started.elapsed().as_micros()
-        );
-        if self.tally.stale() {
-            // A bet of an agency read after its END was durable, which its sessions refuse: its
-            // receipt must cover it all the same, so the draw counts every bet afresh.
-            log::warn!("action: draw_scan | result: in_progress | detail: a bet after its agency's END; reading the file again");
-            let mut fresh = Tally::default();
-            self.reader.reread(|bet| fresh.add(bet))?;
-            self.tally = fresh;
-        }
-        self.handed_over = true;
-        let tally = &mut self.tally;
-        let agencies = (1..=agencies)
-            .map(|agency| {
-                let receipt = tally.receipt(agency);
-                AgencyDraw {
-                    winners: tally.take_winners(agency),
-                    receipt: Receipt {
-                        count: receipt.count,
-                        digest: receipt.digest.0,
-                    },
-                }
-            })
-            .collect();
+        self.drew = Some(agencies);
+        let winners = (1..=agencies)
+            .map(|agency| self.tally.winners(agency).len() as u64)
+            .sum();
         Ok(Draw {
-            bets: tally.bets(),
+            bets: self.tally.bets(),
             digest: self.reader.digest().to_string(),
-            agencies,
+            winners,
+        })
+    }
+
+    fn drawn_for(&self, agency: AgencyId) -> Option<AgencyDraw> {
+        if !(1..=self.drew?).contains(&agency) {
+            return None;
+        }
+        let receipt = self.tally.receipt(agency);
+        Some(AgencyDraw {
+            winners: self.tally.winners(agency).clone(),
+            receipt: Receipt {
+                count: receipt.count,
+                digest: receipt.digest.0,
+            },
         })
     }
 }

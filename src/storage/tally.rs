@@ -211,14 +211,6 @@ impl Tally {
         self.share(agency).map_or(&NONE, |share| &share.winners)
     }
 
-    /// Hands over the documents of `agency`'s winning bets, leaving none.
-    pub fn take_winners(&mut self, agency: u32) -> Documents {
-        let at = self.index.get(&agency).map(|&at| at as usize);
-        at.map_or_else(Documents::new, |at| {
-            std::mem::take(&mut self.shares[at].winners)
-        })
-    }
-
     /// Every agency with a bet read, in no particular order.
     pub fn agencies(&self) -> impl Iterator<Item = u32> + '_ {
         self.index.keys().copied()
