@@ -36,7 +36,7 @@ struct OpenReceipt {
 /// Counts, receipts and winners per agency, of the bets read so far in file order.
 ///
 /// An agency's receipt is a SHA-256 running over its bets, about 112 bytes of state; sealing it
-/// ([`Tally::seal`], once its END is durable) keeps only the 32-byte digest. The running states
+/// (`Tally::seal`, once its END is durable) keeps only the 32-byte digest. The running states
 /// live apart from the shares, so the sealed ones cost nothing: at 10,000 agencies, a state in
 /// every share was a fifth of the coordinator's peak memory.
 #[derive(Debug, Clone, Default)]

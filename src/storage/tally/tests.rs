@@ -9,7 +9,7 @@ fn bet(agency: u32, i: u16, name: &str) -> ScannedBet<'_> {
         last_name: b"Lorca",
         document: name.as_bytes(),
         birthdate: b"1999-03-17",
-        number: if i % 7 == 0 { 7574 } else { i },
+        number: if i.is_multiple_of(7) { 7574 } else { i },
     }
 }
 
