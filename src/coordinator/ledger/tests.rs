@@ -284,3 +284,34 @@ fn receipts_close_at_a_durable_end_and_a_bet_after_it_is_still_counted() {
     assert_eq!(winners(2), ["4"]);
     assert_eq!(draw.bets, 5);
 }
+
+#[test]
+fn after_a_restart_the_ended_agencies_receipts_are_sealed_and_the_same() {
+    let dir = TempDir::new("resealed");
+    let commit = CommitState::new().unwrap();
+    let bets = [("Ana", "1", "7574"), ("Bo", "2", "1")];
+    let before = {
+        let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+        let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Durable).unwrap();
+        file.append(&mut pending(1, &bets)).unwrap();
+        file.append(&mut pending(2, &bets[..1])).unwrap();
+        assert_eq!(ledger.position(1).unwrap(), 2);
+        ledger.record_end(1, 2).unwrap();
+        ledger.sync_ends().unwrap();
+        ledger.draw(2).unwrap();
+        [ledger.drawn_for(1), ledger.drawn_for(2)]
+    };
+    let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    assert_eq!(
+        ledger.tally.hashers_open(),
+        1,
+        "agency 1 ended: only agency 2's is open"
+    );
+    assert!(
+        ledger.drawn_for(1).is_none(),
+        "nothing is drawn before the draw"
+    );
+    ledger.draw(2).unwrap();
+    assert_eq!([ledger.drawn_for(1), ledger.drawn_for(2)], before);
+    assert!(ledger.drawn_for(3).is_none(), "not an agency of the draw");
+}
