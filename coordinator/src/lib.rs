@@ -30,15 +30,14 @@ pub use ports::{AgencyDraw, Draw, Ledger, Liveness};
 pub use round::{Opening, Timing};
 pub use run::run;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use ends::Unsynced;
 use ipc_channel::ipc::IpcSender;
 
-/// The draw's result and when agencies may learn it.
+/// When agencies may learn the draw's result (which the ledger keeps: [`Ledger::drawn_for`]).
 struct Drawn {
-    agencies: BTreeMap<AgencyId, AgencyDraw>,
     released_at: Instant,
 }
 
@@ -272,9 +271,9 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
             return;
         }
         for (agency, reply) in self.parked.drain(..) {
-            let answer = match drawn.agencies.get(&agency) {
+            let answer = match self.ledger.drawn_for(agency) {
                 Some(mine) => WinnersReply::Winners {
-                    documents: mine.winners.clone(),
+                    documents: mine.winners,
                     receipt: mine.receipt,
                 },
                 // Only an agency outside 1..=agencies, which never gets to end, could miss.
@@ -311,7 +310,7 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
         };
         match outcome {
             Ok(draw) => {
-                let total: usize = draw.agencies.values().map(|a| a.winners.len()).sum();
+                let total = draw.winners;
                 let delay = self.timing.winners_delay.as_millis();
                 // The digest is published before any winner is released: anyone holding a copy
                 // of the bets file can check it is the one the draw read (the `recount` tool).
@@ -327,7 +326,6 @@ impl<L: Ledger, A: Liveness> Coordinator<L, A> {
                     }
                 }
                 self.drawn = Some(Drawn {
-                    agencies: draw.agencies,
                     released_at: now + self.timing.winners_delay,
                 });
                 self.release_if_due(now);

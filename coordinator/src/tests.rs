@@ -1,5 +1,6 @@
 use super::*;
 use ipc_channel::ipc::{self, TryRecvError};
+use std::collections::BTreeMap;
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ struct MemoryLedger {
     syncs: u32,
     drawn: bool,
     draw_records: u32,
+    /// What the last draw read, agency 1 first.
+    read: Vec<AgencyDraw>,
 }
 
 impl Ledger for MemoryLedger {
@@ -60,22 +63,25 @@ impl Ledger for MemoryLedger {
         }
         self.draws += 1;
         let none = Vec::new();
-        let agencies = (1..=agencies)
+        self.read = (1..=agencies)
             .map(|a| {
                 let bets = self.bets.get(&a).unwrap_or(&none);
                 let docs = bets.iter().filter(|(_, n)| *n == 7574);
-                let draw = AgencyDraw {
+                AgencyDraw {
                     winners: docs.map(|(d, _)| d.as_str()).collect(),
                     receipt: receipt(a, bets.len() as u64),
-                };
-                (a, draw)
+                }
             })
             .collect();
         Ok(Draw {
             bets: self.stored_at_open(),
             digest: "00".repeat(32),
-            agencies,
+            winners: self.read.iter().map(|a| a.winners.len() as u64).sum(),
         })
+    }
+    fn drawn_for(&self, agency: AgencyId) -> Option<AgencyDraw> {
+        let at = usize::try_from(agency.checked_sub(1)?).ok()?;
+        self.read.get(at).cloned()
     }
 }
 
@@ -425,4 +431,21 @@ fn ends_of_agencies_outside_the_round_do_not_count_toward_the_barrier() {
     claim(&mut c, 2, 2);
     end(&mut c, 2, 2, 2);
     assert!(c.has_drawn());
+}
+
+#[test]
+fn an_agency_outside_the_draw_is_told_it_failed() {
+    let mut l = ledger();
+    l.ended = [1, 2, 3].into_iter().collect();
+    let mut c = Coordinator::new(l, Alive(vec![]), 2, Timing::default());
+    assert!(c.has_drawn());
+    assert_eq!(
+        winners(&mut c, 2).recv().unwrap(),
+        told(2, 2, &["221", "222"])
+    );
+    // Agency 3 ended in an earlier, larger round; this one drew agencies 1 and 2 only.
+    assert!(matches!(
+        winners(&mut c, 3).recv().unwrap(),
+        WinnersReply::Failed(_)
+    ));
 }

@@ -18,14 +18,18 @@ pub(crate) struct BetsLedger<'s> {
     reader: BetsReader<'s>,
     journal: EndJournal,
     tally: Tally,
+    /// The agencies whose END was durable when the ledger was opened (the coordinator keeps
+    /// those of this run).
     ended: BTreeSet<AgencyId>,
+    /// ENDs written since the last sync: once it succeeds, their receipts are sealed.
+    unsynced: Vec<AgencyId>,
     /// Bets in the file when it was opened.
     stored_at_open: u64,
     /// Whether the journal records that this round's draw ran.
     drawn: bool,
-    /// Whether [`Ledger::draw`] handed the winners over (they are not copied: at 10,000
-    /// agencies a copy was a third of the coordinator's peak memory).
-    handed_over: bool,
+    /// The agencies of the draw, once [`Ledger::draw`] has read the file for it: from then on
+    /// no bet is read, so [`Ledger::drawn_for`] answers what the draw read.
+    drew: Option<u32>,
 }
 
 impl<'s> BetsLedger<'s> {
@@ -51,6 +55,8 @@ impl<'s> BetsLedger<'s> {
                 );
             }
             ended.insert(agency);
+            // Durable: no bet of it comes after this (its sessions refuse them).
+            tally.seal(agency);
         }
         let shown = path.display().to_string();
         let file = field(&shown);
@@ -72,8 +78,9 @@ impl<'s> BetsLedger<'s> {
             stored_at_open: tally.bets(),
             tally,
             ended,
+            unsynced: Vec::new(),
             drawn: journaled.drawn,
-            handed_over: false,
+            drew: None,
         })
     }
 
@@ -86,6 +93,10 @@ impl<'s> BetsLedger<'s> {
     }
 
     fn catch_up(&mut self) -> Result<(), StorageError> {
+        // After the draw the file is final: every agency has ended.
+        if self.drew.is_some() {
+            return Ok(());
+        }
         let tally = &mut self.tally;
         self.reader.catch_up(|bet| tally.add(bet))
     }
@@ -108,12 +119,20 @@ impl Ledger for BetsLedger<'_> {
     }
 
     fn sync_ends(&mut self) -> Result<(), StorageError> {
-        self.journal.sync()
+        let synced = self.journal.sync();
+        // An END that did not sync is not acknowledged: its agency may still send bets (and END
+        // again), so only a durable END closes a receipt.
+        for agency in std::mem::take(&mut self.unsynced) {
+            if synced.is_ok() {
+                self.tally.seal(agency);
+            }
+        }
+        synced
     }
 
     fn record_end(&mut self, agency: AgencyId, total: u64) -> Result<(), StorageError> {
         self.journal.record_end(agency, total)?;
-        self.ended.insert(agency);
+        self.unsynced.push(agency);
         Ok(())
     }
 
@@ -128,35 +147,45 @@ impl Ledger for BetsLedger<'_> {
     }
 
     fn draw(&mut self, agencies: u32) -> Result<Draw, StorageError> {
-        if self.handed_over {
-            return Err(StorageError::DrawnTwice);
+        if self.drew.is_none() {
+            let started = Instant::now();
+            self.catch_up()?;
+            log::debug!(
+                "action: draw_scan | result: success | bets: {} | us: {}",
+                self.tally.bets(),
+                started.elapsed().as_micros()
+            );
+            if self.tally.stale() {
+                // A bet of an agency read after its END was durable, which its sessions refuse:
+                // its receipt must cover it all the same, so the draw counts every bet afresh.
+                log::warn!("action: draw_scan | result: in_progress | detail: a bet after its agency's END; reading the file again");
+                let mut fresh = Tally::default();
+                self.reader.reread(|bet| fresh.add(bet))?;
+                self.tally = fresh;
+            }
         }
-        let started = Instant::now();
-        self.catch_up()?;
-        log::debug!(
-            "action: draw_scan | result: success | bets: {} | us: {}",
-            self.tally.bets(),
-            started.elapsed().as_micros()
-        );
-        self.handed_over = true;
-        let tally = &mut self.tally;
-        let agencies = (1..=agencies)
-            .map(|agency| {
-                let receipt = tally.receipt(agency);
-                let draw = AgencyDraw {
-                    winners: tally.take_winners(agency),
-                    receipt: Receipt {
-                        count: receipt.count,
-                        digest: receipt.digest.0,
-                    },
-                };
-                (agency, draw)
-            })
-            .collect();
+        self.drew = Some(agencies);
+        let winners = (1..=agencies)
+            .map(|agency| self.tally.winners(agency).len() as u64)
+            .sum();
         Ok(Draw {
-            bets: tally.bets(),
+            bets: self.tally.bets(),
             digest: self.reader.digest().to_string(),
-            agencies,
+            winners,
+        })
+    }
+
+    fn drawn_for(&self, agency: AgencyId) -> Option<AgencyDraw> {
+        if !(1..=self.drew?).contains(&agency) {
+            return None;
+        }
+        let receipt = self.tally.receipt(agency);
+        Some(AgencyDraw {
+            winners: self.tally.winners(agency).clone(),
+            receipt: Receipt {
+                count: receipt.count,
+                digest: receipt.digest.0,
+            },
         })
     }
 }

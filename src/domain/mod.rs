@@ -14,4 +14,6 @@ pub(crate) mod words;
 
 pub use bet::{decimal, Bet, BetError, Field, RawBet};
 pub use draw::{has_won, WINNING_NUMBER};
-pub use receipt::{ContentHasher, Digest, DigestParseError, Receipt, ReceiptBuilder};
+pub use receipt::{
+    encode_bet, ContentHasher, Digest, DigestParseError, Receipt, ReceiptBuilder, PENDING_MAX,
+};

@@ -16,7 +16,7 @@ use super::RawBet;
 
 /// Encoded bets gathered before one `update`: hashing a few kilobytes per call instead of ~70
 /// bytes per bet saves SHA-256's per-call overhead and lets its block loop run uninterrupted.
-const PENDING_MAX: usize = 4096;
+pub const PENDING_MAX: usize = 4096;
 
 /// A SHA-256 digest; shown as 64 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,43 +92,48 @@ impl ReceiptBuilder {
         birthdate: &[u8],
         number: u16,
     ) {
-        let mut digits = [0u8; 5];
-        let number = decimal_text(number, &mut digits);
-        self.add_fields([first_name, last_name, document, birthdate, number]);
+        self.reserve();
+        encode_bet(
+            &mut self.pending,
+            first_name,
+            last_name,
+            document,
+            birthdate,
+            number,
+        );
+        self.added();
     }
 
     /// Adds the next bet from its raw fields, the number already in canonical decimal (as a
     /// validated bet's is).
     pub fn add_raw(&mut self, raw: &RawBet<'_>) {
-        self.add_fields([
-            raw.first_name,
-            raw.last_name,
-            raw.document,
-            raw.birthdate,
-            raw.number,
-        ]);
+        self.reserve();
+        encode_fields(
+            &mut self.pending,
+            [
+                raw.first_name,
+                raw.last_name,
+                raw.document,
+                raw.birthdate,
+                raw.number,
+            ],
+        );
+        self.added();
     }
 
-    fn add_fields(&mut self, fields: [&[u8]; 5]) {
+    fn reserve(&mut self) {
         if self.pending.capacity() == 0 {
             self.pending.reserve(PENDING_MAX + 64);
         }
-        for field in fields {
-            self.pending.extend_from_slice(&field_len(field));
-            self.pending.extend_from_slice(field);
-        }
+    }
+
+    /// Counts the bet just encoded, and hashes the pending encodings once there are enough.
+    fn added(&mut self) {
         self.count += 1;
         if self.pending.len() >= PENDING_MAX {
             self.hasher.update(&self.pending);
             self.pending.clear();
         }
-    }
-
-    /// Hashes what is pending and lets its buffer go: for a builder that will not be added to
-    /// for a while (a tally's agency whose batch ended), so idle builders hold no buffer.
-    pub fn park(&mut self) {
-        self.hasher.update(&self.pending);
-        self.pending = Vec::new();
     }
 
     /// Bets added so far.
@@ -144,6 +149,30 @@ impl ReceiptBuilder {
             count: self.count,
             digest: Digest(hasher.finalize().into()),
         }
+    }
+}
+
+/// Appends the canonical encoding of a bet to `out`, the number written in canonical decimal:
+/// what a [`ReceiptBuilder`] hashes, for a caller that keeps its hashers apart from its buffer
+/// (a tally of thousands of agencies shares one buffer among them).
+pub fn encode_bet(
+    out: &mut Vec<u8>,
+    first_name: &[u8],
+    last_name: &[u8],
+    document: &[u8],
+    birthdate: &[u8],
+    number: u16,
+) {
+    let mut digits = [0u8; 5];
+    let number = decimal_text(number, &mut digits);
+    encode_fields(out, [first_name, last_name, document, birthdate, number]);
+}
+
+/// Appends each field as its length, then its bytes.
+fn encode_fields(out: &mut Vec<u8>, fields: [&[u8]; 5]) {
+    for field in fields {
+        out.extend_from_slice(&field_len(field));
+        out.extend_from_slice(field);
     }
 }
 
@@ -186,7 +215,12 @@ impl ContentHasher {
 
     /// The digest of the bytes added so far (more may follow).
     pub fn digest(&self) -> Digest {
-        Digest(self.hasher.clone().finalize().into())
+        self.clone().finish()
+    }
+
+    /// The digest of the bytes added, when no more follow.
+    pub fn finish(self) -> Digest {
+        Digest(self.hasher.finalize().into())
     }
 }
 
@@ -253,15 +287,12 @@ mod tests {
     }
 
     #[test]
-    fn buffering_and_parking_do_not_change_the_digest() {
+    fn buffering_does_not_change_the_digest() {
         let mut buffered = ReceiptBuilder::new();
         let mut one_by_one = Sha256::new();
         for i in 0..500u16 {
             let name = format!("Name{i}");
             buffered.add(name.as_bytes(), b"Lorca", b"30904465", b"1999-03-17", i);
-            if i % 97 == 0 {
-                buffered.park();
-            }
             for field in [
                 name.as_bytes(),
                 b"Lorca",
@@ -276,6 +307,22 @@ mod tests {
         let receipt = buffered.receipt();
         assert_eq!(receipt.count, 500);
         assert_eq!(receipt.digest.0, <[u8; 32]>::from(one_by_one.finalize()));
+    }
+
+    #[test]
+    fn a_hasher_of_encoded_bets_gives_the_builders_digest() {
+        let mut encoded = Vec::new();
+        encode_bet(
+            &mut encoded,
+            b"Santiago Lionel",
+            b"Lorca",
+            b"30904465",
+            b"1999-03-17",
+            7574,
+        );
+        let mut hasher = ContentHasher::new();
+        hasher.update(&encoded);
+        assert_eq!(hasher.finish().to_string(), EXAMPLE_DIGEST);
     }
 
     #[test]

@@ -69,8 +69,6 @@ pub enum StorageError {
         /// What is wrong.
         reason: String,
     },
-    /// The draw was asked of a ledger twice: it handed its winners over the first time.
-    DrawnTwice,
 }
 
 impl StorageError {
@@ -106,9 +104,6 @@ impl fmt::Display for StorageError {
                 "{} is corrupt at byte {offset}: {reason}",
                 path.display()
             ),
-            StorageError::DrawnTwice => {
-                f.write_str("the draw's winners were already handed over (one draw per ledger)")
-            }
         }
     }
 }

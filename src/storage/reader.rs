@@ -28,6 +28,8 @@ pub(crate) struct BetsReader<'s> {
     scanned: u64,
     /// The bytes of `[0, scanned)`, hashed as they were read: what the draw drew from.
     content: ContentHasher,
+    /// Where the rows are read, kept for the next catch-up.
+    buf: Vec<u8>,
 }
 
 impl<'s> BetsReader<'s> {
@@ -49,6 +51,7 @@ impl<'s> BetsReader<'s> {
             commit,
             scanned: 0,
             content: ContentHasher::new(),
+            buf: Vec::new(),
         })
     }
 
@@ -75,8 +78,8 @@ impl<'s> BetsReader<'s> {
         let summary = scan(
             &self.file,
             &self.path,
-            0,
-            complete,
+            (0, complete),
+            &mut self.buf,
             &mut self.content,
             visit,
         )?;
@@ -135,8 +138,8 @@ impl<'s> BetsReader<'s> {
             scan(
                 &self.file,
                 &self.path,
-                self.scanned,
-                to,
+                (self.scanned, to),
+                &mut self.buf,
                 &mut self.content,
                 visit,
             )?
@@ -150,6 +153,39 @@ impl<'s> BetsReader<'s> {
                 reason: fault.reason,
             }),
         }
+    }
+
+    /// Reads again, under the shared lock, every row read so far, calling `visit` for each.
+    ///
+    /// # Errors
+    /// I/O failures, or rows that are not the bytes read before.
+    pub(crate) fn reread(&mut self, visit: impl FnMut(ScannedBet<'_>)) -> Result<(), StorageError> {
+        let _locked = Locked::shared(&self.file, &self.path)?;
+        let mut content = ContentHasher::new();
+        let (file, path) = (&self.file, &self.path);
+        let summary = scan(
+            file,
+            path,
+            (0, self.scanned),
+            &mut self.buf,
+            &mut content,
+            visit,
+        )?;
+        if let Some(fault) = summary.fault {
+            return Err(StorageError::Corrupt {
+                path: self.path.clone(),
+                offset: fault.offset,
+                reason: fault.reason,
+            });
+        }
+        if summary.end != self.scanned || content.digest() != self.content.digest() {
+            return Err(StorageError::Corrupt {
+                path: self.path.clone(),
+                offset: 0,
+                reason: "the rows read before changed".into(),
+            });
+        }
+        Ok(())
     }
 
     /// SHA-256 of the bytes read so far, from the start of the file: every bet row the reader
@@ -176,16 +212,17 @@ impl<'s> BetsReader<'s> {
     }
 }
 
-/// Reads the rows of `[from, to)`, calling `visit` for each good one; stops at the first bad row.
+/// Reads the rows of `[from, to)` into `buf`, calling `visit` for each good one; stops at the
+/// first bad row.
 fn scan(
     file: &File,
     path: &Path,
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
+    buf: &mut Vec<u8>,
     content: &mut ContentHasher,
     visit: impl FnMut(ScannedBet<'_>),
 ) -> Result<ScanSummary, StorageError> {
-    scan_bets(file, from, to, content, visit).map_err(StorageError::io("read", path))
+    scan_bets(file, from, to, buf, content, visit).map_err(StorageError::io("read", path))
 }
 
 /// Makes the names of the files in the bets file's directory (itself and its journal) durable,

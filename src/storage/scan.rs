@@ -14,8 +14,11 @@ use std::os::unix::fs::FileExt;
 use crate::domain::{decimal, ContentHasher};
 use crate::rows::{split_row, strip_quotes, unescape_into, Row};
 
-/// Bytes read from the file at a time.
-const CHUNK: usize = 1 << 20;
+/// Bytes read from the file at a time, into a buffer the reader keeps. A chunk of 1 MiB, made
+/// afresh for every scan, was as much again on top of the coordinator's memory whenever a
+/// catch-up had that much to read (at 10,000 agencies, often); 64 KiB reads cost no more per
+/// byte, the copy out of the page cache being most of a read either way.
+const CHUNK: usize = 64 << 10;
 /// A row longer than this is not a bet row (it would be an unbalanced quote running on).
 const MAX_ROW: usize = 1 << 20;
 /// Fields in a stored row.
@@ -59,7 +62,8 @@ pub(super) struct ScanFault {
 }
 
 /// Reads rows of `file` in `[from, to)` (which must start at a row boundary), calling `visit` for
-/// each good one and adding their bytes to `content`; stops at the first bad row.
+/// each good one and adding their bytes to `content`; stops at the first bad row. `buf` is
+/// where the chunks are read, kept by a caller that scans again.
 ///
 /// # Errors
 /// Only I/O errors; bad rows are reported in the summary.
@@ -67,20 +71,38 @@ pub(super) fn scan_bets(
     file: &File,
     from: u64,
     to: u64,
+    buf: &mut Vec<u8>,
+    content: &mut ContentHasher,
+    visit: impl FnMut(ScannedBet<'_>),
+) -> io::Result<ScanSummary> {
+    buf.clear();
+    let scanned = scan_into(file, from, to, buf, content, visit);
+    // A row of up to MAX_ROW grew it: that much is not kept between scans.
+    if buf.capacity() > 4 * CHUNK {
+        *buf = Vec::new();
+    }
+    scanned
+}
+
+/// [`scan_bets`] into an empty `buf`.
+fn scan_into(
+    file: &File,
+    from: u64,
+    to: u64,
+    buf: &mut Vec<u8>,
     content: &mut ContentHasher,
     mut visit: impl FnMut(ScannedBet<'_>),
 ) -> io::Result<ScanSummary> {
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     // Unquoted names of a quoted row.
     let mut scratch: Vec<u8> = Vec::new();
     // File offset of `buf[0]`, and the next row's index in `buf`.
     let mut base = from;
     let mut pos = 0;
     loop {
-        match split_row(&buf, pos) {
+        match split_row(buf, pos) {
             Some(row) => {
                 let offset = base + pos as u64;
-                match parse(&buf, &row, &mut scratch) {
+                match parse(buf, &row, &mut scratch) {
                     Ok(bet) => visit(bet),
                     Err(reason) => {
                         content.update(&buf[..pos]);
@@ -113,8 +135,11 @@ pub(super) fn scan_bets(
                 buf.drain(..pos);
                 base += pos as u64;
                 pos = 0;
-                let want = usize::try_from((to - read_to).min(CHUNK as u64)).unwrap_or(CHUNK);
                 let filled = buf.len();
+                // The chunk tops the row left over up to CHUNK, so the buffer does not grow for
+                // it; only a row longer than most of a chunk makes it grow.
+                let room = CHUNK.saturating_sub(filled).max(CHUNK / 4);
+                let want = usize::try_from((to - read_to).min(room as u64)).unwrap_or(room);
                 buf.resize(filled + want, 0);
                 let n = file.read_at(&mut buf[filled..], read_to)?;
                 buf.truncate(filled + n);
@@ -186,19 +211,27 @@ mod tests {
         let file = File::open(&path).unwrap();
         let (mut count, mut winners, mut quoted) = (0, 0, 0);
         let mut content = ContentHasher::new();
-        let summary = scan_bets(&file, 0, bytes.len() as u64, &mut content, |bet| {
-            count += 1;
-            winners += usize::from(bet.number == 7574);
-            if bet.first_name == b"Ana, \"x\"" {
-                quoted += 1;
-            } else {
-                assert_eq!(bet.first_name, b"Ana");
-            }
-            assert_eq!(
-                (bet.last_name, bet.birthdate),
-                (&b"B"[..], &b"2000-01-01"[..])
-            );
-        })
+        let mut buf = Vec::new();
+        let summary = scan_bets(
+            &file,
+            0,
+            bytes.len() as u64,
+            &mut buf,
+            &mut content,
+            |bet| {
+                count += 1;
+                winners += usize::from(bet.number == 7574);
+                if bet.first_name == b"Ana, \"x\"" {
+                    quoted += 1;
+                } else {
+                    assert_eq!(bet.first_name, b"Ana");
+                }
+                assert_eq!(
+                    (bet.last_name, bet.birthdate),
+                    (&b"B"[..], &b"2000-01-01"[..])
+                );
+            },
+        )
         .unwrap();
         let _ = std::fs::remove_file(&path);
         assert_eq!(
@@ -218,5 +251,34 @@ mod tests {
             "every byte hashed once, in order"
         );
         assert_eq!(winners, (0..rows).filter(|i| i % 10_000 == 7574).count());
+    }
+
+    #[test]
+    fn a_row_longer_than_a_chunk_is_read_whole_and_its_buffer_not_kept() {
+        let path = std::env::temp_dir().join(format!("tp0-scan-long-{}", std::process::id()));
+        let long = "x".repeat(5 * CHUNK);
+        let mut bytes = Vec::new();
+        for name in ["Ana", long.as_str(), "Bo"] {
+            bytes.extend_from_slice(format!("1,{name},B,1,2000-01-01,7574\r\n").as_bytes());
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let (mut buf, mut content) = (Vec::new(), ContentHasher::new());
+        let mut names = Vec::new();
+        let summary = scan_bets(
+            &file,
+            0,
+            bytes.len() as u64,
+            &mut buf,
+            &mut content,
+            |bet| {
+                names.push(bet.first_name.len());
+            },
+        )
+        .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(summary.fault, None);
+        assert_eq!(names, [3, long.len(), 2]);
+        assert!(buf.capacity() <= 4 * CHUNK, "{}", buf.capacity());
     }
 }

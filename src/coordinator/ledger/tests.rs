@@ -65,12 +65,21 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     assert_eq!(ledger.position(2).unwrap(), 1);
     assert_eq!(ledger.position(3).unwrap(), 0);
     let draw = ledger.draw(3).unwrap();
-    // The winners were handed over, not copied: a second draw is refused, not answered empty.
-    assert!(matches!(ledger.draw(3), Err(StorageError::DrawnTwice)));
-    let winners = |agency| draw.agencies[&agency].winners.iter().collect::<Vec<_>>();
+    assert_eq!(draw.winners, 2);
+    // Asked again, the draw answers the same, not empty.
+    assert_eq!(ledger.draw(3).unwrap(), draw);
+    let winners = |agency| {
+        ledger
+            .drawn_for(agency)
+            .unwrap()
+            .winners
+            .iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(winners(1), ["1"]);
     assert_eq!(winners(2), ["3"]);
-    assert!(draw.agencies[&3].winners.is_empty());
+    assert!(ledger.drawn_for(3).unwrap().winners.is_empty());
     // Receipts of the fields as the agency sent them, the quoted name unescaped.
     let mut one = ReceiptBuilder::new();
     one.add(
@@ -84,12 +93,12 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     let one = one.receipt();
     assert_eq!(
         (
-            draw.agencies[&1].receipt.count,
-            draw.agencies[&1].receipt.digest
+            ledger.drawn_for(1).unwrap().receipt.count,
+            ledger.drawn_for(1).unwrap().receipt.digest
         ),
         (2, one.digest.0)
     );
-    assert_eq!(draw.agencies[&3].receipt.count, 0);
+    assert_eq!(ledger.drawn_for(3).unwrap().receipt.count, 0);
     assert_eq!(draw.bets, 3);
     let on_disk = std::fs::read(dir.bets()).unwrap();
     let mut whole = ContentHasher::new();
@@ -216,4 +225,93 @@ fn a_recorded_draw_and_the_stored_count_survive_a_reopen() {
         std::fs::read_to_string(ends_path(&dir.bets())).unwrap(),
         "1,2\ndraw\n"
     );
+}
+
+#[test]
+fn receipts_close_at_a_durable_end_and_a_bet_after_it_is_still_counted() {
+    let dir = TempDir::new("sealed");
+    let commit = CommitState::new().unwrap();
+    let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Relaxed).unwrap();
+    let (one, two) = ([("Ana", "1", "7574"), ("Bo", "2", "1")], [("Cé", "3", "2")]);
+    file.append(&mut pending(1, &one)).unwrap();
+    file.append(&mut pending(2, &two)).unwrap();
+    assert_eq!(ledger.position(1).unwrap(), 2);
+    // Agency 2's END is written but not synced: its receipt stays open.
+    ledger.record_end(1, 2).unwrap();
+    ledger.sync_ends().unwrap();
+    ledger.record_end(2, 1).unwrap();
+    assert_eq!(ledger.tally.hashers_open(), 1, "only agency 2's");
+    // A bet of agency 2 after its unsynced END, and one of agency 1 after its durable END
+    // (which its sessions refuse; the receipt covers it all the same).
+    let late = [("Di", "4", "7574")];
+    file.append(&mut pending(2, &late)).unwrap();
+    file.append(&mut pending(1, &late)).unwrap();
+    let draw = ledger.draw(2).unwrap();
+    let expected = |bets: &[(&str, &str, u16)]| {
+        let mut receipt = ReceiptBuilder::new();
+        for (name, doc, number) in bets {
+            receipt.add(
+                name.as_bytes(),
+                b"Perez",
+                doc.as_bytes(),
+                b"1990-01-31",
+                *number,
+            );
+        }
+        let receipt = receipt.receipt();
+        (receipt.count, receipt.digest.0)
+    };
+    let got = |agency| {
+        let receipt = ledger.drawn_for(agency).unwrap().receipt;
+        (receipt.count, receipt.digest)
+    };
+    assert_eq!(
+        got(1),
+        expected(&[("Ana", "1", 7574), ("Bo", "2", 1), ("Di", "4", 7574)])
+    );
+    assert_eq!(got(2), expected(&[("Cé", "3", 2), ("Di", "4", 7574)]));
+    let winners = |agency| {
+        ledger
+            .drawn_for(agency)
+            .unwrap()
+            .winners
+            .iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(winners(1), ["1", "4"]);
+    assert_eq!(winners(2), ["4"]);
+    assert_eq!(draw.bets, 5);
+}
+
+#[test]
+fn after_a_restart_the_ended_agencies_receipts_are_sealed_and_the_same() {
+    let dir = TempDir::new("resealed");
+    let commit = CommitState::new().unwrap();
+    let bets = [("Ana", "1", "7574"), ("Bo", "2", "1")];
+    let before = {
+        let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+        let mut file = BetsFile::open(&dir.bets(), &commit, SyncMode::Durable).unwrap();
+        file.append(&mut pending(1, &bets)).unwrap();
+        file.append(&mut pending(2, &bets[..1])).unwrap();
+        assert_eq!(ledger.position(1).unwrap(), 2);
+        ledger.record_end(1, 2).unwrap();
+        ledger.sync_ends().unwrap();
+        ledger.draw(2).unwrap();
+        [ledger.drawn_for(1), ledger.drawn_for(2)]
+    };
+    let mut ledger = BetsLedger::open(&dir.bets(), &commit).unwrap();
+    assert_eq!(
+        ledger.tally.hashers_open(),
+        1,
+        "agency 1 ended: only agency 2's is open"
+    );
+    assert!(
+        ledger.drawn_for(1).is_none(),
+        "nothing is drawn before the draw"
+    );
+    ledger.draw(2).unwrap();
+    assert_eq!([ledger.drawn_for(1), ledger.drawn_for(2)], before);
+    assert!(ledger.drawn_for(3).is_none(), "not an agency of the draw");
 }
