@@ -138,14 +138,13 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     let floor = floor.filter_map(|r| Some((at(r), ms(r, |x| x.e2e)?)));
     let floor_name = "floor: static no-op processes started at once and reaped, per agency";
     let lines = vec![
-        Line(
-            "tp0, shipped defaults".into(),
+        Line::solid(
+            "tp0, shipped defaults",
             BLUE,
             tp0(rows).filter_map(dot).collect(),
             false,
-            false,
         ),
-        Line::dashed(floor_name.into(), GREY, floor),
+        Line::dashed(floor_name, GREY, floor),
     ];
     let names = sizes.iter().map(|&n| thousands(n as u64)).collect();
     let chart = LineChart(

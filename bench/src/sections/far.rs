@@ -245,10 +245,10 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     let shipped_floor = "shipped floor: the largest agency's file at the link's rate, plus one \
                          round trip";
     let lines = vec![
-        Line::dashed(saw_floor, GREY, floors(false)),
-        Line::dashed(shipped_floor.into(), RGBColor(120, 170, 210), floors(true)),
-        Line(mode(true).into(), BLUE, points(true), false, false),
-        Line(mode(false).into(), ORANGE, points(false), true, false),
+        Line::dashed(&saw_floor, GREY, floors(false)),
+        Line::dashed(shipped_floor, RGBColor(120, 170, 210), floors(true)),
+        Line::solid(mode(true), BLUE, points(true), false),
+        Line::solid(mode(false), ORANGE, points(false), true),
     ];
     let data = first.map_or(String::new(), |r| {
         format!("{}, {} agencies", r.label, r.agencies)

@@ -304,16 +304,10 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
     };
     let floor = "floor: the bytes over loopback, one fdatasync";
     let lines = vec![
-        Line(DURABLE.into(), BLUE, durable, true, false),
-        Line(
-            "relaxed (SYNC=false)".into(),
-            ORANGE,
-            points(false),
-            false,
-            false,
-        ),
-        Line::dashed(floor.into(), GREY, floors),
-        Line::dashed(target.1.into(), RED, span.map(|x| (x, target.0))),
+        Line::solid(DURABLE, BLUE, durable, true),
+        Line::solid("relaxed (SYNC=false)", ORANGE, points(false), false),
+        Line::dashed(floor, GREY, floors),
+        Line::dashed(target.1, RED, span.map(|x| (x, target.0))),
     ];
     let axes = (
         x_axis,
