@@ -87,7 +87,7 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
         timeout: Duration::from_secs(30) + Duration::from_millis(3 * u64::from(n)),
     };
     let played = play(env.ctx, &plan, &mut || look(row, pid, &log))?;
-    (row.wall, row.failures) = (played.wall, played.failures);
+    (row.wall, row.failures) = played;
     row.parent.0 = proc_kb(pid, "status", "VmHWM");
     row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
     stop_server(env.ctx, &mut server, &mut row.failures)?;
