@@ -165,14 +165,9 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         n => format!("Each size ran {n} times: medians, RSS the maximum."),
     };
     let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
-        "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
-         queued for a CPU behind the thousands of processes already running (9 s of the 11 s of \
-         3,000 agencies went to starting them), while each client runs as an ordinary process, \
-         like the server. CPU per agency is the product's own work."
+        include_str!("agencies-fifo.md")
     } else {
-        "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
-         `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already running \
-         and at 1,000 agencies and more starting them is most of end to end."
+        include_str!("agencies-plain.md")
     };
     let values = [
         ("runs", runs),

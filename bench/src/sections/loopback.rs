@@ -327,19 +327,10 @@ fn sampler_note(rows: &[Row]) -> String {
     let busy: f64 = runs.iter().map(|r| r.sampler.1.as_secs_f64()).sum();
     let ran: f64 = runs.iter().filter_map(|r| Some(r.e2e?.as_secs_f64())).sum();
     let share = busy / ran.max(1e-9);
-    let (interval, ms, pct) = (MIN_INTERVAL.as_millis(), 1000.0 * share, 100.0 * share);
-    format!(
-        "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
-         kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
-         forks and every client, every {interval} ms (less often while one sweep takes over a \
-         tenth of the pause; fewest sweeps in one run: {sweeps}). `VmHWM` starts afresh at exec \
-         and, at fork, at the child's resident set then, so no process carries its launcher's \
-         peak; it is a high-water mark, so only growth in a process's last interval before it \
-         exits could be missed. The coordinator is the server child whose pid the server logs at \
-         `start_coordinator`; every other server child is a session. The sampler thread used \
-         {ms:.1} ms of CPU per second of run ({pct:.1}% of one core), CPU the runs could \
-         otherwise have used."
-    )
+    let (ms, pct) = (format!("{:.1}", 1e3 * share), format!("{:.1}", 1e2 * share));
+    let text = fmt::fill(include_str!("sampler.md"), &[("ms", ms), ("pct", pct)]);
+    let interval = MIN_INTERVAL.as_millis().to_string();
+    fmt::fill(&text, &[("interval", interval), ("sweeps", sweeps)])
 }
 
 /// The headline rows: tp0 durable at batch 120 on three data sets against their floors.
@@ -364,11 +355,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let quick = env.quick;
     let (rows, mut out) = env.measure("loopback", &plans(quick, env.course.is_some()))?;
     out.notes.push(sampler_note(&rows));
-    out.notes.push(
-        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
-         reads the bets file as it grows, so at the barrier it scans only the tail."
-            .into(),
-    );
+    out.notes.push(include_str!("draw.md").into());
     let runs = match quick {
         true => "Each configuration ran once.",
         false => {
