@@ -42,9 +42,8 @@ type Row = Summary<Role>;
 fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
     use Role::*;
     let plan = |id: &str, label: &str, source, batches: &[u16], role, runs| {
-        let tuned = batches
-            .iter()
-            .flat_map(|&b| [true, false].map(|d| Settings::Tuned(d, b)));
+        let tuned = |&b: &u16| [true, false].map(|d| Settings::Tuned(d, b));
+        let tuned = batches.iter().flat_map(tuned);
         let configs = tuned.chain([Settings::Floor]).map(|s| (role, s));
         Plan::new(id, source, label, configs.collect(), runs)
     };
@@ -57,14 +56,8 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
         };
         let id = format!("gen-{}-{agencies}", size.to_lowercase());
         let source = Source::Generated(agencies, per);
-        plan(
-            &id,
-            &format!("generated {size}"),
-            source,
-            &[BATCH],
-            role,
-            runs,
-        )
+        let label = format!("generated {size}");
+        plan(&id, &label, source, &[BATCH], role, runs)
     };
     let (src, x20, stand_in) = match course {
         true => (Source::Course, Source::CourseRepeated(20), ""),
@@ -119,12 +112,9 @@ fn table(rows: &[Row]) -> String {
         Settings::Tuned(durable, batch) => Some((durable, batch)),
         _ => None,
     };
-    let bets = |r: &Row| {
-        if r.bets > 0 {
-            thousands(r.bets)
-        } else {
-            "—".into()
-        }
+    let bets = |r: &Row| match r.bets {
+        0 => "—".into(),
+        n => thousands(n),
     };
     let over = |r: &Row| times(r.e2e().zip(floor(rows, r)).map(|(t, f)| t / f.max(1e-9)));
     let draw = |r: &Row| num(r.median_of(|x| Some(x.draw_us? as f64 / 1e3)), 2);
@@ -154,9 +144,7 @@ fn rate_target<'a>(what: &str, min: f64, rows: impl Iterator<Item = &'a Row>) ->
     }
     let rate = |s: &Row| s.rate().filter(|_| s.passed());
     let measured = rows.iter().map(|s| {
-        let got = rate(s).map_or("FAILED".into(), |r| {
-            format!("{} bets/s", thousands(r as u64))
-        });
+        let got = rate(s).map_or("FAILED".into(), |r| thousands(r as u64) + " bets/s");
         format!("{} ({} bets): {got}", s.label, thousands(s.bets))
     });
     let measured = measured.collect::<Vec<_>>().join("; ");
@@ -171,10 +159,8 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             .filter(|r| r.ran() && matches!(r.settings, Settings::Tuned(..)))
     };
     let largest = |role, id: &str| {
-        tp0()
-            .filter(|r| r.id.starts_with(id))
-            .filter_map(|s| s.rss(role))
-            .max()
+        let of = tp0().filter(|r| r.id.starts_with(id));
+        of.filter_map(|s| s.rss(role)).max()
     };
     let (session, client) = (largest(SESSION, ""), largest(CLIENT, ""));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
@@ -358,10 +344,7 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     out.notes.push(include_str!("draw.md").into());
     let runs = match quick {
         true => "Each configuration ran once.",
-        false => {
-            "Each configuration ran 3 times (the 10-million-bet ones once); times are \
-             medians (Range: fastest and slowest run), RSS the maximum over the runs."
-        }
+        false => include_str!("loopback-runs.md"),
     };
     let values = [
         ("runs", runs.into()),
