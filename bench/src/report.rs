@@ -5,36 +5,24 @@
 
 use std::time::Duration;
 
-use crate::fmt::{fill, marked, merge_section, section_of, Table};
+use crate::fmt::{fill, marked, merge_section, section_of};
 use crate::harness::machine::Machine;
 use crate::sections::Headline;
 
 /// The headline section: the old report's rows, each replaced by a new row of the same figure,
 /// then the new figures.
 fn headline(old: &str, new: &[Headline]) -> String {
-    let lines = section_of(old, "headline").unwrap_or_default().lines();
-    let lines = lines.filter(|l| l.starts_with("| ") && !l.starts_with("| Figure |"));
-    let cells = lines.map(|l| {
-        l.trim_matches('|')
-            .split(" | ")
-            .map(|c| c.trim().to_string())
-    });
-    let mut rows: Vec<Headline> = cells
-        .filter_map(|c| c.collect::<Vec<_>>().try_into().ok())
-        .collect();
-    for row in new {
-        match rows.iter_mut().find(|r| r[0] == row[0]) {
-            Some(old) => old.clone_from(row),
-            None => rows.push(row.clone()),
+    let figure = |line: &str| line.split(" | ").next().unwrap_or_default().to_string();
+    let old = section_of(old, "headline").unwrap_or_default().lines();
+    let old = old.filter(|l| l.starts_with("| ") && !l.starts_with("| Figure |"));
+    let mut rows: Vec<String> = old.map(|l| format!("{l}\n")).collect();
+    for row in new.iter().map(|row| format!("| {} |\n", row.join(" | "))) {
+        match rows.iter_mut().find(|r| figure(r) == figure(&row)) {
+            Some(old) => *old = row,
+            None => rows.push(row),
         }
     }
-    let table = Table::of(&rows)
-        .left("Figure", |r| r[0].clone())
-        .right("tp0", |r| r[1].clone())
-        .right("Floor", |r| r[2].clone())
-        .right("Ratio", |r| r[3].clone())
-        .left("Target", |r| r[4].clone());
-    fill(include_str!("headline.md"), &[("table", table.markdown())])
+    fill(include_str!("headline.md"), &[("rows", rows.concat())])
 }
 
 /// The closing part: how runs are checked, the notes, the machine, the command.
