@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use crate::fmt::{self, mib, num, thousands, Table, Target};
 use crate::harness::load::{play, Plan};
-use crate::harness::logs::{fields, get, succeeded};
 use crate::harness::machine::{cpu, load_average, RUSAGE_CHILDREN};
 use crate::harness::memory::{children, proc_kb};
 use crate::harness::run::{check_rows, in_scratch, start_server, stop_server, Settings};
-use crate::harness::{fail, for_each_line, Result};
+use crate::harness::{fail, fields, for_each_line, get, succeeded, Result};
 use crate::sections::{Env, Outcome};
 
 /// Bets per agency.
