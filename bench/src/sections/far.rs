@@ -73,7 +73,7 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
         return vec![plan("far", five, generated, &[None, far], 1)];
     }
     let (source, label) = match course {
-        true => (Source::Course, "course"),
+        true => (Source::Course(1), "course"),
         false => (Source::STAND_IN, STAND_IN),
     };
     let links = [None, far_link(0), far_link(10), far_link(25), far];

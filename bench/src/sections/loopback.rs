@@ -60,7 +60,7 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
         plan(&id, &label, source, &[BATCH], role, runs)
     };
     let (src, x20, stand_in) = match course {
-        true => (Source::Course, Source::CourseRepeated(20), ""),
+        true => (Source::Course(1), Source::Course(20), ""),
         false => (Source::STAND_IN, Source::Generated(5, 314_788), STAND_IN),
     };
     let (label, x20_label) = (format!("course{stand_in}"), format!("course ×20{stand_in}"));
