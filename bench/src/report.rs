@@ -73,8 +73,7 @@ pub fn write(
     let md = if all {
         let mut md = String::from(include_str!("opening.md"));
         if quick {
-            md +=
-                "\n**Quick smoke run (`--quick`): small data, one run each; not the benchmark.**\n";
+            md += include_str!("quick.md");
         }
         md += &format!("\n{}", marked("headline", ""));
         for (name, body) in sections {
