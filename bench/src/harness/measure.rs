@@ -92,9 +92,11 @@ impl<T> Summary<T> {
 
     /// Fastest and slowest end-to-end seconds.
     pub fn e2e_range(&self) -> Option<(f64, f64)> {
-        let times = || self.runs.iter().filter_map(|r| Some(r.e2e?.as_secs_f64()));
-        let lo = times().fold(f64::INFINITY, f64::min);
-        lo.is_finite().then(|| (lo, times().fold(lo, f64::max)))
+        let times = self.runs.iter().filter_map(|r| Some(r.e2e?.as_secs_f64()));
+        let (lo, hi) = times.fold((f64::INFINITY, 0.0f64), |(lo, hi), t| {
+            (lo.min(t), hi.max(t))
+        });
+        (lo <= hi).then_some((lo, hi))
     }
 
     /// Bets per second at the median time.
@@ -121,22 +123,26 @@ impl<T> Summary<T> {
 /// The list under a section's table: each configuration that failed (its first five distinct
 /// reasons) or was skipped.
 pub fn problems<T>(rows: &[Summary<T>]) -> String {
-    let line = |r: &Summary<T>| {
-        let (label, n, how) = (&r.label, r.agencies, r.settings.describe());
-        let (verdict, why) = match &r.status {
-            Status::Pass => return None,
+    let mut out = String::new();
+    for r in rows {
+        let what = format!(
+            "{}, {} agencies, {}",
+            r.label,
+            r.agencies,
+            r.settings.describe()
+        );
+        match &r.status {
+            Status::Pass => {}
             Status::Failed(reasons) => {
                 let mut reasons = reasons.clone();
                 reasons.dedup();
-                ("FAILED", reasons[..reasons.len().min(5)].join("; "))
+                reasons.truncate(5);
+                out += &format!("- FAILED: {what}: {}\n", reasons.join("; "));
             }
-            Status::Skipped(reason) => ("SKIPPED", reason.clone()),
-        };
-        Some(format!(
-            "- {verdict}: {label}, {n} agencies, {how}: {why}\n"
-        ))
-    };
-    rows.iter().filter_map(line).collect()
+            Status::Skipped(reason) => out += &format!("- SKIPPED: {what}: {reason}\n"),
+        }
+    }
+    out
 }
 
 /// The data of `plan`, prepared in `dir` unless it needs more disk than `scratch` has free;
@@ -156,9 +162,11 @@ fn data_of<T>(
         let why = format!("{id}: skipped, {free} free on the scratch disk, {gb} GB needed");
         return Ok(Err(Status::Skipped(why)));
     }
+    eprintln!("bench: preparing data {} ({})", plan.id, plan.label);
     match prepare(ctx, &plan.source, course_dir, dir) {
         Err(RunError::Fail(reason)) => {
             let reason = format!("{}: data preparation failed: {reason}", plan.id);
+            eprintln!("bench: {reason}");
             notes.push(reason.clone());
             Ok(Err(Status::Failed(vec![reason])))
         }
@@ -175,7 +183,8 @@ pub fn measure<T: Clone>(
     (course_dir, scratch): (&Path, &Path),
     notes: &mut Vec<String>,
 ) -> Result<Vec<Summary<T>>> {
-    let mut summaries = Vec::new();
+    let total: usize = plans.iter().map(|p| p.configs.len() * p.runs).sum();
+    let (mut done, mut summaries) = (0, Vec::new());
     for plan in plans {
         ctx.check()?;
         let data_dir = scratch.join(format!("data-{}", plan.id));
@@ -184,13 +193,15 @@ pub fn measure<T: Clone>(
         for rep in 1..=plan.runs {
             let Ok(data) = &data else { break };
             for (k, (_, settings)) in plan.configs.iter().enumerate() {
+                done += 1;
                 let result = run_once(ctx, data, *settings, &scratch.join("run"));
                 let result = result.inspect_err(|_| remove_dir(&data_dir))?;
-                let (id, how, took) = (&plan.id, settings.describe(), result.e2e);
-                eprintln!(
-                    "bench: {id}, {how}, run {rep}: {took:?} {:?}",
-                    result.failures
-                );
+                let outcome = match result.e2e.filter(|_| result.failures.is_empty()) {
+                    Some(d) => format!("{:.3} s", d.as_secs_f64()),
+                    None => format!("FAILED: {}", result.failures.join("; ")),
+                };
+                let (id, how, n) = (&plan.id, settings.describe(), plan.runs);
+                eprintln!("bench: [{done}/{total}] {id}, {how}, run {rep}/{n}: {outcome}");
                 runs[k].push(result);
             }
         }
