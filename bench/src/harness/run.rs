@@ -87,7 +87,12 @@ impl Settings {
         match self {
             Settings::Tuned(durable, batch) => format!("{}, batch {batch}", sync_name(*durable)),
             Settings::Shipped => "shipped defaults".into(),
-            Settings::Far(link, env) => format!("link {link:?}, client {env:?}"),
+            Settings::Far(link, env) => {
+                let link = link.map_or("none".into(), |l| {
+                    format!("RTT {:?} at {} B/s", l.rtt(), l.rate)
+                });
+                format!("link {link}, client {env:?}")
+            }
             Settings::Floor => "loopback floor".into(),
             Settings::AgencyFloor => "per-agency floor".into(),
             Settings::OnePass(durable, batch) => {
@@ -279,11 +284,15 @@ fn wait_clients(
     (start, extra): (Instant, Duration),
 ) -> Result<Instant> {
     let timeout = Duration::from_secs(20) + Duration::from_micros(data.bets * 10) + extra;
-    let end = wait_all(ctx, clients, start + timeout)?;
-    let running = clients.iter().filter(|c| c.status.is_none()).count();
-    let secs = timeout.as_secs();
-    let why = format!("timeout after {secs} s: {running} clients still running (killed)");
-    end.ok_or(why.into())
+    let Some(end) = wait_all(ctx, clients, start + timeout)? else {
+        let running = clients.iter().filter(|c| c.status.is_none()).count();
+        let (agencies, secs) = (clients.len(), timeout.as_secs());
+        let why = format!(
+            "timeout after {secs} s: {running} of {agencies} clients still running (killed)"
+        );
+        return Err(why.into());
+    };
+    Ok(end)
 }
 
 /// tp0's run; the [`Proc`] guards kill whatever is left on any early return.
@@ -330,8 +339,10 @@ fn run_tp0(
     result.listen_overflows = overflows.map(|(a, b)| b.saturating_sub(a));
     stop_server(ctx, &mut server, &mut result.failures)?;
     let peaks = sampler.finish();
-    let cpu_server = cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before + cpu_clients);
-    result.cpu_server = server.status.map(|_| cpu_server);
+    if server.status.is_some() {
+        result.cpu_server =
+            Some(cpu_total(RUSAGE_CHILDREN).saturating_sub(cpu_before + cpu_clients));
+    }
     let want = (("consulta_ganadores", "cant_ganadores"), &data.winners[..]);
     result.reconnects = check_clients(dir, &clients, want, &mut result.failures)?;
     let (mut drawn, mut coordinators) = (None, Vec::new());
@@ -340,7 +351,7 @@ fn run_tp0(
         coordinators.extend(get::<i32>(&f, "pid").filter(|_| succeeded(&f, "start_coordinator")));
         let scan = get(&f, "us").filter(|_| f.contains(&("action", "draw_scan")));
         result.draw_us = scan.or(result.draw_us);
-        drawn = get(&f, "ganadores")
+        drawn = get::<u64>(&f, "ganadores")
             .filter(|_| succeeded(&f, "sorteo"))
             .or(drawn);
     })?;
@@ -354,8 +365,9 @@ fn run_tp0(
     };
     result.rss = [peaks.server, largest(false), largest(true), peaks.client];
     result.sampler = (peaks.sweeps, peaks.busy);
-    let want = data.winners.iter().sum();
-    let drawn = mismatch(drawn, want, "sorteo ganadores", "sorteo");
-    result.failures.extend(drawn);
+    let expected: u64 = data.winners.iter().sum();
+    result
+        .failures
+        .extend(mismatch(drawn, expected, "sorteo ganadores", "sorteo"));
     check_rows(dir, data.bets, &mut result.failures)
 }
