@@ -243,8 +243,9 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         (row.agencies, row.secrets) = (agencies, secrets);
         let failed = in_scratch(&dir, || round(env, &dir, &mut row))?;
         row.failures.extend(failed);
-        let (wall, failed) = (row.wall, row.failure_text());
-        eprintln!("bench: load {agencies} agencies: {wall:?}, failures {failed:?}");
+        let (wall, verdict) = (row.wall.as_secs_f64(), row.failure_text());
+        let verdict = verdict.unwrap_or_else(|| "PASS".into());
+        eprintln!("bench: load {agencies} agencies × {BETS} bets: {wall:.3} s, {verdict}");
         rows.push(row);
     }
     let failed = rows
