@@ -33,16 +33,17 @@ pub struct Point(pub f64, pub f64, pub (f64, f64), pub bool, pub String);
 pub struct Line(pub String, pub RGBColor, pub Vec<Point>, pub bool, pub bool);
 
 impl Line {
+    /// A line of points (dots, whiskers, labels), the labels left of the points if `left`.
+    pub fn solid(name: &str, colour: RGBColor, points: Vec<Point>, left: bool) -> Line {
+        Line(name.into(), colour, points, left, false)
+    }
+
     /// A dashed line through `(x, y)`.
-    pub fn dashed(
-        name: String,
-        colour: RGBColor,
-        xy: impl IntoIterator<Item = (f64, f64)>,
-    ) -> Line {
+    pub fn dashed(name: &str, colour: RGBColor, xy: impl IntoIterator<Item = (f64, f64)>) -> Line {
         let points = xy
             .into_iter()
             .map(|(x, y)| Point(x, y, (y, y), true, String::new()));
-        Line(name, colour, points.collect(), false, true)
+        Line(name.into(), colour, points.collect(), false, true)
     }
 }
 
@@ -71,16 +72,14 @@ pub fn categories(names: Vec<String>) -> Ticks {
     })
 }
 
-/// A drawing error, as text.
-fn err<E: std::fmt::Display>(err: E) -> String {
-    format!("chart: {err}")
-}
+/// What drawing or encoding a chart can fail with.
+type Error = Box<dyn std::error::Error>;
 
 /// Draws a panel into `area`.
-fn draw<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+fn draw(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
     LineChart(title, axes, ticks, lines): &LineChart,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let all = || lines.iter().flat_map(|l| &l.2);
     let x0 = all().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x0 = if x0.is_finite() { x0 } else { 0.0 };
@@ -92,8 +91,7 @@ fn draw<DB: DrawingBackend>(
         .margin(14)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(x0 - pad..xmax + pad, 0f64..ymax)
-        .map_err(err)?;
+        .build_cartesian_2d(x0 - pad..xmax + pad, 0f64..ymax)?;
     chart
         .configure_mesh()
         .x_desc(axes.0)
@@ -104,37 +102,33 @@ fn draw<DB: DrawingBackend>(
         .bold_line_style(RGBColor(225, 225, 225))
         .label_style(font(14))
         .axis_desc_style(font(15))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     for Line(name, colour, points, labels_left, dashed) in lines {
         let (colour, width) = (*colour, if *dashed { 2 } else { 3 });
         let path = points.iter().map(|p| (p.0, p.1));
         let stroke = colour.stroke_width(width);
         let series = if *dashed {
-            chart.draw_series(DashedLineSeries::new(path, 10, 6, stroke))
+            chart.draw_series(DashedLineSeries::new(path, 10, 6, stroke))?
         } else {
-            chart.draw_series(LineSeries::new(path, stroke))
+            chart.draw_series(LineSeries::new(path, stroke))?
         };
         let legend = move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], stroke);
-        series.map_err(err)?.label(name).legend(legend);
+        series.label(name).legend(legend);
         for Point(x, mid, (lo, hi), ok, label) in points.iter().filter(|_| !dashed) {
             let dot = if *ok { colour } else { RED };
             let whisker = PathElement::new(vec![(*x, *lo), (*x, *hi)], dot.stroke_width(2));
-            chart.draw_series([whisker]).map_err(err)?;
-            let circle = Circle::new((*x, *mid), 5, dot.filled());
-            chart.draw_series([circle]).map_err(err)?;
+            chart.draw_series([whisker])?;
+            chart.draw_series([Circle::new((*x, *mid), 5, dot.filled())])?;
             // The label's box is cleared first, so a line under it does not cross the text.
             let ((bx, by), (px, py)) = (area.get_base_pixel(), chart.backend_coord(&(*x, *mid)));
             let style = font(13).pos(Pos::new(HPos::Left, VPos::Top));
-            let (tw, th) = area.estimate_text_size(label, &style).map_err(err)?;
+            let (tw, th) = area.estimate_text_size(label, &style)?;
             let (tw, th) = (tw as i32, th as i32);
             let left = px - bx + if *labels_left { -6 - tw } else { 9 };
             let (top, bottom) = (py - by - 8 - th, py - by - 8);
             let corners = [(left - 2, top - 1), (left + tw + 2, bottom + 1)];
-            area.draw(&Rectangle::new(corners, WHITE.filled()))
-                .map_err(err)?;
-            let text = Text::new(label.as_str(), (left, top), style);
-            area.draw(&text).map_err(err)?;
+            area.draw(&Rectangle::new(corners, WHITE.filled()))?;
+            area.draw(&Text::new(label.as_str(), (left, top), style))?;
         }
     }
     chart
@@ -143,40 +137,45 @@ fn draw<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.9))
         .border_style(RGBColor(200, 200, 200))
         .label_font(font(13))
-        .draw()
-        .map_err(err)
+        .draw()?;
+    Ok(())
 }
 
 /// Renders `charts` side by side under `title` (none if empty), on a white canvas of `size`
 /// pixels; the PNG file's bytes.
 pub fn render(title: &str, size: (u32, u32), charts: &[LineChart]) -> Result<Vec<u8>, String> {
-    let bad = |_| "chart: the embedded DejaVu Sans font could not be parsed".to_string();
+    paint(title, size, charts).map_err(|err| format!("chart: {err}"))
+}
+
+/// [`render`], its errors as they come.
+fn paint(title: &str, size: (u32, u32), charts: &[LineChart]) -> Result<Vec<u8>, Error> {
     for (style, bytes) in [
         (FontStyle::Normal, dejavu::sans::regular()),
         (FontStyle::Bold, dejavu::sans::bold()),
     ] {
-        plotters::style::register_font(FAMILY, style, bytes).map_err(bad)?;
+        plotters::style::register_font(FAMILY, style, bytes)
+            .map_err(|_| "the embedded DejaVu Sans font could not be parsed")?;
     }
     let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        root.fill(&WHITE)?;
         let bold = (FAMILY, 22).into_font().style(FontStyle::Bold);
         let body = match title {
             "" => root.clone(),
-            _ => root.titled(title, bold).map_err(err)?,
+            _ => root.titled(title, bold)?,
         };
         for (area, chart) in body.split_evenly((1, charts.len())).iter().zip(charts) {
             draw(area, chart)?;
         }
-        root.present().map_err(err)?;
+        root.present()?;
     }
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, size.0, size.1);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(err)?;
-    writer.write_image_data(&rgb).map_err(err)?;
-    writer.finish().map_err(err)?;
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(&rgb)?;
+    writer.finish()?;
     Ok(out)
 }

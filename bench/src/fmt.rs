@@ -4,14 +4,11 @@
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let groups = digits.as_bytes().rchunks(3).rev();
+    let groups: Vec<&str> = groups
+        .map(|g| std::str::from_utf8(g).unwrap_or(""))
+        .collect();
+    groups.join(",")
 }
 
 /// A number with `digits` decimals, or a dash.
@@ -32,35 +29,24 @@ pub fn times(ratio: Option<f64>) -> String {
 /// The median of some numbers.
 pub fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
-    let (n, mid) = (values.len(), values.len() / 2);
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[mid]),
-        _ => Some((values[mid - 1] + values[mid]) / 2.0),
-    }
+    let n = values.len();
+    (n > 0).then(|| (values[(n - 1) / 2] + values[n / 2]) / 2.0)
 }
 
 /// A Markdown table built column by column over its rows, so that a head, its alignment and its
 /// cells are written in one place.
 pub struct Table<'a, R> {
     rows: Vec<&'a R>,
-    heads: Vec<String>,
-    rules: Vec<&'static str>,
-    cells: Vec<Vec<String>>,
+    /// The heads, the alignment rules, then a line of cells per row.
+    lines: Vec<Vec<String>>,
 }
 
 impl<'a, R> Table<'a, R> {
     /// A table of one line per row, no column yet.
     pub fn of(rows: impl IntoIterator<Item = &'a R>) -> Self {
         let rows: Vec<&R> = rows.into_iter().collect();
-        let cells = rows.iter().map(|_| Vec::new()).collect();
-        let (heads, rules) = (Vec::new(), Vec::new());
-        Table {
-            rows,
-            heads,
-            rules,
-            cells,
-        }
+        let lines = vec![Vec::new(); rows.len() + 2];
+        Table { rows, lines }
     }
 
     /// A left-aligned column (text).
@@ -74,21 +60,23 @@ impl<'a, R> Table<'a, R> {
     }
 
     /// Adds a column.
-    fn column(mut self, head: String, rule: &'static str, cell: impl Fn(&R) -> String) -> Self {
-        for (row, cells) in self.rows.iter().zip(&mut self.cells) {
-            cells.push(cell(row));
-        }
-        self.heads.push(head);
-        self.rules.push(rule);
+    fn column(mut self, head: String, rule: &str, cell: impl Fn(&R) -> String) -> Self {
+        let cells = [head, rule.into()].into_iter();
+        let cells = cells.chain(self.rows.iter().map(|r| cell(r)));
+        self.lines
+            .iter_mut()
+            .zip(cells)
+            .for_each(|(line, c)| line.push(c));
         self
     }
 
     /// The Markdown: the heads, the alignment rule, a line per row.
     pub fn markdown(&self) -> String {
-        let lines = [&self.heads].into_iter().chain(&self.cells);
-        let mut lines = lines.map(|cells| format!("| {} |\n", cells.join(" | ")));
-        let heads = lines.next().unwrap_or_default();
-        heads + &format!("|{}|\n", self.rules.join("|")) + &lines.collect::<String>()
+        let line = |(i, cells): (usize, &Vec<String>)| match i {
+            1 => format!("|{}|\n", cells.join("|")),
+            _ => format!("| {} |\n", cells.join(" | ")),
+        };
+        self.lines.iter().enumerate().map(line).collect()
     }
 }
 

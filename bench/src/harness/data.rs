@@ -14,10 +14,9 @@ pub const WINNING_NUMBER: u32 = 7574;
 /// Where a data set comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Source {
-    /// The course's agency files, read in place.
-    Course,
-    /// The course's agency files, each concatenated `n` times into scratch files.
-    CourseRepeated(u32),
+    /// The course's agency files: read in place (1), or each concatenated `n` times into scratch
+    /// files.
+    Course(u32),
     /// `gendata <dir> <agencies> <per agency>`.
     Generated(u32, u64),
 }
@@ -43,20 +42,16 @@ pub struct Dataset {
 impl Dataset {
     /// The bets of the largest agency, and the size in bytes of its file.
     pub fn largest(&self) -> (u64, u64) {
-        let most = self
-            .per_agency
-            .iter()
-            .zip(&self.files)
-            .max_by_key(|(n, _)| **n);
+        let agencies = self.per_agency.iter().zip(&self.files);
+        let most = agencies.max_by_key(|(n, _)| **n);
         most.map_or((0, 0), |(n, f)| (*n, f.metadata().map_or(0, |m| m.len())))
     }
 }
 
 /// The course's five agency files, if all are there.
 pub fn course_files(course_dir: &Path) -> Option<Vec<PathBuf>> {
-    let files: Vec<PathBuf> = (1..=5)
-        .map(|i| course_dir.join(format!("agency-{i}.csv")))
-        .collect();
+    let file = |i| course_dir.join(format!("agency-{i}.csv"));
+    let files: Vec<PathBuf> = (1..=5).map(file).collect();
     files.iter().all(|f| f.is_file()).then_some(files)
 }
 
@@ -81,14 +76,11 @@ pub fn prepare(ctx: &Ctx, source: &Source, course: &Path, dir: &Path) -> Result<
     fs::create_dir_all(dir).map_err(fail(format!("create {}", dir.display())))?;
     let times = match *source {
         Source::Generated(agencies, per_agency) => return generate(ctx, dir, agencies, per_agency),
-        Source::CourseRepeated(times) => u64::from(times),
-        Source::Course => 1,
+        Source::Course(times) => u64::from(times),
     };
     let missing = || format!("course dataset missing in {}", course.display());
-    let (files, mut data) = (
-        course_files(course).ok_or_else(missing)?,
-        Dataset::default(),
-    );
+    let files = course_files(course).ok_or_else(missing)?;
+    let mut data = Dataset::default();
     for (i, file) in files.into_iter().enumerate() {
         ctx.check()?;
         let (rows, winners) = scan_csv(&file)?;
@@ -131,9 +123,8 @@ fn generate(ctx: &Ctx, dir: &Path, agencies: u32, per_agency: u64) -> Result<Dat
     let mut winners = Vec::new();
     for_each_line(&out, |line| {
         let (head, tail) = line.split_once(": ").unwrap_or_default();
-        let count = tail
-            .strip_suffix(" winners")
-            .filter(|_| head.starts_with("agency "));
+        let is_agency = head.starts_with("agency ");
+        let count = tail.strip_suffix(" winners").filter(|_| is_agency);
         winners.extend(count.and_then(|w| w.parse::<u64>().ok()));
     })?;
     if winners.len() != agencies as usize {

@@ -24,6 +24,9 @@ const CONNECTING: usize = 1024;
 /// Documents are `agency × DOC_SPAN + i`: unique, all of one length per agency, ≤ 10 digits.
 const DOC_SPAN: u64 = 100_000;
 
+/// What [`play`] hands back: the wall time and the failures.
+type Played = (Duration, Vec<String>);
+
 /// What to play.
 pub struct Plan<'a> {
     /// The server.
@@ -36,15 +39,6 @@ pub struct Plan<'a> {
     pub secrets: Option<&'a [Vec<u8>]>,
     /// The whole round must end within this.
     pub timeout: Duration,
-}
-
-/// What a round played gave.
-#[derive(Debug, Default)]
-pub struct Played {
-    /// First connect → last winners list, less the caller's look at the waiting sessions.
-    pub wall: Duration,
-    /// Why it failed (empty: every agency got its own winners and a matching receipt).
-    pub failures: Vec<String>,
 }
 
 /// Whether bet `i` of `agency` is a winner: about one in 23.
@@ -100,7 +94,9 @@ struct Agency {
 }
 
 /// Plays `plan`; `on_wait` is called once every agency but the last waits for the draw (and the
-/// last has all its bets stored). `Err` only on interruption or when the loop cannot be set up.
+/// last has all its bets stored). The wall time (first connect → last winners list, less the
+/// caller's look) and why it failed (none: every agency got its own winners and a matching
+/// receipt); `Err` only on interruption or when the loop cannot be set up.
 pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Played, RunError> {
     let n = plan.agencies as usize;
     if plan.bets >= DOC_SPAN || n == 0 {
@@ -114,11 +110,8 @@ pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Pla
         let mut connecting = agencies.iter().filter(|a| a.phase == Phase::Hello).count();
         while agencies.len() < n && connecting < CONNECTING {
             let id = u32::try_from(agencies.len() + 1).unwrap_or(u32::MAX);
-            let mut agency = Agency {
-                id,
-                held: id == plan.agencies,
-                ..Agency::default()
-            };
+            let mut agency = Agency::default();
+            (agency.id, agency.held) = (id, id == plan.agencies);
             let secret = plan.secrets.and_then(|s| s.get(agencies.len()));
             if let Err(err) = agency.open(plan.addr, &poll, secret.map_or(&[], |s| s)) {
                 failures.push(format!("agency {id} (Hello): connect: {err}"));
@@ -156,7 +149,7 @@ pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Pla
         }
         match poll.poll(&mut events, Some(left.min(Duration::from_millis(100)))) {
             Err(err) if err.kind() != ErrorKind::Interrupted => {
-                return Err(RunError::Fail(format!("load: poll: {err}")))
+                return Err(fail("load: poll")(err))
             }
             _ => {}
         }
@@ -167,7 +160,7 @@ pub fn play(ctx: &Ctx, plan: &Plan<'_>, on_wait: &mut dyn FnMut()) -> Result<Pla
         }
     }
     let wall = start.elapsed().saturating_sub(paused);
-    Ok(Played { wall, failures })
+    Ok((wall, failures))
 }
 
 /// Makes every step `agency` can make now; a failure closes it with its reason.
@@ -199,9 +192,8 @@ impl Agency {
             Token(self.id as usize - 1),
             Interest::READABLE | Interest::WRITABLE,
         );
-        poll.registry()
-            .register(&mut stream, token, both)
-            .map_err(text)?;
+        let registered = poll.registry().register(&mut stream, token, both);
+        registered.map_err(text)?;
         self.stream = Some(stream);
         Ok(())
     }

@@ -17,6 +17,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::fmt::fill;
 use crate::harness::{fail, Ctx, Result};
 
 /// How often the bench looks at its children while it waits.
@@ -141,10 +142,7 @@ impl Proc {
             if let Some(status) = self.poll()? {
                 return Ok(Some(status));
             }
-            if let Err(abort) = ctx.check() {
-                self.kill_group();
-                return Err(abort);
-            }
+            ctx.check().inspect_err(|_| self.kill_group())?;
             if Instant::now() >= deadline {
                 return Ok(None);
             }
@@ -204,18 +202,14 @@ pub fn remove_dir(path: &Path) {
 /// note says what it did.
 pub fn raise_fd_limit() -> String {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) => {
-            let _ = INHERITED_NOFILE.set((soft, hard));
-            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
-                return format!("The bench could not raise its open-file limit from {soft}.");
-            }
-            format!(
-                "The bench raises its own soft open-file limit (RLIMIT_NOFILE) from {soft} to the \
-                 hard limit {hard}; the server is started with the limit the bench itself was \
-                 given ({soft}), so whatever it needs beyond that it must raise itself."
-            )
-        }
-        Err(err) => format!("The bench could not read its open-file limit: {err}."),
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return "The bench could not read its open-file limit.".into();
+    };
+    let _ = INHERITED_NOFILE.set((soft, hard));
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+        return format!("The bench could not raise its open-file limit from {soft}.");
     }
+    let (soft, hard) = (soft.to_string(), hard.to_string());
+    let values = [("soft", soft), ("hard", hard)];
+    fill(include_str!("fd-limit.md"), &values)
 }

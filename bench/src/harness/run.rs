@@ -13,11 +13,12 @@ use nix::sys::signal::{kill, killpg, Signal};
 use crate::harness::data::Dataset;
 use crate::harness::floor::{self, AgencyFloor};
 use crate::harness::link::{Link, Spec};
-use crate::harness::logs::{fields, get, mismatch, succeeded};
 use crate::harness::machine::{count_rows, cpu_total, load_1min, tcp_ext, RUSAGE_CHILDREN};
 use crate::harness::memory::Sampler;
 use crate::harness::procs::{remove_dir, wait_all, Proc, Spawn};
-use crate::harness::{fail, for_each_line, Ctx, Result, RunError};
+use crate::harness::{
+    fail, fields, for_each_line, get, mismatch, succeeded, Ctx, Result, RunError,
+};
 
 /// What one run measured (peaks in KiB); `failures` empty means it passed.
 #[derive(Default, Debug)]

@@ -45,32 +45,28 @@ fn tp0(rows: &[Row]) -> impl Iterator<Item = &Row> {
 
 /// The section's table.
 fn table(rows: &[Row]) -> String {
-    let median =
-        |r: &Row, pick: fn(&RunResult) -> Option<f64>, digits| num(r.median_of(pick), digits);
+    // A column of the median of one number per run, or of ms per agency of one duration.
+    let median = |pick: fn(&RunResult) -> Option<f64>, d| move |r: &Row| num(r.median_of(pick), d);
+    let per = |pick: fn(&RunResult) -> Option<Duration>| move |r: &Row| num(ms(r, pick), 2);
+    let spawning = median(|x| Some(x.spawn?.as_secs_f64()), 3);
+    let overflows = median(|x| Some(x.listen_overflows? as f64), 0);
+    let reconnects = median(|x| Some(x.reconnects as f64), 0);
     let over = |r: &Row| times(cpu(r).zip(floor_cpu(rows, r)).map(|(a, b)| a / b.max(1e-9)));
     Table::of(tp0(rows))
         .right("Agencies", |r| thousands(r.agencies as u64))
         .right("Bets", |r| thousands(r.bets))
         .times()
-        .right("Per agency (ms)", |r| num(ms(r, |x| x.e2e), 2))
+        .right("Per agency (ms)", per(|x| x.e2e))
         .right("CPU per agency (ms)", |r| num(cpu(r), 2))
-        .right("of it server tree (ms)", |r| {
-            num(ms(r, |x| x.cpu_server), 2)
-        })
-        .right("of it clients (ms)", |r| num(ms(r, |x| x.cpu_clients), 2))
+        .right("of it server tree (ms)", per(|x| x.cpu_server))
+        .right("of it clients (ms)", per(|x| x.cpu_clients))
         .right("Floor CPU per agency (ms)", |r| num(floor_cpu(rows, r), 2))
         .right("× floor", over)
-        .right("Spawning clients (s)", |r| {
-            median(r, |x| Some(x.spawn?.as_secs_f64()), 3)
-        })
-        .right("Listen overflows", |r| {
-            median(r, |x| Some(x.listen_overflows? as f64), 0)
-        })
-        .right("Client reconnects", |r| {
-            median(r, |x| Some(x.reconnects as f64), 0)
-        })
+        .right("Spawning clients (s)", spawning)
+        .right("Listen overflows", overflows)
+        .right("Client reconnects", reconnects)
         .rss([PARENT, COORDINATOR, SESSION, CLIENT])
-        .right("Load (1 min)", |r| median(r, |x| x.load, 1))
+        .right("Load (1 min)", median(|x| x.load, 1))
         .result()
         .markdown()
 }
@@ -80,12 +76,8 @@ fn targets(rows: &[Row]) -> Vec<Target> {
     let ran: Vec<&Row> = tp0(rows).filter(|s| s.ran()).collect();
     let time = |(n, limit): (usize, f64)| {
         let what = format!("{} agencies end to end ≤ {limit:.0} s", thousands(n as u64));
-        time_target(
-            &what,
-            "",
-            limit,
-            ran.iter().copied().find(|s| s.agencies == n),
-        )
+        let row = ran.iter().copied().find(|s| s.agencies == n);
+        time_target(&what, "", limit, row)
     };
     let mut out: Vec<Target> = [(1_000, 3.0), (3_000, 8.0)].map(time).into();
     let flat = ran.iter().filter(|s| s.agencies >= 50 && s.passed());
@@ -126,26 +118,21 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     sizes.dedup();
     let at = |r: &Row| sizes.iter().position(|&n| n == r.agencies).unwrap_or(0) as f64;
     let dot = |r: &Row| {
-        let (n, failed) = (
-            r.agencies.max(1) as f64,
-            if r.passed() { "" } else { " (FAILED)" },
-        );
-        point(r, at(r), |t| t * 1e3 / n, &|mid| {
-            format!("{mid:.2} ms{failed}")
-        })
+        let failed = if r.passed() { "" } else { " (FAILED)" };
+        let label = move |mid: f64| format!("{mid:.2} ms{failed}");
+        point(r, at(r), |t| t * 1e3 / r.agencies.max(1) as f64, &label)
     };
     let floor = rows.iter().filter(|r| r.settings == Settings::AgencyFloor);
     let floor = floor.filter_map(|r| Some((at(r), ms(r, |x| x.e2e)?)));
     let floor_name = "floor: static no-op processes started at once and reaped, per agency";
     let lines = vec![
-        Line(
-            "tp0, shipped defaults".into(),
+        Line::solid(
+            "tp0, shipped defaults",
             BLUE,
             tp0(rows).filter_map(dot).collect(),
             false,
-            false,
         ),
-        Line::dashed(floor_name.into(), GREY, floor),
+        Line::dashed(floor_name, GREY, floor),
     ];
     let names = sizes.iter().map(|&n| thousands(n as u64)).collect();
     let chart = LineChart(
@@ -178,14 +165,9 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
         n => format!("Each size ran {n} times: medians, RSS the maximum."),
     };
     let starts = if tp0(&rows).flat_map(|s| &s.runs).all(|r| r.spawn_urgent) {
-        "from a thread under `SCHED_FIFO` with `SCHED_RESET_ON_FORK`: without it each start \
-         queued for a CPU behind the thousands of processes already running (9 s of the 11 s of \
-         3,000 agencies went to starting them), while each client runs as an ordinary process, \
-         like the server. CPU per agency is the product's own work."
+        include_str!("agencies-fifo.md")
     } else {
-        "from an ordinary thread (the bench was not allowed `SCHED_FIFO`, which needs \
-         `CAP_SYS_NICE`), so each start queues for a CPU behind the processes already running \
-         and at 1,000 agencies and more starting them is most of end to end."
+        include_str!("agencies-plain.md")
     };
     let values = [
         ("runs", runs),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use plotters::style::RGBColor;
 
 use crate::canvas::{render, ticks, Line, LineChart, BLUE, GREY, ORANGE};
-use crate::fmt::{num, thousands, times, Table};
+use crate::fmt::{fill, num, thousands, times, Table};
 use crate::harness::data::Source;
 use crate::harness::link::{Spec, BUFFER};
 use crate::harness::measure::{Plan, Summary};
@@ -73,7 +73,7 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Tag>> {
         return vec![plan("far", five, generated, &[None, far], 1)];
     }
     let (source, label) = match course {
-        true => (Source::Course, "course"),
+        true => (Source::Course(1), "course"),
         false => (Source::STAND_IN, STAND_IN),
     };
     let links = [None, far_link(0), far_link(10), far_link(25), far];
@@ -141,10 +141,8 @@ fn findings(rows: &[Row]) -> String {
     let Some(first) = rows.first() else {
         return String::new();
     };
-    let shipped_at = |link| {
-        rows.iter()
-            .find(|r| r.id == first.id && r.tag == (link, true))
-    };
+    let of_first = |r: &&Row| r.id == first.id;
+    let shipped_at = |link| rows.iter().filter(of_first).find(|r| r.tag == (link, true));
     let (mb_s, rtt, mut out) = (RATE as f64 / 1e6, FAR_MS as f64 / 1e3, Vec::new());
     if let Some(shipped) = shipped_at(far_link(FAR_MS)) {
         let saw = other(rows, shipped, false).and_then(Summary::e2e);
@@ -159,7 +157,8 @@ fn findings(rows: &[Row]) -> String {
         let ((bets, bytes), batches) = (shipped.largest, batches(shipped.largest.0));
         let saw = rows
             .iter()
-            .filter(|r| r.id == first.id && !r.tag.1 && r.passed());
+            .filter(of_first)
+            .filter(|r| !r.tag.1 && r.passed());
         let saw = saw.filter_map(|r| Some((r.tag.0?.rtt().as_secs_f64() * 1e3, r.e2e()?)));
         let saw: Vec<(f64, f64)> = saw.collect();
         let slope = match (saw.first(), saw.last()) {
@@ -210,11 +209,8 @@ fn findings(rows: &[Row]) -> String {
         ));
     }
     // Its own paragraph, when there is one.
-    let mut text = out.join(" ");
-    if !text.is_empty() {
-        text += "\n\n";
-    }
-    text
+    let text = out.into_iter().reduce(|a, b| a + " " + &b);
+    text.map_or(String::new(), |t| t + "\n\n")
 }
 
 /// The chart: end to end against the round trip for the first data set, shipped and
@@ -245,10 +241,10 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
     let shipped_floor = "shipped floor: the largest agency's file at the link's rate, plus one \
                          round trip";
     let lines = vec![
-        Line::dashed(saw_floor, GREY, floors(false)),
-        Line::dashed(shipped_floor.into(), RGBColor(120, 170, 210), floors(true)),
-        Line(mode(true).into(), BLUE, points(true), false, false),
-        Line(mode(false).into(), ORANGE, points(false), true, false),
+        Line::dashed(&saw_floor, GREY, floors(false)),
+        Line::dashed(shipped_floor, RGBColor(120, 170, 210), floors(true)),
+        Line::solid(mode(true), BLUE, points(true), false),
+        Line::solid(mode(false), ORANGE, points(false), true),
     ];
     let data = first.map_or(String::new(), |r| {
         format!("{}, {} agencies", r.label, r.agencies)
@@ -267,22 +263,21 @@ fn draw(rows: &[Row]) -> Result<Vec<u8>, String> {
 
 /// Runs the section and writes it up.
 pub fn run(env: &Env<'_>) -> Result<Outcome> {
-    let (data, runs) = match env.quick {
-        true => (
-            "Five agencies of 1,000 generated bets, on loopback and far away.".into(),
-            "once",
-        ),
-        false => (
-            format!(
-                "The course dataset runs behind links of {} MB/s each way at round trips of 0, \
-                 10, 25, 50 ms, and straight to the server on loopback (no emulator); {} agencies \
-                 of {} generated bets run at {FAR_MS} ms.",
-                RATE as f64 / 1e6,
-                MANY.0,
-                thousands(MANY.1),
-            ),
-            "3 times: medians, Range the fastest and slowest run",
-        ),
+    let data = match env.quick {
+        true => "Five agencies of 1,000 generated bets, on loopback and far away.".into(),
+        false => {
+            let (mb_s, bets) = ((RATE as f64 / 1e6).to_string(), thousands(MANY.1));
+            let (many, far) = (MANY.0.to_string(), FAR_MS.to_string());
+            let (v, w) = (
+                [("mb_s", mb_s), ("bets", bets)],
+                [("many", many), ("far_ms", far)],
+            );
+            fill(&fill(include_str!("far-data.md"), &v), &w)
+        }
+    };
+    let runs = match env.quick {
+        true => "once",
+        false => "3 times: medians, Range the fastest and slowest run",
     };
     let (rows, mut out) = env.measure("far", &plans(env.quick, env.course.is_some()))?;
     let values = [

@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use crate::fmt::{self, mib, num, thousands, Table, Target};
 use crate::harness::load::{play, Plan};
-use crate::harness::logs::{fields, get, succeeded};
 use crate::harness::machine::{cpu, load_average, RUSAGE_CHILDREN};
 use crate::harness::memory::{children, proc_kb};
 use crate::harness::run::{check_rows, in_scratch, start_server, stop_server, Settings};
-use crate::harness::{fail, for_each_line, Result};
+use crate::harness::{fail, fields, for_each_line, get, succeeded, Result};
 use crate::sections::{Env, Outcome};
 
 /// Bets per agency.
@@ -54,16 +53,11 @@ fn look(row: &mut Row, server: i32, log: &Path) {
     // Let the sessions take in the WINNERS the generator has sent.
     std::thread::sleep(Duration::from_millis(50));
     let coordinator = coordinator_pid(log);
-    let sessions: Vec<i32> = children((server, server));
-    let sessions: Vec<i32> = sessions
-        .into_iter()
-        .filter(|&p| Some(p) != coordinator)
-        .collect();
+    let mut sessions = children((server, server));
+    sessions.retain(|&p| Some(p) != coordinator);
     let sampled = sessions.iter().step_by((sessions.len() / SAMPLED).max(1));
-    let (pss, peak) = (
-        |p| proc_kb(p, "smaps_rollup", "Pss"),
-        |p| proc_kb(p, "status", "VmHWM"),
-    );
+    let pss = |p| proc_kb(p, "smaps_rollup", "Pss");
+    let peak = |p| proc_kb(p, "status", "VmHWM");
     row.pss = sampled.clone().filter_map(|&p| pss(p)).collect();
     row.session_peak = sampled.filter_map(|&p| peak(p)).max();
     row.sessions = sessions.len();
@@ -73,12 +67,9 @@ fn look(row: &mut Row, server: i32, log: &Path) {
 /// One round against a fresh shipped server in `dir` (with secrets: a `config.ini` beside it).
 fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
     let n = row.agencies;
-    let secret = |i| format!("clave-{i}");
-    let secrets: Option<Vec<Vec<u8>>> = row
-        .secrets
-        .then(|| (1..=n).map(|i| secret(i).into()).collect());
+    let secrets: Vec<Vec<u8>> = (1..=n).map(|i| format!("clave-{i}").into()).collect();
     if row.secrets {
-        let lines: String = (1..=n).map(|i| format!("{i}={}\n", secret(i))).collect();
+        let lines: String = (1..=n).map(|i| format!("{i}=clave-{i}\n")).collect();
         let ini = "[DEFAULT]\nSECRETS_FILE = secrets.txt\n";
         let wrote = fs::write(dir.join("secrets.txt"), lines);
         let wrote = wrote.and(fs::write(dir.join("config.ini"), ini));
@@ -91,11 +82,11 @@ fn round(env: &Env<'_>, dir: &Path, row: &mut Row) -> Result<()> {
         addr: ([127, 0, 0, 1], port).into(),
         agencies: n,
         bets: BETS,
-        secrets: secrets.as_deref(),
+        secrets: row.secrets.then_some(&secrets[..]),
         timeout: Duration::from_secs(30) + Duration::from_millis(3 * u64::from(n)),
     };
     let played = play(env.ctx, &plan, &mut || look(row, pid, &log))?;
-    (row.wall, row.failures) = (played.wall, played.failures);
+    (row.wall, row.failures) = played;
     row.parent.0 = proc_kb(pid, "status", "VmHWM");
     row.coordinator.0 = coordinator_pid(&log).and_then(|p| proc_kb(p, "status", "VmHWM"));
     stop_server(env.ctx, &mut server, &mut row.failures)?;
@@ -163,14 +154,7 @@ fn table(rows: &[Row]) -> String {
     let sessions = |r: &Row| format!("{} ({})", thousands(r.sessions as u64), r.pss.len());
     let largest = |r: &Row| num(r.pss.iter().max().map(|&k| k as f64), 0);
     let pair = |(a, b): (Option<u64>, Option<u64>)| format!("{} / {}", mib(a), mib(b));
-    let result = |r: &Row| {
-        if r.failures.is_empty() {
-            "PASS"
-        } else {
-            "**FAILED**"
-        }
-        .into()
-    };
+    let result = |r: &Row| ["PASS", "**FAILED**"][usize::from(!r.failures.is_empty())].into();
     Table::of(rows)
         .right("Agencies", agencies)
         .right("Wall (s)", |r| format!("{:.3}", r.wall.as_secs_f64()))
@@ -204,13 +188,13 @@ fn targets(rows: &[Row]) -> Vec<Target> {
     let wall = wall.map(|s| (s <= 5.0, format!("{s:.3} s")));
     let cpu = big.and_then(|r| r.cpu_ms()).map(|[u, s]| u + s);
     let cpu = cpu.map(|ms| (ms <= 0.5, format!("{ms:.3} ms")));
-    let pss = rows
+    let pss: Vec<(u32, f64)> = rows
         .iter()
-        .filter_map(|r| Some((r.agencies, r.pss_mean()?)));
-    let pss: Vec<(u32, f64)> = pss.collect();
+        .filter_map(|r| Some((r.agencies, r.pss_mean()?)))
+        .collect();
     let list = pss
         .iter()
-        .map(|(n, kb)| format!("{}: {kb:.0} kB", thousands(u64::from(*n))));
+        .map(|(n, kb)| format!("{}: {kb:.0} kB", thousands((*n).into())));
     let list = list.collect::<Vec<_>>().join(", ");
     let mut out = vec![
         at_big("10,000 agencies × 100 bets end to end ≤ 5 s", wall),
@@ -255,29 +239,23 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let mut rows = Vec::new();
     for &(agencies, secrets) in sizes {
         env.ctx.check()?;
-        let mut row = Row {
-            agencies,
-            secrets,
-            ..Row::default()
-        };
-        let dir = env.scratch.join(format!("load-{agencies}"));
+        let (mut row, dir) = (Row::default(), env.scratch.join(format!("load-{agencies}")));
+        (row.agencies, row.secrets) = (agencies, secrets);
         let failed = in_scratch(&dir, || round(env, &dir, &mut row))?;
         row.failures.extend(failed);
-        let verdict = row.failure_text().unwrap_or_else(|| "PASS".into());
-        let wall = row.wall.as_secs_f64();
+        let (wall, verdict) = (row.wall.as_secs_f64(), row.failure_text());
+        let verdict = verdict.unwrap_or_else(|| "PASS".into());
         eprintln!("bench: load {agencies} agencies × {BETS} bets: {wall:.3} s, {verdict}");
         rows.push(row);
     }
     let failed = rows
         .iter()
         .filter_map(|r| Some((r.agencies, r.failure_text()?)));
-    let failures = failed
-        .map(|(n, why)| format!("- FAILED: {n} agencies: {why}\n"))
-        .collect();
+    let failures = failed.map(|(n, why)| format!("- FAILED: {n} agencies: {why}\n"));
     let values = [
         ("table", table(&rows)),
         ("targets", fmt::targets(&targets(&rows))),
-        ("failures", failures),
+        ("failures", failures.collect()),
         ("stamp", env.stamp(&load_start, "load")),
     ];
     Ok(Outcome {

@@ -42,9 +42,8 @@ type Row = Summary<Role>;
 fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
     use Role::*;
     let plan = |id: &str, label: &str, source, batches: &[u16], role, runs| {
-        let tuned = batches
-            .iter()
-            .flat_map(|&b| [true, false].map(|d| Settings::Tuned(d, b)));
+        let tuned = |&b: &u16| [true, false].map(|d| Settings::Tuned(d, b));
+        let tuned = batches.iter().flat_map(tuned);
         let configs = tuned.chain([Settings::Floor]).map(|s| (role, s));
         Plan::new(id, source, label, configs.collect(), runs)
     };
@@ -57,17 +56,11 @@ fn plans(quick: bool, course: bool) -> Vec<Plan<Role>> {
         };
         let id = format!("gen-{}-{agencies}", size.to_lowercase());
         let source = Source::Generated(agencies, per);
-        plan(
-            &id,
-            &format!("generated {size}"),
-            source,
-            &[BATCH],
-            role,
-            runs,
-        )
+        let label = format!("generated {size}");
+        plan(&id, &label, source, &[BATCH], role, runs)
     };
     let (src, x20, stand_in) = match course {
-        true => (Source::Course, Source::CourseRepeated(20), ""),
+        true => (Source::Course(1), Source::Course(20), ""),
         false => (Source::STAND_IN, Source::Generated(5, 314_788), STAND_IN),
     };
     let (label, x20_label) = (format!("course{stand_in}"), format!("course ×20{stand_in}"));
@@ -119,12 +112,9 @@ fn table(rows: &[Row]) -> String {
         Settings::Tuned(durable, batch) => Some((durable, batch)),
         _ => None,
     };
-    let bets = |r: &Row| {
-        if r.bets > 0 {
-            thousands(r.bets)
-        } else {
-            "—".into()
-        }
+    let bets = |r: &Row| match r.bets {
+        0 => "—".into(),
+        n => thousands(n),
     };
     let over = |r: &Row| times(r.e2e().zip(floor(rows, r)).map(|(t, f)| t / f.max(1e-9)));
     let draw = |r: &Row| num(r.median_of(|x| Some(x.draw_us? as f64 / 1e3)), 2);
@@ -154,9 +144,7 @@ fn rate_target<'a>(what: &str, min: f64, rows: impl Iterator<Item = &'a Row>) ->
     }
     let rate = |s: &Row| s.rate().filter(|_| s.passed());
     let measured = rows.iter().map(|s| {
-        let got = rate(s).map_or("FAILED".into(), |r| {
-            format!("{} bets/s", thousands(r as u64))
-        });
+        let got = rate(s).map_or("FAILED".into(), |r| thousands(r as u64) + " bets/s");
         format!("{} ({} bets): {got}", s.label, thousands(s.bets))
     });
     let measured = measured.collect::<Vec<_>>().join("; ");
@@ -171,10 +159,8 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             .filter(|r| r.ran() && matches!(r.settings, Settings::Tuned(..)))
     };
     let largest = |role, id: &str| {
-        tp0()
-            .filter(|r| r.id.starts_with(id))
-            .filter_map(|s| s.rss(role))
-            .max()
+        let of = tp0().filter(|r| r.id.starts_with(id));
+        of.filter_map(|s| s.rss(role)).max()
     };
     let (session, client) = (largest(SESSION, ""), largest(CLIENT, ""));
     let small = |v: Option<u64>| v.is_some_and(|kb| kb < 8 * 1024);
@@ -304,16 +290,10 @@ fn panel(all: &[Row], role: Role, target: (f64, &str)) -> LineChart {
     };
     let floor = "floor: the bytes over loopback, one fdatasync";
     let lines = vec![
-        Line(DURABLE.into(), BLUE, durable, true, false),
-        Line(
-            "relaxed (SYNC=false)".into(),
-            ORANGE,
-            points(false),
-            false,
-            false,
-        ),
-        Line::dashed(floor.into(), GREY, floors),
-        Line::dashed(target.1.into(), RED, span.map(|x| (x, target.0))),
+        Line::solid(DURABLE, BLUE, durable, true),
+        Line::solid("relaxed (SYNC=false)", ORANGE, points(false), false),
+        Line::dashed(floor, GREY, floors),
+        Line::dashed(target.1, RED, span.map(|x| (x, target.0))),
     ];
     let axes = (
         x_axis,
@@ -333,19 +313,10 @@ fn sampler_note(rows: &[Row]) -> String {
     let busy: f64 = runs.iter().map(|r| r.sampler.1.as_secs_f64()).sum();
     let ran: f64 = runs.iter().filter_map(|r| Some(r.e2e?.as_secs_f64())).sum();
     let share = busy / ran.max(1e-9);
-    let (interval, ms, pct) = (MIN_INTERVAL.as_millis(), 1000.0 * share, 100.0 * share);
-    format!(
-        "RSS is measured from outside: while a run lasts, a thread of the bench reads `VmHWM` (the \
-         kernel's peak resident set) from `/proc/<pid>/status` of the server, every process it \
-         forks and every client, every {interval} ms (less often while one sweep takes over a \
-         tenth of the pause; fewest sweeps in one run: {sweeps}). `VmHWM` starts afresh at exec \
-         and, at fork, at the child's resident set then, so no process carries its launcher's \
-         peak; it is a high-water mark, so only growth in a process's last interval before it \
-         exits could be missed. The coordinator is the server child whose pid the server logs at \
-         `start_coordinator`; every other server child is a session. The sampler thread used \
-         {ms:.1} ms of CPU per second of run ({pct:.1}% of one core), CPU the runs could \
-         otherwise have used."
-    )
+    let (ms, pct) = (format!("{:.1}", 1e3 * share), format!("{:.1}", 1e2 * share));
+    let text = fmt::fill(include_str!("sampler.md"), &[("ms", ms), ("pct", pct)]);
+    let interval = MIN_INTERVAL.as_millis().to_string();
+    fmt::fill(&text, &[("interval", interval), ("sweeps", sweeps)])
 }
 
 /// The headline rows: tp0 durable at batch 120 on three data sets against their floors.
@@ -370,17 +341,10 @@ pub fn run(env: &Env<'_>) -> Result<Outcome> {
     let quick = env.quick;
     let (rows, mut out) = env.measure("loopback", &plans(quick, env.course.is_some()))?;
     out.notes.push(sampler_note(&rows));
-    out.notes.push(
-        "Draw (ms) is the coordinator's own `draw_scan` time (logged in µs): the coordinator \
-         reads the bets file as it grows, so at the barrier it scans only the tail."
-            .into(),
-    );
+    out.notes.push(include_str!("draw.md").into());
     let runs = match quick {
         true => "Each configuration ran once.",
-        false => {
-            "Each configuration ran 3 times (the 10-million-bet ones once); times are \
-             medians (Range: fastest and slowest run), RSS the maximum over the runs."
-        }
+        false => include_str!("loopback-runs.md"),
     };
     let values = [
         ("runs", runs.into()),

@@ -49,22 +49,16 @@ impl Env<'_> {
     /// The section's closing line: the date, the commit, the load at its start and end, and the
     /// command that reruns it alone.
     pub fn stamp(&self, load_start: &str, name: &str) -> String {
-        let machine = Machine::probe(self.root, load_start.into());
-        let busy = machine.busy().map_or(String::new(), |peak| {
-            format!(
-                " The 1-minute load average reached {peak:.1} on {} CPUs around this section: \
-                 it trails by about a minute and counts the bench's own processes too, and where \
-                 other work shared the CPUs, times are slower and noisier than on an idle machine \
-                 (CPU times and memory much less so).",
-                machine.nproc
-            )
+        let m = Machine::probe(self.root, load_start.into());
+        let busy = m.busy().map_or(String::new(), |peak| {
+            let (peak, n) = (format!("{peak:.1}"), m.nproc.to_string());
+            " ".to_string() + &fill(include_str!("busy.md"), &[("peak", peak), ("nproc", n)])
         });
-        format!(
-            "Measured {} at commit {}; load average (1/5/15 min) {load_start} at the start of the \
-             section, {} at its end.{busy} Only this section: \
-             `make bench BENCH_ARGS='--only {name}'`.\n",
-            machine.date, machine.commit, machine.load_end
-        )
+        let (date, commit, end) = (m.date, m.commit, m.load_end);
+        let when = [("date", date), ("commit", commit), ("load_end", end)];
+        let (start, name) = (load_start.to_string(), name.to_string());
+        let rest = [("load_start", start), ("busy", busy), ("name", name)];
+        fill(&fill(include_str!("stamp.md"), &when), &rest)
     }
 }
 
