@@ -54,8 +54,16 @@ pub(super) fn upload(
             let reader_failed = &reader_failed;
             scope.spawn(move || {
                 let mut writer = writer;
-                let sent = (position, &sent_tx, as_sent);
-                if let Err(err) = send_all(source, &mut writer, sent, config, stop) {
+                let sent = send_all(
+                    source,
+                    &mut writer,
+                    position,
+                    as_sent,
+                    config,
+                    &sent_tx,
+                    stop,
+                );
+                if let Err(err) = sent {
                     if !reader_failed.load(Ordering::SeqCst) {
                         if let Ok(mut slot) = error.lock() {
                             *slot = Some(err);
@@ -117,13 +125,15 @@ pub(super) fn upload(
     }
 }
 
-/// The sender thread: reads the file, sends batches and END, recording each in `sent`'s
-/// channel from its position on.
+/// The sender thread: reads the file from `position` on, doing `as_sent`'s work on each row, and
+/// sends batches and END, recording each in `sent`.
 pub(super) fn send_all(
     mut source: BetSource,
     writer: &mut FrameWriter,
-    (mut position, sent, mut as_sent): (u64, &SyncSender<Sent>, AsSent),
+    mut position: u64,
+    mut as_sent: AsSent,
     config: &ClientConfig,
+    sent: &SyncSender<Sent>,
     stop: &AtomicBool,
 ) -> Result<(), ClientError> {
     let mut batch = BatchBuilder::new(config.batch_max_amount);
