@@ -30,6 +30,12 @@ fn rows(agency: u32, bets: &[(&str, &str, &str)]) -> Vec<u8> {
     pending(agency, bets).bytes().to_vec()
 }
 
+/// The documents the draw gave `agency`.
+fn winners_of(ledger: &BetsLedger<'_>, agency: u32) -> Vec<String> {
+    let drawn = ledger.drawn_for(agency).unwrap();
+    drawn.winners.iter().map(str::to_owned).collect()
+}
+
 fn pending(agency: u32, bets: &[(&str, &str, &str)]) -> PendingRows {
     let mut out = PendingRows::default();
     for (name, doc, number) in bets {
@@ -68,15 +74,7 @@ fn appended_rows_read_back_byte_identical_with_positions_and_winners() {
     assert_eq!(draw.winners, 2);
     // Asked again, the draw answers the same, not empty.
     assert_eq!(ledger.draw(3).unwrap(), draw);
-    let winners = |agency| {
-        ledger
-            .drawn_for(agency)
-            .unwrap()
-            .winners
-            .iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let winners = |agency| winners_of(&ledger, agency);
     assert_eq!(winners(1), ["1"]);
     assert_eq!(winners(2), ["3"]);
     assert!(ledger.drawn_for(3).unwrap().winners.is_empty());
@@ -271,15 +269,7 @@ fn receipts_close_at_a_durable_end_and_a_bet_after_it_is_still_counted() {
         expected(&[("Ana", "1", 7574), ("Bo", "2", 1), ("Di", "4", 7574)])
     );
     assert_eq!(got(2), expected(&[("Cé", "3", 2), ("Di", "4", 7574)]));
-    let winners = |agency| {
-        ledger
-            .drawn_for(agency)
-            .unwrap()
-            .winners
-            .iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let winners = |agency| winners_of(&ledger, agency);
     assert_eq!(winners(1), ["1", "4"]);
     assert_eq!(winners(2), ["4"]);
     assert_eq!(draw.bets, 5);
