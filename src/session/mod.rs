@@ -23,7 +23,7 @@ use ipc_channel::ipc::IpcSender;
 use crate::config::{Secrets, ServerConfig};
 use crate::connection::{self, Connection, Fill};
 use crate::logging::field;
-use crate::protocol::{ErrorCode, ServerMessage, MAGIC, MAX_FRAME_LEN};
+use crate::protocol::{ErrorCode, ServerMessage, MAGIC};
 use crate::storage::{BetsFile, CommitState, PendingRows, StorageError};
 
 mod agency;
@@ -39,10 +39,11 @@ use store::{AgencyStream, PendingBatch};
 const SOCKET_TICK: Duration = connection::SESSION_TICK;
 /// Bytes of rows gathered before they are written even if more frames are waiting.
 const GROUP_BYTES: usize = 512 * 1024;
-/// Room for the rows of two full frames at first; a larger group grows the buffer. Reserving
-/// [`GROUP_BYTES`] up front made every session map and unmap half a MiB (above malloc's mmap
-/// threshold), with the unmap's TLB flush, for an agency's upload that rarely fills one frame.
-const FIRST_ROWS_BYTES: usize = 2 * MAX_FRAME_LEN;
+/// Room at first for about the rows of one full read buffer; a larger group grows the buffer.
+/// Reserving [`GROUP_BYTES`] up front made every session map and unmap half a MiB (above
+/// malloc's mmap threshold), with the unmap's TLB flush, for an upload that rarely fills it; this
+/// much comes from the heap, and pages never written cost nothing.
+const FIRST_ROWS_BYTES: usize = connection::READ_BUFFER;
 /// How long a claim or END may wait for the coordinator.
 const COORDINATOR_TIMEOUT: Duration = Duration::from_secs(60);
 
