@@ -1,6 +1,6 @@
 //! The parent's table of children: who is running, and what their exits mean.
 
-use std::collections::HashMap;
+use std::hash::RandomState;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,8 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+
+use super::unforked::Unforked;
 
 /// What a child process does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +85,8 @@ pub(super) enum Standing {
 /// Every live child, with a named slot for the coordinator.
 #[derive(Default)]
 pub(super) struct Children {
-    entries: HashMap<Pid, Entry>,
+    /// Outside what `fork` copies: the one table of the parent that grows with the agencies.
+    entries: hashbrown::HashMap<Pid, Entry, RandomState, Unforked>,
     coordinator: Option<Pid>,
     /// Sessions standing [`Standing::Anonymous`], kept as they change: the parent asks on every
     /// accept, and counting the entries then made a round of N agencies cost N² steps.

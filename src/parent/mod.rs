@@ -20,8 +20,9 @@
 //!
 //! Beside this file: `spawn` (the forks and each child's first steps), `children` (the child
 //! table and reaping), `signals` (flags and the self-pipe), `identified` (sessions telling the
-//! parent they serve an agency), `listener` (the socket and the refusals the parent sends) and
-//! `limits` (the descriptor limit, and the startup check of the others). This file is the loop
+//! parent they serve an agency), `listener` (the socket and the refusals the parent sends),
+//! `limits` (the descriptor limit, and the startup check of the others) and `unforked` (memory a
+//! child does not inherit, for the child table). This file is the loop
 //! those serve: accept, reap, shut down.
 
 mod buffers;
@@ -31,6 +32,7 @@ mod limits;
 mod listener;
 mod signals;
 mod spawn;
+mod unforked;
 
 pub use buffers::ReceiveBuffers;
 pub use limits::{raise_fd_limit, Capacity, FdLimit};

@@ -101,9 +101,8 @@ impl Supervisor {
         self.listener = None;
         // Sessions must not hold the coordinator's receiving end (the coordinator took it first).
         self.requests_rx = None;
-        // The parent's table is left as it is, not freed: past malloc's mmap threshold (a few
-        // hundred sessions) freeing it is a `munmap` of pages this child shares with the parent,
-        // with a TLB flush, in every session; exit takes them down anyway.
+        // The parent's table of children is not in this process (`unforked`): forgotten, never
+        // dropped, since freeing it would touch memory the child does not have.
         std::mem::forget(std::mem::take(&mut self.children));
         let signals = self.signals.take()?;
         match signals.forget_in_child() {
