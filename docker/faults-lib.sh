@@ -67,14 +67,16 @@ save_logs() {
     for name in "$SERVER" $(client_names); do logs_of "$name" >"$LOG_DIR/$SCENARIO-${name#"$PREFIX"}.log"; done
 }
 
-
+# A fault must land mid-upload, and on a fast machine an agency's whole upload took 1.5 s: a
+# half-second poll over five clients let one finish before the fault (kill-client-cut-off failed
+# once in CI on 2026-12-06), so the harness looks again after 0.1 s.
 wait_log() { # <seconds> <pattern> <count> <container>...
     local deadline=$((SECONDS + $1)) pattern=$2 count=$3 name
     shift 3
     for name in "$@"; do
         while [ "$(count_in_log "$name" "$pattern")" -lt "$count" ]; do
             [ "$SECONDS" -ge "$deadline" ] && return 1
-            sleep 0.5
+            sleep 0.1
         done
     done
 }
